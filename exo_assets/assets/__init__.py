@@ -1,0 +1,1 @@
+"""Dagster assets of exo-assets, by domain."""

@@ -1,0 +1,177 @@
+"""Ingest assets (per mission): `catalog` -> `raw_fits` -> `cleaned_curves`.
+
+Thin wiring of the science library: catalogs.load_catalog, the LightCurveArchive resource and
+prepare.prepare_star. Per-target failures are kept in the stored tables with their reasons and
+summarised in the materialization metadata.
+"""
+
+
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from exo_assets.assets.metadata import markdown_table, reason_counts
+from exo_assets.partitions import mission_partitions
+from exo_assets.science.catalogs import CATALOG_SCHEMA, assert_no_leakage, catalog_version, load_catalog
+from exo_assets.science.cleaning import CleaningConfig
+from exo_assets.science.ephemeris import EPHEMERIS_COLUMNS
+from exo_assets.science.prepare import prepare_star
+from exo_assets.storage import TableBundle
+from resources.archive import FOUND, LightCurveArchive, manifest_files
+
+INGEST = "ingest"
+
+
+class CatalogConfig(dg.Config):
+    """Where the NASA Exoplanet Archive tables come from (empty: the copies shipped in the package)."""
+
+    catalog_dir: str = ""
+
+
+@dg.asset(
+    partitions_def=mission_partitions,
+    group_name=INGEST,
+    kinds={"pandas", "parquet"},
+    owners=["team:exo-assets"],
+    description="Per-signal catalog (KOI / TOI / K2 planets and candidates) with CP/PC/FP labels, "
+    "ephemerides in the mission's time system and stellar parameters. No disposition-derived columns.",
+)
+def catalog(context: dg.AssetExecutionContext, config: CatalogConfig) -> dg.Output[pd.DataFrame]:
+    mission = context.partition_key
+    catalog_dir = Path(config.catalog_dir) if config.catalog_dir else None
+    frame = load_catalog(mission, catalog_dir)
+    assert_no_leakage(frame.columns)
+    counts = frame["label"].value_counts().reindex(["CP", "PC", "FP"], fill_value=0)
+    schema = pd.DataFrame([(c, u, m) for c, (u, m) in CATALOG_SCHEMA.items()], columns=["column", "unit", "meaning"])
+    return dg.Output(
+        frame,
+        metadata={
+            "rows": len(frame),
+            "stars": int(frame["star_id"].nunique()),
+            "n_CP": int(counts["CP"]),
+            "n_PC": int(counts["PC"]),
+            "n_FP": int(counts["FP"]),
+            "catalog_export": catalog_version(mission, catalog_dir),
+            "schema": markdown_table(schema, 50),
+        },
+    )
+
+
+@dg.asset(
+    partitions_def=mission_partitions,
+    group_name=INGEST,
+    kinds={"fits", "parquet"},
+    owners=["team:exo-assets"],
+    pool="archive",
+    description="Light-curve FITS files of the selected catalog stars from the configured archive "
+    "(simulated / local folder / MAST). Value: a manifest with one row per signal: status, reason, files.",
+)
+def raw_fits(context: dg.AssetExecutionContext, catalog: pd.DataFrame,
+             archive: LightCurveArchive) -> dg.Output[pd.DataFrame]:
+    mission = context.partition_key
+    manifest, backend = archive.fetch(catalog, mission)
+    found = manifest[manifest["status"] == FOUND]
+    stars = manifest.drop_duplicates("star_id")
+    metadata = {
+        "backend": archive.backend,
+        "provenance": archive.provenance,
+        "signals": len(manifest),
+        "stars": int(stars.shape[0]),
+        "found_signals": len(found),
+        "missing_signals": int((manifest["status"] == "missing").sum()),
+        "failed_signals": int((manifest["status"] == "failed").sum()),
+        "skipped_signals": int((manifest["status"] == "skipped").sum()),
+        "bytes": int(stars.loc[stars["status"] == FOUND, "n_bytes"].sum()),
+        "failure_reasons": markdown_table(reason_counts(manifest)),
+    }
+    unreadable = getattr(backend, "unreadable", [])
+    if unreadable:
+        metadata["unreadable_files"] = markdown_table(pd.DataFrame(unreadable, columns=["file", "reason"]))
+    context.log.info(f"{mission}: {len(found)}/{len(manifest)} signals have light curves ({archive.backend})")
+    return dg.Output(manifest, metadata=metadata)
+
+
+class CleaningSettings(dg.Config):
+    """Cleaning knobs (see exo_assets.science.cleaning.CleaningConfig) and parallelism."""
+
+    window_factor: float = 3.0
+    min_window_days: float = 0.5
+    max_window_days: float = 3.0
+    mask_factor: float = 1.5
+    sigma_upper: float = 4.0
+    min_points: int = 100
+    max_workers: int = Field(default=2, ge=1)
+
+    def cleaning_config(self) -> CleaningConfig:
+        return CleaningConfig(window_factor=self.window_factor, min_window_days=self.min_window_days,
+                              max_window_days=self.max_window_days, mask_factor=self.mask_factor,
+                              sigma_upper=self.sigma_upper, min_points=self.min_points)
+
+
+def _prepare(args):
+    paths, signals, config = args
+    return prepare_star(paths, signals, config)
+
+
+@dg.asset(
+    partitions_def=mission_partitions,
+    group_name=INGEST,
+    kinds={"numpy", "parquet"},
+    owners=["team:exo-assets"],
+    description="Cleaned light curves: quality mask, NaN removal, per-segment normalisation, transit-masked "
+    "wotan biweight detrending and upper-only clipping. Tables: points (star_id, time [BKJD/BTJD d], "
+    "relative flux), stars (status, reason, counts) and ephemerides (catalog or BLS epoch).",
+)
+def cleaned_curves(context: dg.AssetExecutionContext, config: CleaningSettings, catalog: pd.DataFrame,
+                   raw_fits: pd.DataFrame) -> dg.Output[TableBundle]:
+    cfg = config.cleaning_config()
+    found = raw_fits[raw_fits["status"] == FOUND]
+    signals = catalog[catalog["signal_id"].isin(found["signal_id"])]
+    jobs = [(manifest_files(raw_fits, star), frame, cfg) for star, frame in signals.groupby("star_id", sort=True)]
+    if config.max_workers > 1 and len(jobs) > 4:
+        with ProcessPoolExecutor(config.max_workers) as pool:
+            results = list(pool.map(_prepare, jobs, chunksize=2))
+    else:
+        results = [_prepare(job) for job in jobs]
+
+    points, stars, ephs = [], [], []
+    for res in results:
+        stars.append({"star_id": res.star_id, "status": res.status, "reason": res.reason, **res.stats})
+        if res.ephemerides is not None:
+            ephs.append(res.ephemerides.assign(status=res.status))
+        if res.curve is not None:
+            c = res.curve
+            points.append(pd.DataFrame({"star_id": res.star_id, "time": c.time, "flux": c.flux.astype(np.float32),
+                                        "flux_err": c.flux_err.astype(np.float32), "segment": c.segment}))
+    # Signals whose light curve was not found upstream keep their reason from raw_fits.
+    not_found = raw_fits[raw_fits["status"] != FOUND].drop_duplicates("star_id")
+    for _, row in not_found.iterrows():
+        stars.append({"star_id": row["star_id"], "status": row["status"], "reason": row["reason"]})
+    star_table = pd.DataFrame(stars)
+    if star_table.empty:
+        star_table = pd.DataFrame(columns=["star_id", "status", "reason"])
+    point_table = (pd.concat(points, ignore_index=True) if points else
+                   pd.DataFrame({"star_id": pd.Series(dtype=str), "time": pd.Series(dtype=float),
+                                 "flux": pd.Series(dtype=np.float32), "flux_err": pd.Series(dtype=np.float32),
+                                 "segment": pd.Series(dtype=np.int32)}))
+    eph_table = pd.concat(ephs, ignore_index=True) if ephs else pd.DataFrame(columns=[*EPHEMERIS_COLUMNS, "status"])
+    ok = star_table[star_table["status"] == "ok"]
+    metadata = {
+        "stars_ok": len(ok),
+        "stars_failed": int((star_table["status"] == "failed").sum()),
+        "stars_without_data": len(not_found),
+        "cadences": len(point_table),
+        "median_rms_ppm": float(ok["rms_ppm"].median()) if "rms_ppm" in ok and len(ok) else float("nan"),
+        "epochs_from_bls": int((eph_table.get("epoch_source", pd.Series(dtype=str)) == "bls").sum()),
+        "failure_reasons": markdown_table(reason_counts(star_table)),
+    }
+    bundle = TableBundle(
+        tables={"points": point_table, "stars": star_table, "ephemerides": eph_table},
+        attrs={"mission": context.partition_key, "cleaning": asdict(cfg)},
+    )
+    return dg.Output(bundle, metadata=metadata)

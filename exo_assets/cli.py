@@ -1,0 +1,136 @@
+"""`exo-assets` command line: materialize the pipeline, start the UI, run benchmarks.
+
+    exo-assets materialize [--mission Kepler --mission TESS] [--backend simulated|local|mast]
+                           [--local-dir DIR] [--targets N] [--seed N]
+    exo-assets dev [--port 3000]
+    exo-assets bench preprocess
+
+Dagster reads its instance config from $DAGSTER_HOME/dagster.yaml. These commands use
+$DAGSTER_HOME when it is set, else ./.dagster_home, and copy the repository's dagster.yaml there
+when it has none, so runs started here show in `exo-assets dev`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from exo_assets.science.missions import MISSIONS
+
+DEFAULT_HOME = ".dagster_home"
+
+
+def _repo_dagster_yaml() -> Path | None:
+    for candidate in (Path.cwd() / "dagster.yaml", Path(__file__).resolve().parent.parent / "dagster.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def ensure_dagster_home(home: str | None = None) -> Path:
+    """Set DAGSTER_HOME (argument, environment, or ./.dagster_home) and give it a dagster.yaml."""
+    path = Path(home or os.environ.get("DAGSTER_HOME") or DEFAULT_HOME).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(path)
+    target = path / "dagster.yaml"
+    source = _repo_dagster_yaml()
+    if not target.exists() and source is not None:
+        shutil.copyfile(source, target)
+    return path
+
+
+def _archive_from_args(args):
+    from resources import LightCurveArchive
+
+    kwargs = {"backend": args.backend}
+    if args.local_dir:
+        kwargs["local_dir"] = str(Path(args.local_dir).resolve())
+    if args.targets is not None:
+        kwargs["targets_per_mission"] = args.targets
+    if args.seed is not None:
+        kwargs["sim_seed"] = args.seed
+        kwargs["selection_seed"] = args.seed
+    if args.cache_dir:
+        kwargs["cache_dir"] = str(Path(args.cache_dir).resolve())
+    return LightCurveArchive(**kwargs)
+
+
+def cmd_materialize(args) -> int:
+    """Materialize every asset for each mission partition through the instance in DAGSTER_HOME."""
+    home = ensure_dagster_home(args.home)
+    import dagster as dg
+
+    from exo_assets.definitions import MISSION_JOB, build_defs
+
+    if args.backend == "local" and not args.local_dir:
+        print("error: --backend local needs --local-dir", file=sys.stderr)
+        return 2
+    defs = build_defs(archive=_archive_from_args(args))
+    job = defs.resolve_job_def(MISSION_JOB)
+    instance = dg.DagsterInstance.get()
+    failed = []
+    for mission in args.mission or MISSIONS:
+        result = job.execute_in_process(partition_key=mission, instance=instance, raise_on_error=False)
+        status = "SUCCESS" if result.success else "FAILURE"
+        print(f"[exo-assets] {mission}: {status} (run {result.run_id})", flush=True)
+        if not result.success:
+            failed.append(mission)
+    print(f"[exo-assets] DAGSTER_HOME={home}; browse the runs with `exo-assets dev`.")
+    return 1 if failed else 0
+
+
+def cmd_dev(args) -> int:
+    """Start `dagster dev` on the repository's workspace with DAGSTER_HOME prepared."""
+    ensure_dagster_home(args.home)
+    argv = ["dagster", "dev", "-w", "workspace.yaml", "-p", str(args.port), "-h", args.host]
+    os.execvp(argv[0], argv)
+    return 0  # pragma: no cover
+
+
+def cmd_bench(args) -> int:
+    if args.which == "preprocess":
+        from exo_assets.bench.preprocess import main as bench_main
+
+        return bench_main(args.rest)
+    print(f"unknown benchmark {args.which!r}", file=sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="exo-assets", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    mat = sub.add_parser("materialize", help="materialize all assets for every mission partition")
+    mat.add_argument("--mission", action="append", choices=MISSIONS, help="only this mission (repeatable)")
+    mat.add_argument("--backend", choices=["simulated", "local", "mast"], default="simulated",
+                     help="light-curve archive (default: the embedded simulator, no network)")
+    mat.add_argument("--local-dir", help="folder of FITS files for --backend local")
+    mat.add_argument("--targets", type=int, help="stars per mission (0 = whole catalog)")
+    mat.add_argument("--seed", type=int, help="seed of target selection and simulation")
+    mat.add_argument("--cache-dir", help="download / simulation cache folder")
+    mat.add_argument("--home", help="DAGSTER_HOME (default: $DAGSTER_HOME or ./.dagster_home)")
+    mat.set_defaults(func=cmd_materialize)
+
+    dev = sub.add_parser("dev", help="start the Dagster UI (dagster dev) for this project")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--home", help="DAGSTER_HOME (default: $DAGSTER_HOME or ./.dagster_home)")
+    dev.set_defaults(func=cmd_dev)
+
+    bench = sub.add_parser("bench", help="benchmarks that print their figures")
+    bench.add_argument("which", choices=["preprocess"])
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,6 @@
+"""Storage helpers shared by the IO managers, the archive cache and the simulator: atomic writes and bundles."""
+
+from exo_assets.storage.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from exo_assets.storage.bundle import TableBundle
+
+__all__ = ["TableBundle", "atomic_path", "atomic_write_bytes", "atomic_write_text"]

@@ -1,0 +1,6 @@
+"""Dagster resources and IO managers of exo-assets."""
+
+from resources.archive import LightCurveArchive
+from resources.io_managers import ExoIOManager
+
+__all__ = ["ExoIOManager", "LightCurveArchive"]

@@ -1,0 +1,134 @@
+"""`LightCurveArchive`: the Dagster resource that turns catalog rows into light-curve files.
+
+One interface, three backends chosen by `backend`:
+- "simulated" (default): the catalog-seeded physical simulator (no network); results are simulated.
+- "local": a folder of FITS files (`local_dir`), matched by the star id in the FITS header.
+- "mast": lightkurve downloads from MAST, cached in MAST's layout, with retries.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Literal
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field, PrivateAttr
+
+from exo_assets.science.catalogs import load_generation_hints, select_targets, validate_catalog_rows
+from exo_assets.science.simulator import SimulatorConfig
+from resources.archive.base import FAILED, SKIPPED, FetchResult, manifest_frame, manifest_rows
+from resources.archive.local import LocalFolderBackend
+from resources.archive.mast import MastBackend
+from resources.archive.simulated import SimulatedBackend
+
+PROVENANCE = {"simulated": "simulated", "local": "local", "mast": "MAST"}
+
+
+def _fetch_one(backend, star_id: str, mission: str, signals: pd.DataFrame) -> FetchResult:
+    try:
+        return backend.fetch_star(star_id, mission, signals)
+    except Exception as exc:  # a backend bug for one star is still only that star's failure
+        return FetchResult(star_id, FAILED, f"{type(exc).__name__}: {exc}")
+
+
+class LightCurveArchive(dg.ConfigurableResource):
+    """Where light curves come from, and how many targets per mission partition.
+
+    Attributes:
+        backend: "simulated", "local" or "mast".
+        cache_dir: folder for downloads and simulated files; empty = `<instance storage>/archive_cache`.
+        local_dir: folder of FITS files for the "local" backend.
+        targets_per_mission: stars per mission partition (label-balanced seeded sample); 0 = all.
+        selection_seed: seed of the target sample.
+        sim_seed: seed of the simulator (noise and drawn parameters).
+        kepler_quarters: simulated Kepler quarters per star (~90 d each, 29.4-min cadence).
+        k2_campaign_days: simulated K2 campaign length, days.
+        tess_sectors: simulated TESS sectors (1..n, 2-min cadence).
+        max_retries: MAST tries per star.
+        backoff_seconds: first MAST retry delay, seconds (doubles per retry).
+        max_workers: parallel workers (processes for the simulator, threads for MAST).
+    """
+
+    backend: Literal["simulated", "local", "mast"] = "simulated"
+    cache_dir: str = ""
+    local_dir: str = ""
+    targets_per_mission: int = Field(default=45, ge=0)
+    selection_seed: int = 0
+    sim_seed: int = 0
+    kepler_quarters: int = Field(default=4, ge=1, le=17)
+    k2_campaign_days: float = Field(default=80.0, gt=0)
+    tess_sectors: int = Field(default=1, ge=1)
+    max_retries: int = Field(default=3, ge=1)
+    backoff_seconds: float = Field(default=2.0, ge=0)
+    max_workers: int = Field(default=2, ge=1)
+
+    _storage_root: str = PrivateAttr(default="")
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if context.instance is not None:
+            self._storage_root = context.instance.storage_directory()
+
+    @property
+    def provenance(self) -> str:
+        """"simulated", "local" or "MAST": the label every downstream result carries."""
+        return PROVENANCE[self.backend]
+
+    def resolved_cache_dir(self) -> Path:
+        """The cache folder (configured, else under the instance storage, else ./.exo_data)."""
+        if self.cache_dir:
+            return Path(self.cache_dir)
+        root = self._storage_root or os.path.join(os.getcwd(), ".exo_data")
+        return Path(root) / "archive_cache"
+
+    def simulator_config(self) -> SimulatorConfig:
+        return SimulatorConfig(seed=self.sim_seed, kepler_quarters=self.kepler_quarters,
+                               k2_campaign_days=self.k2_campaign_days, tess_sectors=self.tess_sectors)
+
+    def make_backend(self, mission: str):
+        """The backend object for this configuration."""
+        if self.backend == "simulated":
+            return SimulatedBackend(self.resolved_cache_dir() / "simulated", self.simulator_config(),
+                                    load_generation_hints(mission))
+        if self.backend == "local":
+            if not self.local_dir:
+                raise dg.DagsterInvalidConfigError("backend 'local' needs local_dir", [], None)
+            return LocalFolderBackend(self.local_dir)
+        return MastBackend(self.resolved_cache_dir() / "mast", self.max_retries, self.backoff_seconds)
+
+    def select(self, catalog: pd.DataFrame, backend=None) -> pd.DataFrame:
+        """Catalog rows this run processes: for "local", only stars with files; then the sample."""
+        mission = catalog["mission"].iloc[0] if len(catalog) else ""
+        if self.backend == "local" and backend is not None:
+            catalog = catalog[catalog["star_id"].isin(backend.stars(mission))]
+        return select_targets(catalog, self.targets_per_mission, self.selection_seed)
+
+    def fetch(self, catalog: pd.DataFrame, mission: str) -> tuple[pd.DataFrame, object]:
+        """Fetch the selected stars; returns (manifest with one row per selected signal, backend).
+
+        Rows whose catalog values cannot be processed (NaN period, ...) are "skipped" with the reason;
+        a star is fetched if at least one of its signals is usable.
+        """
+        backend = self.make_backend(mission)
+        selected = self.select(catalog, backend)
+        reasons = validate_catalog_rows(selected)
+        rows: list[dict] = []
+        for _, bad in selected[reasons != ""].iterrows():
+            rows.extend(manifest_rows(FetchResult(bad["star_id"], SKIPPED, reasons[_], attempts=0),
+                                      bad.to_frame().T, backend.name))
+        usable = selected[reasons == ""]
+        groups = [(star, frame) for star, frame in usable.groupby("star_id", sort=True)]
+        if self.backend == "simulated" and self.max_workers > 1 and len(groups) > 4:
+            with ProcessPoolExecutor(self.max_workers) as pool:
+                results = list(pool.map(_fetch_one, [backend] * len(groups), [g[0] for g in groups],
+                                        [mission] * len(groups), [g[1] for g in groups], chunksize=4))
+        elif self.backend == "mast" and self.max_workers > 1:
+            with ThreadPoolExecutor(self.max_workers) as pool:
+                results = list(pool.map(lambda g: _fetch_one(backend, g[0], mission, g[1]), groups))
+        else:
+            results = [_fetch_one(backend, star, mission, frame) for star, frame in groups]
+        for result, (_, frame) in zip(results, groups):
+            rows.extend(manifest_rows(result, frame, backend.name))
+        return manifest_frame(rows), backend

@@ -1,0 +1,132 @@
+"""IO manager storing asset values in native formats, written atomically.
+
+Layout under the root folder (default: the Dagster instance's storage directory, i.e.
+`$DAGSTER_HOME/storage`):
+
+    <root>/<asset key>/<partition>.parquet        pandas DataFrame
+    <root>/<asset key>/<partition>.json           dict (JSON)
+    <root>/<asset key>/<partition>.bundle.json    TableBundle pointer -> <partition>.bundle/<version>/*.parquet
+
+Single files are written to a temporary name and renamed. A bundle is written into a fresh version
+folder, then the small pointer file is replaced atomically, so a crash mid-write leaves the previous
+materialization readable; older versions are pruned after the switch. No pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from exo_assets.storage import TableBundle, atomic_path, atomic_write_text
+
+UNPARTITIONED = "__all__"
+
+
+def write_parquet(frame: pd.DataFrame, dest: Path) -> int:
+    """Write a DataFrame to Parquet atomically; returns bytes written."""
+    with atomic_path(dest, suffix=".parquet") as tmp:
+        frame.to_parquet(tmp, index=False)
+    return dest.stat().st_size
+
+
+def write_json(value: dict, dest: Path) -> int:
+    """Write a dict as JSON atomically; returns bytes written."""
+    atomic_write_text(dest, json.dumps(value, indent=2, sort_keys=True, default=_json_default))
+    return dest.stat().st_size
+
+
+def _json_default(obj):
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def write_bundle(bundle: TableBundle, pointer: Path) -> int:
+    """Write a TableBundle as a versioned folder of Parquet files plus an atomic pointer file."""
+    root = pointer.with_name(pointer.name.replace(".bundle.json", ".bundle"))
+    version = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    folder = root / version
+    folder.mkdir(parents=True, exist_ok=False)
+    total = 0
+    for name, frame in bundle.tables.items():
+        path = folder / f"{name}.parquet"
+        frame.to_parquet(path, index=False)
+        total += path.stat().st_size
+    write_json({"version": version, "tables": sorted(bundle.tables), "attrs": bundle.attrs}, pointer)
+    for old in root.iterdir():
+        if old.is_dir() and old.name != version:
+            shutil.rmtree(old, ignore_errors=True)
+    return total
+
+
+def read_bundle(pointer: Path) -> TableBundle:
+    """Read the current version of a bundle written by `write_bundle`."""
+    meta = json.loads(pointer.read_text())
+    folder = pointer.with_name(pointer.name.replace(".bundle.json", ".bundle")) / meta["version"]
+    tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in meta["tables"]}
+    return TableBundle(tables=tables, attrs=meta.get("attrs", {}))
+
+
+class ExoIOManager(dg.ConfigurableIOManager):
+    """Stores DataFrames as Parquet, dicts as JSON and TableBundles as Parquet folders, atomically.
+
+    Attributes:
+        base_dir: root folder; empty means the Dagster instance's storage directory.
+    """
+
+    base_dir: str = ""
+
+    def _root(self, context) -> Path:
+        if self.base_dir:
+            return Path(self.base_dir)
+        instance = getattr(context, "instance", None)
+        if instance is None and getattr(context, "step_context", None) is not None:
+            instance = context.step_context.instance
+        if instance is None:
+            raise dg.DagsterInvariantViolationError("ExoIOManager needs base_dir or a Dagster instance")
+        return Path(instance.storage_directory())
+
+    def _stem(self, context, partition: str | None) -> Path:
+        return self._root(context).joinpath(*context.asset_key.path) / (partition or UNPARTITIONED)
+
+    def handle_output(self, context: dg.OutputContext, obj) -> None:
+        if obj is None:
+            return
+        stem = self._stem(context, context.partition_key if context.has_partition_key else None)
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(obj, TableBundle):
+            path = stem.with_name(stem.name + ".bundle.json")
+            size = write_bundle(obj, path)
+        elif isinstance(obj, pd.DataFrame):
+            path = stem.with_name(stem.name + ".parquet")
+            size = write_parquet(obj, path)
+        elif isinstance(obj, dict):
+            path = stem.with_name(stem.name + ".json")
+            size = write_json(obj, path)
+        else:
+            raise dg.DagsterInvariantViolationError(
+                f"ExoIOManager cannot store {type(obj).__name__} (no pickle): use DataFrame, dict or TableBundle"
+            )
+        context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "stored_bytes": size})
+
+    def load_input(self, context: dg.InputContext):
+        partition = context.asset_partition_key if context.has_asset_partitions else None
+        stem = self._stem(context, partition)
+        for suffix, reader in ((".bundle.json", read_bundle), (".parquet", pd.read_parquet),
+                               (".json", lambda p: json.loads(p.read_text()))):
+            path = stem.with_name(stem.name + suffix)
+            if path.exists():
+                return reader(path)
+        raise FileNotFoundError(f"no stored value for {context.asset_key.to_user_string()} at {stem}.*")
