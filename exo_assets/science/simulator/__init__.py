@@ -31,6 +31,9 @@ Physical choices (details in each module):
   peak-to-peak, 5-30 d), residual ramps after each restart, K2 roll sawtooth, ~1 % randomly flagged
   cadences (some impulsive outliers) and a few unflagged outliers. NaN catalog values are filled
   (Teff 5750 K, log g 4.44, R 1 R_sun, typical magnitude) and recorded in the truth.
+- Files (`fits_writer`, `fits_format`): FITS bytes are formatted directly (astropy's header
+  machinery costs ~100 ms per file; this takes ~1 ms) and verified with astropy and lightkurve in
+  the tests; truth JSON under cache_dir/truth/{mission}/{safe_star_id}.json.
 - Determinism: every random stream is seeded from (config.seed, crc32(mission|star_id)[, crc32
   (signal_id)]), never Python's hash(); row order does not matter.
 """

@@ -31,7 +31,8 @@ class SimulatorConfig:
 
     Attributes:
         seed: base seed; each star's streams derive from (seed, crc32(mission|star_id)).
-        kepler_quarters: Kepler quarters per star, Q2 onwards (each ~90 d at 29.4-min cadence).
+        kepler_quarters: Kepler quarters per star, Q2 onwards (each ~90 d at 29.4-min cadence; at
+            most Q2-Q17, i.e. 16).
         k2_campaign_days: length (d) of the one K2 campaign (29.4-min cadence).
         tess_sectors: TESS sectors 1..tess_sectors (~27 d each, 2-min cadence).
     """
