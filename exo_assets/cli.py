@@ -85,8 +85,8 @@ def cmd_materialize(args) -> int:
 def cmd_dev(args) -> int:
     """Start `dagster dev` on the repository's workspace with DAGSTER_HOME prepared."""
     ensure_dagster_home(args.home)
-    argv = ["dagster", "dev", "-w", "workspace.yaml", "-p", str(args.port), "-h", args.host]
-    os.execvp(argv[0], argv)
+    argv = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(args.port), "-h", args.host]
+    os.execv(argv[0], argv)
     return 0  # pragma: no cover
 
 
