@@ -5,6 +5,7 @@ Layout under the root folder (default: the Dagster instance's storage directory,
 
     <root>/<asset key>/<partition>.parquet        pandas DataFrame
     <root>/<asset key>/<partition>.json           dict (JSON)
+    <root>/<asset key>/<partition>.npz            ArrayBundle (numpy arrays, loaded with allow_pickle=False)
     <root>/<asset key>/<partition>.bundle.json    TableBundle pointer -> <partition>.bundle/<version>/*.parquet
 
 Single files are written to a temporary name and renamed. A bundle is written into a fresh version
@@ -23,7 +24,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from exo_assets.storage import TableBundle, atomic_path, atomic_write_text
+from exo_assets.storage import ArrayBundle, TableBundle, atomic_path, atomic_write_text, read_npz, write_npz
 
 UNPARTITIONED = "__all__"
 
@@ -106,7 +107,10 @@ class ExoIOManager(dg.ConfigurableIOManager):
             return
         stem = self._stem(context, context.partition_key if context.has_partition_key else None)
         stem.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(obj, TableBundle):
+        if isinstance(obj, ArrayBundle):
+            path = stem.with_name(stem.name + ".npz")
+            size = write_npz(obj, path)
+        elif isinstance(obj, TableBundle):
             path = stem.with_name(stem.name + ".bundle.json")
             size = write_bundle(obj, path)
         elif isinstance(obj, pd.DataFrame):
@@ -117,14 +121,14 @@ class ExoIOManager(dg.ConfigurableIOManager):
             size = write_json(obj, path)
         else:
             raise dg.DagsterInvariantViolationError(
-                f"ExoIOManager cannot store {type(obj).__name__} (no pickle): use DataFrame, dict or TableBundle"
+                f"ExoIOManager cannot store {type(obj).__name__} (no pickle): use DataFrame, dict, TableBundle or ArrayBundle"
             )
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "stored_bytes": size})
 
     def load_input(self, context: dg.InputContext):
         partition = context.asset_partition_key if context.has_asset_partitions else None
         stem = self._stem(context, partition)
-        for suffix, reader in ((".bundle.json", read_bundle), (".parquet", pd.read_parquet),
+        for suffix, reader in ((".bundle.json", read_bundle), (".parquet", pd.read_parquet), (".npz", read_npz),
                                (".json", lambda p: json.loads(p.read_text()))):
             path = stem.with_name(stem.name + suffix)
             if path.exists():

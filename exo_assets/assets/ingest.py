@@ -6,7 +6,6 @@ summarised in the materialization metadata.
 """
 
 
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pandas as pd
 from pydantic import Field
 
 from exo_assets.assets.metadata import markdown_table, reason_counts
+from exo_assets.parallel import parallel_map
 from exo_assets.partitions import mission_partitions
 from exo_assets.science.catalogs import CATALOG_SCHEMA, assert_no_leakage, catalog_version, load_catalog
 from exo_assets.science.cleaning import CleaningConfig
@@ -133,11 +133,7 @@ def cleaned_curves(context: dg.AssetExecutionContext, config: CleaningSettings, 
     found = raw_fits[raw_fits["status"] == FOUND]
     signals = catalog[catalog["signal_id"].isin(found["signal_id"])]
     jobs = [(manifest_files(raw_fits, star), frame, cfg) for star, frame in signals.groupby("star_id", sort=True)]
-    if config.max_workers > 1 and len(jobs) > 4:
-        with ProcessPoolExecutor(config.max_workers) as pool:
-            results = list(pool.map(_prepare, jobs, chunksize=2))
-    else:
-        results = [_prepare(job) for job in jobs]
+    results = parallel_map(_prepare, jobs, config.max_workers)
 
     points, stars, ephs = [], [], []
     for res in results:

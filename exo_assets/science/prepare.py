@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from exo_assets.science.cleaning import CleanedCurve, CleaningConfig, clean_light_curve
-from exo_assets.science.ephemeris import bls_epoch, star_ephemerides
+from exo_assets.science.diagnostics import estimate_epoch_bls
+from exo_assets.science.ephemeris import star_ephemerides
 from exo_assets.science.lightcurves import LightCurveError, read_star
 
 
@@ -55,7 +56,11 @@ def prepare_star(paths: list[str], signals: pd.DataFrame, config: CleaningConfig
         missing = eph["epoch_source"] == "none"
         if missing.any():
             for idx in eph.index[missing]:
-                epoch, _ = bls_epoch(curve.time, curve.flux, eph.at[idx, "period_days"], eph.at[idx, "duration_days"])
+                try:
+                    epoch, _, _ = estimate_epoch_bls(curve.time, curve.flux, eph.at[idx, "period_days"],
+                                                     eph.at[idx, "duration_days"])
+                except ValueError:
+                    continue
                 if np.isfinite(epoch):
                     eph.at[idx, "epoch"] = epoch
                     eph.at[idx, "epoch_source"] = "bls"

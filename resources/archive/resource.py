@@ -9,7 +9,7 @@ One interface, three backends chosen by `backend`:
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +17,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field, PrivateAttr
 
+from exo_assets.parallel import parallel_map
 from exo_assets.science.catalogs import load_generation_hints, select_targets, validate_catalog_rows
 from exo_assets.science.simulator import SimulatorConfig
 from resources.archive.base import FAILED, SKIPPED, FetchResult, manifest_frame, manifest_rows
@@ -27,7 +28,8 @@ from resources.archive.simulated import SimulatedBackend
 PROVENANCE = {"simulated": "simulated", "local": "local", "mast": "MAST"}
 
 
-def _fetch_one(backend, star_id: str, mission: str, signals: pd.DataFrame) -> FetchResult:
+def _fetch_one(args) -> FetchResult:
+    backend, star_id, mission, signals = args
     try:
         return backend.fetch_star(star_id, mission, signals)
     except Exception as exc:  # a backend bug for one star is still only that star's failure
@@ -120,15 +122,14 @@ class LightCurveArchive(dg.ConfigurableResource):
                                       bad.to_frame().T, backend.name))
         usable = selected[reasons == ""]
         groups = [(star, frame) for star, frame in usable.groupby("star_id", sort=True)]
-        if self.backend == "simulated" and self.max_workers > 1 and len(groups) > 4:
-            with ProcessPoolExecutor(self.max_workers) as pool:
-                results = list(pool.map(_fetch_one, [backend] * len(groups), [g[0] for g in groups],
-                                        [mission] * len(groups), [g[1] for g in groups], chunksize=4))
+        jobs = [(backend, star, mission, frame) for star, frame in groups]
+        if self.backend == "simulated":
+            results = parallel_map(_fetch_one, jobs, self.max_workers)
         elif self.backend == "mast" and self.max_workers > 1:
             with ThreadPoolExecutor(self.max_workers) as pool:
-                results = list(pool.map(lambda g: _fetch_one(backend, g[0], mission, g[1]), groups))
+                results = list(pool.map(_fetch_one, jobs))
         else:
-            results = [_fetch_one(backend, star, mission, frame) for star, frame in groups]
+            results = [_fetch_one(job) for job in jobs]
         for result, (_, frame) in zip(results, groups):
             rows.extend(manifest_rows(result, frame, backend.name))
         return manifest_frame(rows), backend
