@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from exo_assets.assets import features, ingest
+from exo_assets.assets import features, ingest, models
 from exo_assets.partitions import mission_partitions
 from resources import ExoIOManager, LightCurveArchive
 
@@ -17,8 +17,8 @@ MISSION_JOB = "mission_pipeline"
 
 def build_defs(archive: LightCurveArchive | None = None, io_manager: ExoIOManager | None = None) -> dg.Definitions:
     """Definitions with the given resources (defaults: simulated archive, instance-storage IO manager)."""
-    assets = dg.load_assets_from_modules([ingest, features])
-    asset_checks = dg.load_asset_checks_from_modules([ingest, features])
+    assets = dg.load_assets_from_modules([ingest, features, models])
+    asset_checks = dg.load_asset_checks_from_modules([ingest, features, models])
     mission_job = dg.define_asset_job(
         MISSION_JOB,
         selection=dg.AssetSelection.all(),

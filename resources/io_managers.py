@@ -6,7 +6,8 @@ Layout under the root folder (default: the Dagster instance's storage directory,
     <root>/<asset key>/<partition>.parquet        pandas DataFrame
     <root>/<asset key>/<partition>.json           dict (JSON)
     <root>/<asset key>/<partition>.npz            ArrayBundle (numpy arrays, loaded with allow_pickle=False)
-    <root>/<asset key>/<partition>.bundle.json    TableBundle pointer -> <partition>.bundle/<version>/*.parquet
+    <root>/<asset key>/<partition>.bundle.json    TableBundle pointer -> <partition>.bundle/<version>/ (*.parquet
+                                                  tables and native files such as model.lgb.txt, model.pt)
 
 Single files are written to a temporary name and renamed. A bundle is written into a fresh version
 folder, then the small pointer file is replaced atomically, so a crash mid-write leaves the previous
@@ -65,7 +66,13 @@ def write_bundle(bundle: TableBundle, pointer: Path) -> int:
         path = folder / f"{name}.parquet"
         frame.to_parquet(path, index=False)
         total += path.stat().st_size
-    write_json({"version": version, "tables": sorted(bundle.tables), "attrs": bundle.attrs}, pointer)
+    for name, data in bundle.files.items():
+        if "/" in name or name.startswith(".") or name.endswith(".parquet"):
+            raise ValueError(f"bad bundle file name {name!r}")
+        (folder / name).write_bytes(data)
+        total += len(data)
+    write_json({"version": version, "tables": sorted(bundle.tables), "files": sorted(bundle.files),
+                "attrs": bundle.attrs}, pointer)
     for old in root.iterdir():
         if old.is_dir() and old.name != version:
             shutil.rmtree(old, ignore_errors=True)
@@ -77,7 +84,8 @@ def read_bundle(pointer: Path) -> TableBundle:
     meta = json.loads(pointer.read_text())
     folder = pointer.with_name(pointer.name.replace(".bundle.json", ".bundle")) / meta["version"]
     tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in meta["tables"]}
-    return TableBundle(tables=tables, attrs=meta.get("attrs", {}))
+    files = {name: (folder / name).read_bytes() for name in meta.get("files", [])}
+    return TableBundle(tables=tables, attrs=meta.get("attrs", {}), files=files)
 
 
 class ExoIOManager(dg.ConfigurableIOManager):

@@ -1,0 +1,626 @@
+"""Dual-branch 1-D CNN on the binned views of a transit signal, after AstroNet (Shallue & Vanderburg 2018).
+
+Dagster-free: arrays in, probabilities out. The views follow `exo_assets.science.views`
+(out-of-transit level 0, local-view transit minimum -1, float32) and come as a dict
+``{"global": (n, G), "local" / "odd" / "even" / "secondary": (n, L)}``; G and L are read from the
+data (2001/201 and 201/61 both work).
+
+Architecture
+------------
+Two convolutional branches, each a stack of blocks ``[Conv1d(kernel, "same" padding) + ReLU] x
+convs_per_block -> MaxPool1d(pool, stride)``:
+
+- global branch: the channels ``CNNConfig.global_channels`` (default ``("global",)``) stacked,
+- local branch: the channels ``CNNConfig.local_channels`` (default local, odd, even, secondary)
+  stacked, so the branch sees odd/even depth differences and a secondary eclipse directly.
+
+Each branch ends in an adaptive max-pool to a fixed number of positions (``global_out_bins`` /
+``local_out_bins``) and is flattened; the two are concatenated into a dense head
+(``dense_units`` x [Linear + ReLU + Dropout]) and a final Linear to the k class logits. The adaptive
+pool makes the head independent of the view lengths while keeping a coarse position (transit in
+the centre, secondary eclipse at the edges of the global view).
+
+AstroNet uses 5 global blocks (16, 32, 64, 128, 256 filters, kernel 5, pool 5/2), 2 local blocks
+(16, 32, pool 7/2) and 4 x 512 dense units. The defaults here are scaled down for CPU training
+(see `CNNConfig`): global 4 blocks of (8, 16, 32, 32) filters, local 2 blocks of (16, 32), 2 x 128
+dense units with dropout 0.3. Measured on 2 CPU cores (torch 2.13), see the report in the
+module's tests / pipeline docs.
+
+Training
+--------
+AdamW (lr 1e-3, weight decay 1e-4), mini-batches of 64 drawn by a seeded permutation, focal loss
+with inverse-frequency class weights (`focal_loss`), augmentation by time reversal of all views
+(p = 0.5 per sample) and additive Gaussian noise (sigma 0.05 in view units, i.e. 5% of the local
+transit depth, since views are normalised so the local depth is 1). With validation data, training
+stops after ``patience`` epochs without improvement of the validation macro-F1 (ties broken by a
+lower validation log-loss) and the best epoch's weights are restored; otherwise it runs ``epochs``
+epochs. Everything is seeded (weights, batches, dropout, augmentation), the global torch RNG is
+left untouched, and on CPU a fit is bit-for-bit reproducible for a given seed and thread count.
+
+Persistence
+-----------
+`CNNClassifier.save` writes ``model.pt`` (``torch.save`` of the state dict: tensors only, loadable
+with ``weights_only=True``) and ``config.json`` (classes, config, input lengths, torch version,
+best epoch, training history), each through a temp file and ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import f1_score
+from sklearn.model_selection import GroupShuffleSplit
+from torch import nn
+
+#: Format tag written to config.json.
+FORMAT = "exo-assets-cnn/1"
+MODEL_FILE = "model.pt"
+CONFIG_FILE = "config.json"
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    """Architecture and training settings of `CNNClassifier`.
+
+    Architecture:
+        global_channels / local_channels: view names stacked as input channels of each branch
+            (all channels of a branch must have the same length).
+        global_filters / local_filters: filters of each conv block (number of blocks = length).
+            AstroNet: (16, 32, 64, 128, 256) and (16, 32); the defaults are scaled down so that a
+            2001/201-bin fit of ~150 signals takes well under a minute and an epoch over ~15,000
+            201/61-bin signals a few seconds on 2 CPU cores.
+        convs_per_block: conv layers per block (AstroNet 2).
+        global_kernel / local_kernel: conv kernel size (AstroNet 5).
+        global_pool / global_pool_stride, local_pool / local_pool_stride: max-pool after each block
+            (AstroNet 5/2 and 7/2). A block's pool is skipped when its input is shorter than the
+            pool window (very short views).
+        global_out_bins / local_out_bins: adaptive max-pool length at the end of each branch.
+        dense_units: hidden units of the dense head (AstroNet 4 x 512); dropout: after each.
+    Training:
+        epochs: maximum number of epochs; batch_size; lr / weight_decay: AdamW.
+        focal_gamma: focal-loss exponent (0 = weighted cross-entropy).
+        class_weighting: "balanced" (w_c = n / (k n_c), inverse frequency normalised so the mean
+            per-sample weight is 1; a class absent from the training rows gets 0) or "none".
+        patience: epochs without improvement of the validation macro-F1 before stopping.
+        flip_prob: probability of reversing the time axis of all views of a sample.
+        noise_sigma: std of additive Gaussian noise in view units (the local transit depth is 1,
+            so 0.05 = 5% of the depth); 0 disables it.
+        seed: seeds weights, batch order, dropout and augmentation.
+        device: "auto" (cuda if available, else cpu), "cpu", "cuda", ...
+        num_threads: torch intra-op threads during fit/predict (restored afterwards); None leaves
+            torch's setting.
+        predict_batch_size: rows per forward pass in `predict_proba`.
+    """
+
+    global_channels: tuple[str, ...] = ("global",)
+    local_channels: tuple[str, ...] = ("local", "odd", "even", "secondary")
+    global_filters: tuple[int, ...] = (8, 16, 32, 32)
+    local_filters: tuple[int, ...] = (16, 32)
+    convs_per_block: int = 2
+    global_kernel: int = 5
+    local_kernel: int = 5
+    global_pool: int = 5
+    global_pool_stride: int = 2
+    local_pool: int = 7
+    local_pool_stride: int = 2
+    global_out_bins: int = 16
+    local_out_bins: int = 8
+    dense_units: tuple[int, ...] = (128, 128)
+    dropout: float = 0.3
+    epochs: int = 40
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    focal_gamma: float = 2.0
+    class_weighting: str = "balanced"
+    patience: int = 6
+    flip_prob: float = 0.5
+    noise_sigma: float = 0.05
+    seed: int = 0
+    device: str = "auto"
+    num_threads: int | None = None
+    predict_batch_size: int = 512
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable dict (tuples become lists)."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CNNConfig":
+        """Inverse of `to_dict`; unknown keys are ignored (forward compatibility)."""
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for k, v in data.items():
+            if k in names:
+                kwargs[k] = tuple(v) if isinstance(v, list) else v
+        return cls(**kwargs)
+
+
+# --------------------------------------------------------------------------------------------- loss
+
+
+def class_weights(y: np.ndarray, n_classes: int, mode: str = "balanced") -> np.ndarray:
+    """Per-class loss weights (float64, length k).
+
+    "balanced": w_c = n / (k * n_c) (inverse frequency, normalised so the mean per-sample weight is
+    1); classes absent from `y` get 0. "none": all ones.
+    """
+    if mode == "none":
+        return np.ones(n_classes)
+    if mode != "balanced":
+        raise ValueError(f"class_weighting must be 'balanced' or 'none', got {mode!r}")
+    counts = np.bincount(np.asarray(y, dtype=int), minlength=n_classes).astype(np.float64)
+    w = np.zeros(n_classes)
+    present = counts > 0
+    w[present] = counts.sum() / (present.sum() * counts[present])
+    return w
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
+               gamma: float = 2.0) -> torch.Tensor:
+    """Class-weighted focal loss (Lin et al. 2017), averaged like weighted cross-entropy.
+
+        L = sum_i w_{y_i} (1 - p_i)^gamma (-log p_i) / sum_i w_{y_i},   p_i = softmax(logits_i)[y_i]
+
+    With gamma = 0 this is exactly ``F.cross_entropy(logits, target, weight=weight)``; gamma > 0
+    down-weights well-classified examples (p_i near 1). `weight` None means all ones.
+    """
+    logp = F.log_softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
+    loss = -logp
+    if gamma:
+        loss = loss * (1.0 - logp.exp()).clamp_min(0.0).pow(gamma)
+    w = torch.ones_like(loss) if weight is None else weight.to(loss.dtype)[target]
+    return (w * loss).sum() / w.sum().clamp_min(torch.finfo(loss.dtype).tiny)
+
+
+# ---------------------------------------------------------------------------------------- network
+
+
+def _branch(in_ch: int, length: int, filters: tuple[int, ...], convs: int, kernel: int, pool: int,
+            stride: int, out_bins: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    ch = in_ch
+    for f in filters:
+        for _ in range(convs):
+            layers += [nn.Conv1d(ch, f, kernel, padding=kernel // 2), nn.ReLU()]
+            ch = f
+        if length >= pool:
+            layers.append(nn.MaxPool1d(pool, stride))
+            length = (length - pool) // stride + 1
+    layers += [nn.AdaptiveMaxPool1d(out_bins), nn.Flatten()]
+    return nn.Sequential(*layers)
+
+
+class DualBranchNet(nn.Module):
+    """Global and local conv branches -> concatenation -> dense head -> k logits."""
+
+    def __init__(self, n_classes: int, global_length: int, local_length: int, config: CNNConfig):
+        super().__init__()
+        c = config
+        self.global_branch = _branch(len(c.global_channels), global_length, c.global_filters,
+                                     c.convs_per_block, c.global_kernel, c.global_pool,
+                                     c.global_pool_stride, c.global_out_bins)
+        self.local_branch = _branch(len(c.local_channels), local_length, c.local_filters,
+                                    c.convs_per_block, c.local_kernel, c.local_pool,
+                                    c.local_pool_stride, c.local_out_bins)
+        width = c.global_filters[-1] * c.global_out_bins + c.local_filters[-1] * c.local_out_bins
+        head: list[nn.Module] = []
+        for units in c.dense_units:
+            head += [nn.Linear(width, units), nn.ReLU(), nn.Dropout(c.dropout)]
+            width = units
+        head.append(nn.Linear(width, n_classes))
+        self.head = nn.Sequential(*head)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """He (Kaiming-normal, fan-in) weights and zero biases for the ReLU layers.
+
+        PyTorch's default init shrinks the activations by ~sqrt(3) per layer, which left a ~10-layer
+        net flat for the first epochs on small training sets; the output layer keeps a small init
+        (std 0.01) so training starts near uniform probabilities.
+        """
+        layers = [m for m in self.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
+        for m in layers[:-1]:
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+        nn.init.normal_(layers[-1].weight, std=0.01)
+        nn.init.zeros_(layers[-1].bias)
+
+    def forward(self, x_global: torch.Tensor, x_local: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.cat([self.global_branch(x_global), self.local_branch(x_local)], dim=1))
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@contextlib.contextmanager
+def _torch_settings(num_threads: int | None, deterministic: bool):
+    """Temporarily set torch's thread count and deterministic mode; restore both afterwards."""
+    old_threads = torch.get_num_threads()
+    old_det = torch.are_deterministic_algorithms_enabled()
+    old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    old_cudnn = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    try:
+        if num_threads:
+            torch.set_num_threads(int(num_threads))
+        if deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+        yield
+    finally:
+        if num_threads:
+            torch.set_num_threads(old_threads)
+        if deterministic:
+            torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old_cudnn
+
+
+def _stack(views: dict[str, np.ndarray], channels: tuple[str, ...]) -> np.ndarray:
+    """(n, len(channels), length) float32, non-finite values replaced by 0 (out-of-transit level)."""
+    missing = [c for c in channels if c not in views]
+    if missing:
+        raise KeyError(f"views lack channel(s) {missing}; have {sorted(views)}")
+    arrays = [np.asarray(views[c], dtype=np.float32) for c in channels]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1 or arrays[0].ndim != 2:
+        raise ValueError(f"channels {channels} must be 2-D arrays of one shape, got "
+                         f"{[a.shape for a in arrays]}")
+    return np.nan_to_num(np.stack(arrays, axis=1), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _subset(views: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v)[idx] for k, v in views.items() if np.ndim(v) >= 1}
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# --------------------------------------------------------------------------------------- classifier
+
+
+class CNNClassifier:
+    """Dual-branch 1-D CNN classifier over the views; see the module docstring.
+
+    Attributes (after `fit` / `load`):
+        classes: class names, in the column order of `predict_proba`.
+        config: the `CNNConfig`.
+        input_lengths: {"global": G, "local": L} view lengths the network was built for.
+        best_epoch: 1-based epoch whose weights are kept (the last one without validation data).
+        history: per epoch {"epoch", "loss", "val_macro_f1", "val_log_loss", "seconds"}.
+        class_weights_: the per-class loss weights used.
+    """
+
+    def __init__(self, classes: list[str], config: CNNConfig = CNNConfig()):
+        if len(classes) < 2 or len(set(classes)) != len(classes):
+            raise ValueError(f"need >= 2 distinct classes, got {classes!r}")
+        self.classes = list(classes)
+        self.config = config
+        self.input_lengths: dict[str, int] | None = None
+        self.net: DualBranchNet | None = None
+        self.best_epoch: int | None = None
+        self.history: list[dict] = []
+        self.class_weights_: list[float] | None = None
+        self.fit_seconds: float | None = None
+
+    # ------------------------------------------------------------------ data
+
+    def _encode(self, y: np.ndarray) -> np.ndarray:
+        y = np.asarray(y)
+        if y.dtype.kind in "OUS":
+            index = {c: i for i, c in enumerate(self.classes)}
+            unknown = set(y.tolist()) - set(index)
+            if unknown:
+                raise ValueError(f"labels {sorted(unknown)} not in classes {self.classes}")
+            return np.array([index[v] for v in y.tolist()], dtype=np.int64)
+        y = y.astype(np.int64)
+        if y.size and (y.min() < 0 or y.max() >= len(self.classes)):
+            raise ValueError(f"integer labels must lie in [0, {len(self.classes)})")
+        return y
+
+    def _tensors(self, views: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        g = _stack(views, self.config.global_channels)
+        loc = _stack(views, self.config.local_channels)
+        if len(g) != len(loc):
+            raise ValueError(f"global and local views have {len(g)} and {len(loc)} rows")
+        if self.input_lengths is not None:
+            want = (self.input_lengths["global"], self.input_lengths["local"])
+            if (g.shape[2], loc.shape[2]) != want:
+                raise ValueError(f"view lengths {(g.shape[2], loc.shape[2])} differ from the "
+                                 f"network's {want}")
+        return torch.from_numpy(g), torch.from_numpy(loc)
+
+    def _build(self, global_length: int, local_length: int) -> None:
+        self.input_lengths = {"global": int(global_length), "local": int(local_length)}
+        self.net = DualBranchNet(len(self.classes), global_length, local_length, self.config)
+
+    # ------------------------------------------------------------------ training
+
+    def fit(self, views: dict[str, np.ndarray], y: np.ndarray, val_views: dict[str, np.ndarray] | None = None,
+            val_y: np.ndarray | None = None, *, log: Callable[[str], None] | None = None) -> "CNNClassifier":
+        """Train from scratch.
+
+        Args:
+            views: {view name: (n, length) array}, at least the config's channels.
+            y: labels, integer indices into `classes` or class-name strings.
+            val_views / val_y: optional validation rows for early stopping on macro-F1 (the best
+                epoch's weights are restored); without them all `config.epochs` epochs run.
+            log: optional callable receiving one line per epoch.
+        Returns self.
+        """
+        c = self.config
+        y_arr = self._encode(y)
+        has_val = val_views is not None and val_y is not None and len(val_y) > 0
+        device = _resolve_device(c.device)
+        t_start = time.perf_counter()
+        with _torch_settings(c.num_threads, deterministic=True), \
+                torch.random.fork_rng(devices=list(range(torch.cuda.device_count())) if device.type == "cuda" else []):
+            torch.manual_seed(c.seed)
+            self.input_lengths = None
+            xg, xl = self._tensors(views)
+            if len(y_arr) != len(xg):
+                raise ValueError(f"{len(xg)} rows of views but {len(y_arr)} labels")
+            if len(y_arr) == 0:
+                raise ValueError("no training rows")
+            self._build(xg.shape[2], xl.shape[2])
+            net = self.net.to(device)
+            xg, xl = xg.to(device), xl.to(device)
+            yt = torch.from_numpy(y_arr).to(device)
+            if has_val:
+                vg, vl = self._tensors(val_views)
+                vy = self._encode(val_y)
+            weights = class_weights(y_arr, len(self.classes), c.class_weighting)
+            self.class_weights_ = weights.tolist()
+            w_t = torch.tensor(weights, dtype=torch.float32, device=device)
+            opt = torch.optim.AdamW(net.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+            rng = np.random.default_rng(c.seed)
+            gen = torch.Generator(device=device).manual_seed(c.seed)
+
+            self.history = []
+            best_key, best_state, best_epoch, stale = None, None, c.epochs, 0
+            n = len(y_arr)
+            for epoch in range(1, c.epochs + 1):
+                t0 = time.perf_counter()
+                net.train()
+                order = torch.from_numpy(rng.permutation(n)).to(device)
+                total, seen = 0.0, 0
+                for s in range(0, n, c.batch_size):
+                    idx = order[s:s + c.batch_size]
+                    bg, bl = self._augment(xg[idx], xl[idx], gen)
+                    loss = focal_loss(net(bg, bl), yt[idx], w_t, c.focal_gamma)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    total += float(loss.detach()) * len(idx)
+                    seen += len(idx)
+                row = {"epoch": epoch, "loss": total / max(seen, 1)}
+                if has_val:
+                    p = self._predict(vg, vl, device)
+                    pred = p.argmax(axis=1)
+                    f1 = float(f1_score(vy, pred, labels=list(range(len(self.classes))), average="macro",
+                                        zero_division=0))
+                    ll = float(-np.mean(np.log(np.clip(p[np.arange(len(vy)), vy], 1e-12, 1.0))))
+                    row.update(val_macro_f1=f1, val_log_loss=ll)
+                    key = (f1, -ll)
+                    if best_key is None or key > best_key:
+                        best_key, best_epoch, stale = key, epoch, 0
+                        best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                    else:
+                        stale += 1
+                row["seconds"] = time.perf_counter() - t0
+                self.history.append(row)
+                if log is not None:
+                    log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+                if has_val and stale >= c.patience:
+                    break
+            if best_state is not None:
+                net.load_state_dict(best_state)
+            self.best_epoch = best_epoch if has_val else len(self.history)
+            net.eval()
+        self.fit_seconds = time.perf_counter() - t_start
+        return self
+
+    def _augment(self, g: torch.Tensor, loc: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        c = self.config
+        if c.flip_prob > 0:
+            flip = (torch.rand(len(g), generator=gen, device=g.device) < c.flip_prob)[:, None, None]
+            g = torch.where(flip, g.flip(-1), g)
+            loc = torch.where(flip, loc.flip(-1), loc)
+        if c.noise_sigma > 0:
+            g = g + c.noise_sigma * torch.randn(g.shape, generator=gen, device=g.device)
+            loc = loc + c.noise_sigma * torch.randn(loc.shape, generator=gen, device=loc.device)
+        return g, loc
+
+    # ------------------------------------------------------------------ inference
+
+    def _predict(self, xg: torch.Tensor, xl: torch.Tensor, device: torch.device) -> np.ndarray:
+        net = self.net
+        was_training = net.training
+        net.eval()
+        out = []
+        with torch.no_grad():
+            for s in range(0, len(xg), self.config.predict_batch_size):
+                e = s + self.config.predict_batch_size
+                logits = net(xg[s:e].to(device), xl[s:e].to(device))
+                out.append(torch.softmax(logits.double(), dim=1).cpu().numpy())
+        net.train(was_training)
+        if not out:
+            return np.zeros((0, len(self.classes)))
+        return np.concatenate(out).astype(np.float64)
+
+    def predict_proba(self, views: dict[str, np.ndarray]) -> np.ndarray:
+        """Class probabilities (n, k) float64, columns in `classes` order (softmax, eval mode)."""
+        if self.net is None:
+            raise RuntimeError("CNNClassifier is not fitted")
+        device = next(self.net.parameters()).device
+        with _torch_settings(self.config.num_threads, deterministic=False):
+            xg, xl = self._tensors(views)
+            return self._predict(xg, xl, device)
+
+    def predict(self, views: dict[str, np.ndarray]) -> np.ndarray:
+        """Most probable class name per row."""
+        return np.asarray(self.classes)[self.predict_proba(views).argmax(axis=1)]
+
+    # ------------------------------------------------------------------ persistence
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The network's weights as CPU tensors (an ordinary dict of tensors)."""
+        if self.net is None:
+            raise RuntimeError("CNNClassifier is not fitted")
+        return {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()}
+
+    def config_dict(self) -> dict:
+        """Everything but the weights, JSON-serialisable (the content of config.json)."""
+        if self.net is None:
+            raise RuntimeError("CNNClassifier is not fitted")
+        return {
+            "format": FORMAT,
+            "classes": list(self.classes),
+            "config": self.config.to_dict(),
+            "input_lengths": dict(self.input_lengths),
+            "torch_version": torch.__version__,
+            "best_epoch": self.best_epoch,
+            "history": self.history,
+            "class_weights": self.class_weights_,
+            "fit_seconds": self.fit_seconds,
+        }
+
+    @classmethod
+    def from_dicts(cls, config_dict: dict, state_dict: dict[str, torch.Tensor],
+                   device: str | None = None) -> "CNNClassifier":
+        """Rebuild from `config_dict()` and `state_dict()` (device default: the config's)."""
+        if config_dict.get("format") != FORMAT:
+            raise ValueError(f"unknown CNN format {config_dict.get('format')!r}, expected {FORMAT!r}")
+        config = CNNConfig.from_dict(config_dict["config"])
+        model = cls(config_dict["classes"], config)
+        model._build(config_dict["input_lengths"]["global"], config_dict["input_lengths"]["local"])
+        model.net.load_state_dict(state_dict)
+        model.net.to(_resolve_device(device or config.device)).eval()
+        model.best_epoch = config_dict.get("best_epoch")
+        model.history = list(config_dict.get("history") or [])
+        model.class_weights_ = config_dict.get("class_weights")
+        model.fit_seconds = config_dict.get("fit_seconds")
+        return model
+
+    def save(self, folder: Path | str) -> Path:
+        """Write ``model.pt`` (state dict only) and ``config.json`` into `folder` (created), atomically per file."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state, meta = self.state_dict(), self.config_dict()
+        _atomic_write(folder / MODEL_FILE, lambda p: torch.save(state, p))
+        _atomic_write(folder / CONFIG_FILE,
+                      lambda p: p.write_text(json.dumps(meta, indent=2, allow_nan=True) + "\n"))
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path | str, device: str | None = None) -> "CNNClassifier":
+        """Read a folder written by `save` (``torch.load(..., weights_only=True)``)."""
+        folder = Path(folder)
+        meta = json.loads((folder / CONFIG_FILE).read_text())
+        state = torch.load(folder / MODEL_FILE, map_location="cpu", weights_only=True)
+        return cls.from_dicts(meta, state, device=device)
+
+
+# -------------------------------------------------------------------------------------- out-of-fold
+
+
+def cnn_oof(views: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray,
+            folds: list[tuple[np.ndarray, np.ndarray]], classes: list[str],
+            config: CNNConfig = CNNConfig(), inner_val_fraction: float = 0.15,
+            log: Callable[[str], None] | None = None) -> tuple[np.ndarray, dict]:
+    """Out-of-fold class probabilities over the given folds (e.g. `splits.cv_folds`).
+
+    For fold i, a model with seed ``config.seed + i`` is trained on the fold's training rows, with
+    early stopping on an inner, star-grouped validation split of those training rows
+    (GroupShuffleSplit, `inner_val_fraction` of the groups, seed ``config.seed + i``; none when
+    fewer than 2 groups, then all epochs run) -- never on the fold's validation rows -- and predicts
+    the fold's validation rows. With several repeats each row's probabilities are averaged over the
+    folds that validate it; rows no fold validates stay NaN.
+
+    Returns:
+        (oof (n, k) float64 in input row order, info) where info has "folds" (per fold: fold,
+        n_train, n_inner_val, n_val, best_epoch, epochs_run, inner_val_macro_f1, val_macro_f1,
+        seconds), "best_epochs", "median_best_epoch" (a choice of epochs for a final fit without
+        validation), "n_predictions" (per-row count summary) and "oof_macro_f1".
+    """
+    y_enc = CNNClassifier(classes, config)._encode(y)
+    groups = np.asarray(groups)
+    n = len(y_enc)
+    k = len(classes)
+    total = np.zeros((n, k))
+    count = np.zeros(n, dtype=int)
+    fold_info = []
+    for i, (tr, va) in enumerate(folds):
+        tr, va = np.asarray(tr), np.asarray(va)
+        overlap = set(groups[tr].tolist()) & set(groups[va].tolist())
+        if overlap:
+            raise ValueError(f"fold {i}: groups {sorted(overlap)[:5]} are in both train and validation")
+        t0 = time.perf_counter()
+        cfg = dataclasses.replace(config, seed=config.seed + i)
+        inner_tr, inner_va = tr, tr[:0]
+        if len(np.unique(groups[tr])) >= 2 and inner_val_fraction > 0:
+            gss = GroupShuffleSplit(n_splits=1, test_size=inner_val_fraction, random_state=cfg.seed)
+            a, b = next(gss.split(tr, groups=groups[tr]))
+            inner_tr, inner_va = tr[a], tr[b]
+        model = CNNClassifier(classes, cfg)
+        if len(inner_va):
+            model.fit(_subset(views, inner_tr), y_enc[inner_tr], _subset(views, inner_va), y_enc[inner_va])
+        else:
+            model.fit(_subset(views, inner_tr), y_enc[inner_tr])
+        p = model.predict_proba(_subset(views, va))
+        total[va] += p
+        count[va] += 1
+        val_f1 = float(f1_score(y_enc[va], p.argmax(axis=1), labels=list(range(k)), average="macro",
+                                zero_division=0)) if len(va) else float("nan")
+        inner_f1 = max((h.get("val_macro_f1", float("nan")) for h in model.history
+                        if h["epoch"] == model.best_epoch), default=float("nan"))
+        row = {"fold": i, "n_train": int(len(inner_tr)), "n_inner_val": int(len(inner_va)),
+               "n_val": int(len(va)), "best_epoch": int(model.best_epoch),
+               "epochs_run": len(model.history), "inner_val_macro_f1": inner_f1,
+               "val_macro_f1": val_f1, "seconds": time.perf_counter() - t0}
+        fold_info.append(row)
+        if log is not None:
+            log(f"cnn fold {i + 1}/{len(folds)}: best_epoch={row['best_epoch']} "
+                f"inner_f1={inner_f1:.3f} val_f1={val_f1:.3f} ({row['seconds']:.1f} s)")
+    oof = np.full((n, k), np.nan)
+    seen = count > 0
+    oof[seen] = total[seen] / count[seen, None]
+    best_epochs = [r["best_epoch"] for r in fold_info]
+    info = {
+        "folds": fold_info,
+        "best_epochs": best_epochs,
+        "median_best_epoch": int(math.ceil(np.median(best_epochs))) if best_epochs else None,
+        "n_predictions": {"min": int(count.min()) if n else 0, "max": int(count.max()) if n else 0,
+                          "missing": int((~seen).sum())},
+        "oof_macro_f1": float(f1_score(y_enc[seen], oof[seen].argmax(axis=1), labels=list(range(k)),
+                                       average="macro", zero_division=0)) if seen.any() else float("nan"),
+        "inner_val_fraction": float(inner_val_fraction),
+        "config": config.to_dict(),
+    }
+    return oof, info
