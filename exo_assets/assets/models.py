@@ -152,3 +152,197 @@ def booster_calibration_helps(calibrated_booster: TableBundle) -> dg.AssetCheckR
     finite = all(np.isfinite([raw, cal, cv["oof_calibrated"]["macro_f1"]]))
     return dg.AssetCheckResult(passed=bool(cal <= raw + 1e-9 and finite),
                                metadata={"oof_log_loss_uncalibrated": raw, "oof_log_loss_calibrated": cal})
+
+
+class CNNSettings(dg.Config):
+    """CNN training settings (see exo_assets.models.cnn.CNNConfig); `cv_repeats` limits the CNN to the
+    first repeats of the shared folds (each repeat gives every training signal one OOF prediction)."""
+
+    epochs: int = 40
+    patience: int = 6
+    batch_size: int = 64
+    lr: float = 1e-3
+    focal_gamma: float = 2.0
+    seed: int = 0
+    cv_repeats: int = Field(default=1, ge=1)
+
+    def cnn_config(self):
+        from exo_assets.models.cnn import CNNConfig
+
+        return CNNConfig(epochs=self.epochs, patience=self.patience, batch_size=self.batch_size, lr=self.lr,
+                         focal_gamma=self.focal_gamma, seed=self.seed, num_threads=2)
+
+
+def _views_for(tensors, signal_ids) -> dict:
+    from exo_assets.science.features import VIEW_NAMES
+
+    pos = pd.Series(np.arange(len(tensors["signal_id"])), index=tensors["signal_id"])
+    idx = pos.loc[list(signal_ids)].to_numpy(int)
+    return {name: tensors[name][idx] for name in VIEW_NAMES if name in tensors.arrays}
+
+
+@dg.asset(
+    partitions_def=mission_partitions, group_name=MODELS, kinds={"pytorch"}, owners=["team:exo-assets"],
+    ins={"cnn_tensors": dg.AssetIn(), "feature_table": dg.AssetIn(), "holdout_split": dg.AssetIn()},
+    description="Dual-branch 1-D CNN (global view; local + odd + even + secondary channels), focal loss with "
+    "class weights, flip/noise augmentation, early stopping on macro-F1 of an inner star-grouped split. OOF "
+    "probabilities on the same folds as the booster, a final model (state_dict + JSON) and holdout probabilities.",
+)
+def cnn_oof(context: dg.AssetExecutionContext, config: CNNSettings, cnn_tensors, feature_table: pd.DataFrame,
+            holdout_split: dict, archive: LightCurveArchive) -> dg.Output[TableBundle]:
+    import io
+    import json
+
+    import torch
+
+    from exo_assets.models.cnn import CNNClassifier, cnn_oof as fit_cnn_oof
+
+    started = time.perf_counter()
+    train, hold = train_holdout(feature_table, holdout_split)
+    per_repeat = holdout_split["cv"]["n_splits"]
+    folds = index_folds(train, holdout_split)[: per_repeat * config.cv_repeats]
+    if not folds:
+        raise dg.Failure("not enough labelled training signals for cross-validation; raise --targets")
+    views = _views_for(cnn_tensors, train["signal_id"])
+    y = encode_labels(train["label"])
+    cfg = config.cnn_config()
+    oof, info = fit_cnn_oof(views, y, train["star_id"].to_numpy(), folds, CLASSES, cfg, log=context.log.info)
+    import dataclasses
+
+    final = CNNClassifier(CLASSES, dataclasses.replace(cfg, epochs=max(1, info["median_best_epoch"] or cfg.epochs),
+                                                        min_epochs=1))
+    final.fit(views, y)
+    hold_proba = final.predict_proba(_views_for(cnn_tensors, hold["signal_id"])) if len(hold) else np.zeros((0, 3))
+    buf = io.BytesIO()
+    torch.save(final.state_dict(), buf)
+    oof_metrics = classification_metrics(y, oof, CLASSES)
+    attrs = {"provenance": archive.provenance, "mission": context.partition_key, "cv": info,
+             "oof_metrics": oof_metrics, "trained_at": pd.Timestamp.now(tz="UTC").isoformat()}
+    bundle = TableBundle(
+        tables={"oof": probability_frame(train["signal_id"], train["label"], oof, CLASSES),
+                "holdout": probability_frame(hold["signal_id"], hold["label"], hold_proba, CLASSES)},
+        files={"model.pt": buf.getvalue(), "config.json": json.dumps(final.config_dict(), default=float).encode()},
+        attrs=json.loads(json.dumps(attrs, default=float)),
+    )
+    return dg.Output(bundle, metadata={
+        "provenance": archive.provenance,
+        "oof_macro_f1": oof_metrics["macro_f1"],
+        "oof_log_loss": oof_metrics["log_loss"],
+        "folds": len(folds),
+        "median_best_epoch": info["median_best_epoch"],
+        "seconds": round(time.perf_counter() - started, 2),
+    })
+
+
+class BlendSettings(dg.Config):
+    """Blend search space and vetting config (empty path: the packaged, versioned vetting.yaml)."""
+
+    alpha_max: float = Field(default=1.0, ge=0.0, le=1.0)
+    alpha_grid: int = Field(default=41, ge=2)
+    min_gain_se: float = 2.0
+    gate_feature: str = ""
+    vetting_config: str = ""
+
+
+STAGES = ("booster", "cnn", "blend", "blend_vetting")
+
+
+@dg.asset(
+    partitions_def=mission_partitions, group_name=MODELS, kinds={"json", "parquet"}, owners=["team:exo-assets"],
+    ins={"calibrated_booster": dg.AssetIn(), "cnn_oof": dg.AssetIn(), "feature_table": dg.AssetIn()},
+    description="Temperature-calibrated alpha*CNN + (1-alpha)*booster fitted on OOF log-loss with do-no-harm "
+    "(alpha = 0 unless the blend beats the calibrated booster), then physical vetting penalties in logit space. "
+    "Metrics per stage on OOF and, once, on the holdout stars.",
+)
+def blend(context: dg.AssetExecutionContext, config: BlendSettings, calibrated_booster: TableBundle,
+          cnn_oof: TableBundle, feature_table: pd.DataFrame, archive: LightCurveArchive) -> dg.Output[TableBundle]:
+    from exo_assets.models.blend import BlendConfig, apply_blend, fit_blend
+    from exo_assets.models.datasets import proba_of
+    from exo_assets.models.vetting import apply_vetting, load_vetting_config
+
+    b_oof, c_oof = calibrated_booster["oof"], cnn_oof["oof"]
+    if b_oof["signal_id"].tolist() != c_oof["signal_id"].tolist():
+        raise dg.Failure("booster and CNN OOF rows do not align by signal_id")
+    features = feature_table.set_index("signal_id")
+    gate = config.gate_feature or None
+    bcfg = BlendConfig(alpha_max=config.alpha_max, alpha_grid=config.alpha_grid, min_gain_se=config.min_gain_se,
+                       gate_feature=gate)
+    y = encode_labels(b_oof["label"])
+    gate_oof = features.loc[b_oof["signal_id"], gate].to_numpy(float) if gate else None
+    model = fit_blend(proba_of(b_oof, CLASSES), proba_of(c_oof, CLASSES), y, CLASSES, bcfg, gate_oof)
+    vetting = load_vetting_config(config.vetting_config or None)
+
+    def stages(b_frame, c_frame):
+        ids = b_frame["signal_id"]
+        gv = features.loc[ids, gate].to_numpy(float) if gate else None
+        pb, pc = proba_of(b_frame, CLASSES), proba_of(c_frame, CLASSES)
+        pbl = apply_blend(model, pb, pc, gv) if len(ids) else pb
+        vet = apply_vetting(pbl, features.loc[ids].reset_index(drop=True), CLASSES, vetting) if len(ids) else None
+        pv = vet.proba if vet is not None else pbl
+        return {"booster": pb, "cnn": pc, "blend": pbl, "blend_vetting": pv}, vet
+
+    oof_stages, oof_vet = stages(b_oof, c_oof)
+    b_hold, c_hold = calibrated_booster["holdout"], cnn_oof["holdout"]
+    hold_stages, hold_vet = stages(b_hold, c_hold.set_index("signal_id").loc[b_hold["signal_id"]].reset_index())
+    y_hold = encode_labels(b_hold["label"])
+    metrics = {"provenance": archive.provenance, "oof": {}, "holdout": {}}
+    for stage in STAGES:
+        metrics["oof"][stage] = classification_metrics(y, oof_stages[stage], CLASSES)
+        if len(y_hold):
+            metrics["holdout"][stage] = classification_metrics(y_hold, hold_stages[stage], CLASSES)
+
+    def table(frame, probs, vet):
+        out = frame[["signal_id", "label"]].copy()
+        for stage in STAGES:
+            for i, c in enumerate(CLASSES):
+                out[f"{stage}_p_{c}"] = probs[stage][:, i]
+        if vet is not None:
+            out["vetting_penalty"] = vet.penalty.to_numpy()
+            for flag in vet.flags.columns:
+                out[f"flag_{flag}"] = vet.flags[flag].to_numpy()
+        return out
+
+    import json
+
+    bundle = TableBundle(
+        tables={"oof": table(b_oof, oof_stages, oof_vet), "holdout": table(b_hold, hold_stages, hold_vet)},
+        attrs=json.loads(json.dumps({"blend": model.to_dict(), "vetting": vetting.to_dict(), "metrics": metrics,
+                                     "classes": CLASSES, "provenance": archive.provenance,
+                                     "mission": context.partition_key}, default=float)),
+    )
+    rows = []
+    for split_name in ("oof", "holdout"):
+        for stage, m in metrics[split_name].items():
+            rows.append({"split": split_name, "stage": stage, "macro_f1": m["macro_f1"], "log_loss": m["log_loss"],
+                         "ece_15": m["ece_15"], "brier": m["brier"], "planet_vs_fp_roc_auc": m.get("binary_roc_auc")})
+    summary = pd.DataFrame(rows).round(4)
+    hold_final = metrics["holdout"].get("blend_vetting", {})
+    return dg.Output(bundle, metadata={
+        "provenance": archive.provenance,
+        "alpha": model.alpha,
+        "holdout_macro_f1": hold_final.get("macro_f1", float("nan")),
+        "holdout_log_loss": hold_final.get("log_loss", float("nan")),
+        "holdout_roc_auc_planet_vs_fp": hold_final.get("binary_roc_auc", float("nan")),
+        "metrics": dg.MetadataValue.md(f"**Data: {archive.provenance}** — figures on simulated data are not "
+                                       f"real-world accuracy.\n\n" + summary.to_markdown(index=False)),
+    })
+
+
+@dg.asset_check(asset="blend", partitions_def=mission_partitions,
+                description="Do no harm: the blend's OOF log-loss is not above the calibrated booster's.")
+def blend_do_no_harm(blend: TableBundle) -> dg.AssetCheckResult:
+    b = blend.attrs["blend"]
+    ok = b["oof_logloss_blend"] <= b["oof_logloss_booster"] + 1e-12
+    return dg.AssetCheckResult(passed=bool(ok), metadata={"alpha": b["alpha"], "oof_logloss_blend": b["oof_logloss_blend"],
+                                                          "oof_logloss_booster": b["oof_logloss_booster"]})
+
+
+@dg.asset_check(asset="blend", partitions_def=mission_partitions,
+                description="Metrics of every stage are present and finite on OOF (and holdout when it has rows).")
+def blend_metrics_finite(blend: TableBundle) -> dg.AssetCheckResult:
+    metrics = blend.attrs["metrics"]
+    bad = [f"{split}/{stage}" for split in ("oof", "holdout") for stage, m in metrics[split].items()
+           if not all(np.isfinite([m["macro_f1"], m["log_loss"], m["ece_15"], m["brier"]]))]
+    missing = [s for s in STAGES if s not in metrics["oof"]]
+    return dg.AssetCheckResult(passed=not bad and not missing, metadata={"non_finite": ", ".join(bad) or "none",
+                                                                         "missing_stages": ", ".join(missing) or "none"})

@@ -94,6 +94,9 @@ class CNNConfig:
         class_weighting: "balanced" (w_c = n / (k n_c), inverse frequency normalised so the mean
             per-sample weight is 1; a class absent from the training rows gets 0) or "none".
         patience: epochs without improvement of the validation macro-F1 before stopping.
+        min_epochs: training never stops before this epoch (the best epoch is still chosen among
+            all): on a validation set of a few dozen rows the macro-F1 of the first, still
+            near-uniform epochs is noisy and a lucky early epoch would otherwise end training.
         flip_prob: probability of reversing the time axis of all views of a sample.
         noise_sigma: std of additive Gaussian noise in view units (the local transit depth is 1,
             so 0.05 = 5% of the depth); 0 disables it.
@@ -126,6 +129,7 @@ class CNNConfig:
     focal_gamma: float = 2.0
     class_weighting: str = "balanced"
     patience: int = 6
+    min_epochs: int = 10
     flip_prob: float = 0.5
     noise_sigma: float = 0.05
     seed: int = 0
@@ -437,7 +441,7 @@ class CNNClassifier:
                 self.history.append(row)
                 if log is not None:
                     log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
-                if has_val and stale >= c.patience:
+                if has_val and stale >= c.patience and epoch >= c.min_epochs:
                     break
             if best_state is not None:
                 net.load_state_dict(best_state)

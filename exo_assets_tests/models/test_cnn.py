@@ -19,7 +19,7 @@ CLASSES = ["CP", "PC", "FP"]
 
 #: Small, fast network for the tests (the defaults are sized for real runs).
 FAST = CNNConfig(global_filters=(8, 16), local_filters=(8, 16), dense_units=(32,), epochs=15,
-                 batch_size=32, patience=4, num_threads=1)
+                 batch_size=32, patience=6, num_threads=1)
 
 
 def synthetic_views(n: int, global_bins: int = 201, local_bins: int = 61, seed: int = 0,

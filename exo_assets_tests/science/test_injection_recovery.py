@@ -86,24 +86,24 @@ def _hints(rows: pd.DataFrame, kind: str) -> pd.DataFrame | None:
     return pd.DataFrame({"signal_id": rows["signal_id"].to_numpy(), **{k: v for k, v in flags.items()}})
 
 
-def _model_depth(time: np.ndarray, t: dict) -> np.ndarray:
+def _model_depth(time: np.ndarray, t: dict, mission: str = MISSION) -> np.ndarray:
     """Noise-free injected depth (1 - relative flux) of one signal at `time`, from its truth."""
-    cadence = mission_info(MISSION).cadence_days
+    cadence = mission_info(mission).cadence_days
     u = (t["u1"], t["u2"])
     half = t["duration_days"] + 0.1
     if t["mechanism"] == "planet":
         delta = tm.transit_delta(time, t["t0"], t["period"], t["rp_rs"], t["a_rs"], t["b"], u, cadence,
-                                 SUPERSAMPLE[MISSION], half)
+                                 SUPERSAMPLE[mission], half)
     else:
         delta, _ = tm.eb_delta(time, t["t0"], t["true_period"], t["rp_rs"], t["a_rs"], t["inc_deg"], u, t["ecc"],
-                               t["w_deg"], t["flux_ratio"], cadence, SUPERSAMPLE[MISSION], half)
+                               t["w_deg"], t["flux_ratio"], cadence, SUPERSAMPLE[mission], half)
         delta = delta * t["dilution"]
     return -delta
 
 
-def _expected_sigmas(time: np.ndarray, t: dict, duration: float) -> dict:
+def _expected_sigmas(time: np.ndarray, t: dict, duration: float, mission: str = MISSION) -> dict:
     """Odd/even and secondary significances of the noise-free model in the diagnostic's windows."""
-    depth = _model_depth(time, t)
+    depth = _model_depth(time, t, mission)
     sigma = t["noise_sigma_ppm"] * 1e-6
     red = t["expected_snr"] / t["expected_snr_white"] if t["expected_snr_white"] else 1.0
     period = t["period"]
@@ -124,11 +124,11 @@ def _expected_sigmas(time: np.ndarray, t: dict, duration: float) -> dict:
 
 def _run_star(job) -> dict:
     """Simulate, write, prepare and measure one star; one record of truth, features and expectations."""
-    rows, hints, cache_dir = job
+    rows, hints, cache_dir, mission, config = job
     row = rows.iloc[0]
-    star = simulate_star(rows, MISSION, CONFIG, hints)
+    star = simulate_star(rows, mission, config, hints)
     paths = write_star_fits(star, cache_dir)
-    truth = read_truth(row["star_id"], MISSION, cache_dir)["signals"][row["signal_id"]]
+    truth = read_truth(row["star_id"], mission, cache_dir)["signals"][row["signal_id"]]
     rec = {"signal_id": row["signal_id"], **{k: truth.get(k) for k in TRUTH}}
     prep = prepare_star([str(p) for p in paths], rows)
     rec["status"] = prep.status if prep.status != "ok" else ""
@@ -137,10 +137,10 @@ def _run_star(job) -> dict:
         return rec
     curve = prep.curve
     res = star_signal_features(curve.time, curve.flux, curve.flux_err, prep.ephemerides,
-                               StellarParams(row["teff_k"], row["logg_cgs"], row["radius_rsun"]), MISSION)[0]
+                               StellarParams(row["teff_k"], row["logg_cgs"], row["radius_rsun"]), mission)[0]
     rec["status"] = res.status if res.status == "ok" else f"features: {res.reason}"
     rec.update({f"m_{k}": res.features.get(k, np.nan) for k in FEATURES})
-    rec.update(_expected_sigmas(curve.time, truth, float(row["duration_days"])))
+    rec.update(_expected_sigmas(curve.time, truth, float(row["duration_days"]), mission))
     return rec
 
 
@@ -153,7 +153,7 @@ def injected(tmp_path_factory) -> pd.DataFrame:
     for kind, n in (("planet", N_PLANETS), ("eb", N_EBS), ("background_eb", N_BEBS)):
         rows = _sample_rows(catalog, kind, n, rng)
         hints = _hints(rows, kind)
-        jobs += [(rows.iloc[[i]].reset_index(drop=True), hints, cache) for i in range(n)]
+        jobs += [(rows.iloc[[i]].reset_index(drop=True), hints, cache, MISSION, CONFIG) for i in range(n)]
     frame = pd.DataFrame(parallel_map(_run_star, jobs, max_workers=2))
     frame["grazing"] = frame["variant"].str.endswith("v_shape")
     return frame

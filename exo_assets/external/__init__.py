@@ -1,0 +1,1 @@
+"""Readers for external, already-binned transit-signal sets (AstroNet-format TFRecords) and their view features."""
