@@ -16,6 +16,7 @@ import argparse
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from exo_assets.science.missions import MISSIONS
@@ -58,6 +59,15 @@ def _archive_from_args(args):
     return LightCurveArchive(**kwargs)
 
 
+def step_durations(result) -> list[tuple[str, float]]:
+    """(step key, seconds) of every successful step of an in-process run, in execution order."""
+    out = []
+    for event in result.all_events:
+        if event.event_type_value == "STEP_SUCCESS":
+            out.append((event.step_key, event.event_specific_data.duration_ms / 1000.0))
+    return out
+
+
 def cmd_materialize(args) -> int:
     """Materialize every asset for each mission partition through the instance in DAGSTER_HOME."""
     home = ensure_dagster_home(args.home)
@@ -70,12 +80,20 @@ def cmd_materialize(args) -> int:
         return 2
     defs = build_defs(archive=_archive_from_args(args))
     job = defs.resolve_job_def(MISSION_JOB)
+    run_config = {}
+    if args.cnn_epochs is not None:
+        run_config = {"ops": {"cnn_oof": {"config": {"epochs": args.cnn_epochs}}}}
     instance = dg.DagsterInstance.get()
     failed = []
     for mission in args.mission or MISSIONS:
-        result = job.execute_in_process(partition_key=mission, instance=instance, raise_on_error=False)
+        started = time.perf_counter()
+        result = job.execute_in_process(partition_key=mission, instance=instance, raise_on_error=False,
+                                        run_config=run_config)
         status = "SUCCESS" if result.success else "FAILURE"
-        print(f"[exo-assets] {mission}: {status} (run {result.run_id})", flush=True)
+        print(f"[exo-assets] {mission}: {status} in {time.perf_counter() - started:.1f} s (run {result.run_id})",
+              flush=True)
+        for step, seconds in step_durations(result):
+            print(f"[exo-assets]   {step:<48s} {seconds:7.1f} s", flush=True)
         if not result.success:
             failed.append(mission)
     print(f"[exo-assets] DAGSTER_HOME={home}; browse the runs with `exo-assets dev`.")
@@ -111,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--targets", type=int, help="stars per mission (0 = whole catalog)")
     mat.add_argument("--seed", type=int, help="seed of target selection and simulation")
     mat.add_argument("--cache-dir", help="download / simulation cache folder")
+    mat.add_argument("--cnn-epochs", type=int, help="maximum CNN epochs (default 40)")
     mat.add_argument("--home", help="DAGSTER_HOME (default: $DAGSTER_HOME or ./.dagster_home)")
     mat.set_defaults(func=cmd_materialize)
 

@@ -14,7 +14,6 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def on an AssetCheckSpec.*")
 
 from exo_assets.assets import features, ingest, models  # noqa: E402
-from exo_assets.partitions import mission_partitions  # noqa: E402
 from resources import ExoIOManager, LightCurveArchive  # noqa: E402
 
 MISSION_JOB = "mission_pipeline"
@@ -27,7 +26,6 @@ def build_defs(archive: LightCurveArchive | None = None, io_manager: ExoIOManage
     mission_job = dg.define_asset_job(
         MISSION_JOB,
         selection=dg.AssetSelection.all(),
-        partitions_def=mission_partitions,
         description="Materialize every per-mission asset for one mission partition.",
     )
     return dg.Definitions(

@@ -212,10 +212,12 @@ def parse_example(payload: bytes, example_cls=None) -> dict[str, object]:
         if kind == "bytes_list":
             strs = [bytes(b).decode("utf-8", errors="replace") for b in values]
             out[name] = strs[0] if len(strs) == 1 else (strs or None)
+        elif not len(values):
+            out[name] = None
         elif kind == "float_list":
-            out[name] = float(values[0]) if len(values) == 1 else (np.asarray(values, dtype=np.float32) if len(values) else None)
+            out[name] = float(values[0]) if len(values) == 1 else np.asarray(values, dtype=np.float32)
         else:
-            out[name] = int(values[0]) if len(values) == 1 else (np.asarray(values, dtype=np.int64) if len(values) else None)
+            out[name] = int(values[0]) if len(values) == 1 else np.asarray(values, dtype=np.int64)
     return out
 
 
@@ -324,7 +326,8 @@ def _local_view(views: dict) -> np.ndarray:
     raise ValueError(f"no local view among {list(views)}")
 
 
-def central_contrast(local: np.ndarray, half_width_durations: float = EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS) -> np.ndarray:
+def central_contrast(local: np.ndarray,
+                     half_width_durations: float = EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS) -> np.ndarray:
     """Per row: mean of the in-transit bins (|dt| <= D/2) minus the out-of-transit median (|dt| >= D).
 
     Negative for a dip, positive for a peak.
@@ -354,7 +357,8 @@ def detect_view_sign(views: dict, half_width_durations: float = EXTERNAL_LOCAL_H
 
 
 def unify_views(views: dict, sign: int, period_days=None, duration_days=None,
-                half_width_durations: float = EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS) -> tuple[dict[str, np.ndarray], dict]:
+                half_width_durations: float = EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS,
+                ) -> tuple[dict[str, np.ndarray], dict]:
     """Sign-correct and normalise each view to the project convention; float32 arrays.
 
     Per view and row: multiply by `sign`; subtract the out-of-transit median (|dt| >= 1 duration;
@@ -362,8 +366,8 @@ def unify_views(views: dict, sign: int, period_days=None, duration_days=None,
     max(depth, 3 x out-of-transit robust sigma), depth = baseline - minimum within 1 duration of the
     centre (as `exo_assets.science.views.make_views`), and never below a tenth of the view's deepest
     excursion (an off-centre dip ends at -10 at most; see `noise_floored_scale`). A clear transit then
-    has its minimum at -1, noise-only views stay within ~+-1/3. Each view is scaled on its own (the shards lost the common
-    scale), so cross-view depths are not comparable.
+    has its minimum at -1, noise-only views stay within ~+-1/3. Each view is scaled on its own (the
+    shards lost the common scale), so cross-view depths are not comparable.
 
     Args:
         views: shard names ("local_view") or project names ("local") -> (n, bins).
@@ -557,8 +561,9 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
             scalars["tic_id"], scalars["Period"], labels_from)
         labels = pd.Series(labels, dtype=object)
         if "Disposition" in scalars:
-            meta["shard_disposition_vs_catalog_label"] = (
-                pd.crosstab(scalars["Disposition"].astype(str), labels.fillna("unmatched")).to_dict())
+            table = pd.crosstab(scalars["Disposition"].astype(str), labels.fillna("unmatched"))
+            meta["shard_disposition_vs_catalog_label"] = {
+                str(lab): {str(d): int(n) for d, n in col.items()} for lab, col in table.items()}
     for reason, count in pd.Series(reasons[reasons != ""]).value_counts().items():
         dropped[str(reason)] = int(count)
     keep = labels.notna().to_numpy()
@@ -570,7 +575,8 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
     sign = detect_view_sign(views)
     contrast = central_contrast(_local_view(views)) * sign
     meta["view_sign_detected"] = sign
-    meta["view_sign_note"] = "transit is a dip in the shards" if sign == 1 else "transit is a peak in the shards: flipped"
+    meta["view_sign_note"] = ("transit is a dip in the shards" if sign == 1
+                              else "transit is a peak in the shards: flipped")
     meta["rows_whose_local_centre_is_not_a_dip_after_sign"] = int(np.sum(contrast >= 0))
     period = pd.to_numeric(scalars["Period"], errors="coerce").to_numpy(np.float64)
     duration = pd.to_numeric(scalars["Duration"], errors="coerce").to_numpy(np.float64)
@@ -628,7 +634,8 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
     return ExternalSet(feats, unified, list(classes), meta)
 
 
-def load_external(paths_or_folder, dataset: str | None = None, labels_from=None, renormalise: bool = True) -> ExternalSet:
+def load_external(paths_or_folder, dataset: str | None = None, labels_from=None,
+                  renormalise: bool = True) -> ExternalSet:
     """`read_shards` + `to_project_schema`; a folder argument means its train/val/test shards."""
     if isinstance(paths_or_folder, (str, Path)) and Path(paths_or_folder).is_dir():
         paths = shard_paths(paths_or_folder)
@@ -659,7 +666,8 @@ def model_feature_columns(features_df: pd.DataFrame, columns=None) -> list[str]:
     if columns is None:
         return [c for c in allowed if c in features_df.columns]
     columns = list(columns)
-    forbidden = [c for c in columns if c in FORBIDDEN_COLUMNS or str(c).lower() in {f.lower() for f in FORBIDDEN_COLUMNS}]
+    forbidden_lower = {f.lower() for f in FORBIDDEN_COLUMNS}
+    forbidden = [c for c in columns if str(c).lower() in forbidden_lower]
     forbidden += [c for c in leakage_columns(columns) if c not in forbidden]
     if forbidden:
         raise LeakageError(f"columns that must never be model features were requested: {forbidden}")
