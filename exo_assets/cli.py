@@ -4,6 +4,7 @@
                            [--local-dir DIR] [--targets N] [--seed N]
     exo-assets dev [--port 3000]
     exo-assets bench preprocess
+    exo-assets benchmark-tfrecord --train SHARDS... --val SHARDS... --test SHARDS... --out DIR
 
 Dagster reads its instance config from $DAGSTER_HOME/dagster.yaml. These commands use
 $DAGSTER_HOME when it is set, else ./.dagster_home, and copy the repository's dagster.yaml there
@@ -108,6 +109,19 @@ def cmd_dev(args) -> int:
     return 0  # pragma: no cover
 
 
+def cmd_benchmark_tfrecord(args) -> int:
+    """Train the project's booster + CNN + blend on TFRecord shards and score the test shards."""
+    from exo_assets.external.benchmark import run_benchmark
+    from exo_assets.external.tfrecord_reader import TFRecordError
+
+    try:
+        run_benchmark(args.train, args.val, args.test, args.out, args.labels_from, args.seed, args.cnn_epochs)
+    except (TFRecordError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_bench(args) -> int:
     if args.which == "preprocess":
         from exo_assets.bench.preprocess import main as bench_main
@@ -138,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--home", help="DAGSTER_HOME (default: $DAGSTER_HOME or ./.dagster_home)")
     dev.set_defaults(func=cmd_dev)
+
+    tfr = sub.add_parser("benchmark-tfrecord", help="train and score the models on AstroNet-format TFRecords")
+    from exo_assets.external.benchmark import add_arguments
+
+    add_arguments(tfr)
+    tfr.set_defaults(func=cmd_benchmark_tfrecord)
 
     bench = sub.add_parser("bench", help="benchmarks that print their figures")
     bench.add_argument("which", choices=["preprocess"])

@@ -170,7 +170,7 @@ class CNNSettings(dg.Config):
         from exo_assets.models.cnn import CNNConfig
 
         return CNNConfig(epochs=self.epochs, patience=self.patience, batch_size=self.batch_size, lr=self.lr,
-                         focal_gamma=self.focal_gamma, seed=self.seed, num_threads=2)
+                         focal_gamma=self.focal_gamma, seed=self.seed, num_threads=1)
 
 
 def _views_for(tensors, signal_ids) -> dict:

@@ -512,7 +512,7 @@ def _clip_absurd(values: pd.Series) -> tuple[pd.Series, int]:
 
 
 def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = None, labels_from=None,
-                      renormalise: bool = True) -> ExternalSet:
+                      renormalise: bool = True, require_labels: bool = True) -> ExternalSet:
     """Turn `read_shards` output into an `ExternalSet` (labels, dedupe, sign, allowed scalars, view features).
 
     Args:
@@ -521,11 +521,14 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
         labels_from: toi only: catalog path/DataFrame for `labels_from_catalog` (None -> shipped TOI
             catalog). Ignored for vetting (labels are the shards' Disposition; class O dropped).
         renormalise: apply `unify_views` (default). False keeps the shard views, only sign-corrected.
+        require_labels: drop rows without a usable label (training). False keeps every signal, with
+            label '' where unknown (scoring a test split: every (row_id, tic_id) gets a prediction).
     """
     dataset = dataset or detect_dataset(list(scalars.columns) + list(views))
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
-    required = ["tic_id", "row_id", "Period", "Duration"] + (["Disposition"] if dataset == "vetting" else [])
+    required = ["tic_id", "row_id", "Period", "Duration"] + (
+        ["Disposition"] if dataset == "vetting" and require_labels else [])
     missing = [c for c in required if c not in scalars.columns]
     if missing:
         raise ValueError(f"{dataset} shards lack the fields {missing}")
@@ -552,7 +555,8 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
 
     # Labels.
     if dataset == "vetting":
-        disp = scalars["Disposition"].astype(str).str.strip().str.upper()
+        disp = (scalars["Disposition"] if "Disposition" in scalars else pd.Series("", index=scalars.index))
+        disp = disp.astype(str).str.strip().str.upper()
         labels = disp.where(disp.isin(CLASSES["vetting"]))
         reasons = np.where(labels.isna(), "class " + disp + " not used (only PC/EB/J)", "")
         meta["shard_disposition_counts"] = disp.value_counts().to_dict()
@@ -564,6 +568,10 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
             table = pd.crosstab(scalars["Disposition"].astype(str), labels.fillna("unmatched"))
             meta["shard_disposition_vs_catalog_label"] = {
                 str(lab): {str(d): int(n) for d, n in col.items()} for lab, col in table.items()}
+    if not require_labels:
+        meta["unlabelled_kept"] = int(labels.isna().sum())
+        labels = labels.fillna("")
+        reasons = np.where(labels.to_numpy() == "", "", reasons)
     for reason, count in pd.Series(reasons[reasons != ""]).value_counts().items():
         dropped[str(reason)] = int(count)
     keep = labels.notna().to_numpy()
@@ -635,7 +643,7 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
 
 
 def load_external(paths_or_folder, dataset: str | None = None, labels_from=None,
-                  renormalise: bool = True) -> ExternalSet:
+                  renormalise: bool = True, require_labels: bool = True) -> ExternalSet:
     """`read_shards` + `to_project_schema`; a folder argument means its train/val/test shards."""
     if isinstance(paths_or_folder, (str, Path)) and Path(paths_or_folder).is_dir():
         paths = shard_paths(paths_or_folder)
@@ -644,7 +652,7 @@ def load_external(paths_or_folder, dataset: str | None = None, labels_from=None,
     else:
         paths = list(paths_or_folder)
     scalars, views = read_shards(paths)
-    return to_project_schema(scalars, views, dataset, labels_from, renormalise)
+    return to_project_schema(scalars, views, dataset, labels_from, renormalise, require_labels)
 
 
 # ---------------------------------------------------------------------------------------- leakage

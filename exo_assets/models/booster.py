@@ -169,3 +169,19 @@ def train_calibrated_booster(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray,
 def model_json(model: BoosterModel) -> str:
     """The booster's metadata JSON text."""
     return json.dumps(model.to_json(), indent=2, sort_keys=True, default=float)
+
+
+def train_booster_with_validation(X_train: pd.DataFrame, y_train: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray,
+                                  classes: list[str], config: BoosterConfig = BoosterConfig(),
+                                  meta: dict | None = None) -> BoosterModel:
+    """Train on one set with early stopping on a separate validation set, then temperature-scale on it.
+
+    Used where a fixed train/validation split is given (external benchmark sets) instead of CV.
+    """
+    assert_no_leakage(X_train.columns)
+    booster = _train(X_train.to_numpy(np.float64), y_train, config.params(len(classes)), config.num_boost_round,
+                     (X_val[list(X_train.columns)].to_numpy(np.float64), y_val), config.early_stopping_rounds)
+    model = BoosterModel(list(classes), list(X_train.columns), booster, 1.0,
+                         {"config": asdict(config), "best_iteration": int(booster.best_iteration or 0), **(meta or {})})
+    model.temperature = fit_temperature(model.predict_proba(X_val, calibrated=False), y_val)
+    return model

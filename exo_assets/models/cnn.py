@@ -23,8 +23,14 @@ the centre, secondary eclipse at the edges of the global view).
 AstroNet uses 5 global blocks (16, 32, 64, 128, 256 filters, kernel 5, pool 5/2), 2 local blocks
 (16, 32, pool 7/2) and 4 x 512 dense units. The defaults here are scaled down for CPU training
 (see `CNNConfig`): global 4 blocks of (8, 16, 32, 32) filters, local 2 blocks of (16, 32), 2 x 128
-dense units with dropout 0.3. Measured on 2 CPU cores (torch 2.13), see the report in the
-module's tests / pipeline docs.
+dense units with dropout 0.3. He-initialised weights (`DualBranchNet.reset_parameters`).
+
+Cost on a 2-core AMD EPYC (AVX2, torch 2.13 CPU, shared with other jobs), ``num_threads=1``:
+~0.5 s per epoch for 128 training signals of 2001/201 bins (40 epochs ~21 s), ~7.5 s per epoch
+for 11,900 signals of 201/61 bins (40 epochs ~5 min), ~38 s per epoch for 11,900 signals of
+2001/201 bins. With torch's default 2 threads on a busy 2-core machine (other processes, or a
+parallel Dagster executor) the same work ran 7-20x slower: set ``num_threads=1`` unless the
+cores are free.
 
 Training
 --------
@@ -33,9 +39,10 @@ with inverse-frequency class weights (`focal_loss`), augmentation by time revers
 (p = 0.5 per sample) and additive Gaussian noise (sigma 0.05 in view units, i.e. 5% of the local
 transit depth, since views are normalised so the local depth is 1). With validation data, training
 stops after ``patience`` epochs without improvement of the validation macro-F1 (ties broken by a
-lower validation log-loss) and the best epoch's weights are restored; otherwise it runs ``epochs``
-epochs. Everything is seeded (weights, batches, dropout, augmentation), the global torch RNG is
-left untouched, and on CPU a fit is bit-for-bit reproducible for a given seed and thread count.
+lower validation log-loss), but not before ``min_epochs``, and the best epoch's weights are
+restored; otherwise it runs ``epochs`` epochs. Everything is seeded (weights, batches, dropout,
+augmentation), the global torch RNG is left untouched, and on CPU a fit is bit-for-bit
+reproducible for a given seed and thread count.
 
 Persistence
 -----------
@@ -79,8 +86,8 @@ class CNNConfig:
             (all channels of a branch must have the same length).
         global_filters / local_filters: filters of each conv block (number of blocks = length).
             AstroNet: (16, 32, 64, 128, 256) and (16, 32); the defaults are scaled down so that a
-            2001/201-bin fit of ~150 signals takes well under a minute and an epoch over ~15,000
-            201/61-bin signals a few seconds on 2 CPU cores.
+            40-epoch 2001/201-bin fit of ~150 signals takes ~20 s and one over ~15,000 201/61-bin
+            signals ~5 min on one CPU thread (module docstring).
         convs_per_block: conv layers per block (AstroNet 2).
         global_kernel / local_kernel: conv kernel size (AstroNet 5).
         global_pool / global_pool_stride, local_pool / local_pool_stride: max-pool after each block
@@ -103,7 +110,8 @@ class CNNConfig:
         seed: seeds weights, batch order, dropout and augmentation.
         device: "auto" (cuda if available, else cpu), "cpu", "cuda", ...
         num_threads: torch intra-op threads during fit/predict (restored afterwards); None leaves
-            torch's setting.
+            torch's setting. Use 1 when other processes share the cores (oversubscribed OpenMP
+            threads made training 7-20x slower on 2 busy cores).
         predict_batch_size: rows per forward pass in `predict_proba`.
     """
 
@@ -158,8 +166,8 @@ class CNNConfig:
 def class_weights(y: np.ndarray, n_classes: int, mode: str = "balanced") -> np.ndarray:
     """Per-class loss weights (float64, length k).
 
-    "balanced": w_c = n / (k * n_c) (inverse frequency, normalised so the mean per-sample weight is
-    1); classes absent from `y` get 0. "none": all ones.
+    "balanced": w_c = n / (k * n_c) with k the number of classes present (inverse frequency,
+    normalised so the mean per-sample weight is 1); classes absent from `y` get 0. "none": all ones.
     """
     if mode == "none":
         return np.ones(n_classes)
@@ -383,8 +391,8 @@ class CNNClassifier:
         has_val = val_views is not None and val_y is not None and len(val_y) > 0
         device = _resolve_device(c.device)
         t_start = time.perf_counter()
-        with _torch_settings(c.num_threads, deterministic=True), \
-                torch.random.fork_rng(devices=list(range(torch.cuda.device_count())) if device.type == "cuda" else []):
+        cuda_devices = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
+        with _torch_settings(c.num_threads, deterministic=True), torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(c.seed)
             self.input_lengths = None
             xg, xl = self._tensors(views)
@@ -399,6 +407,8 @@ class CNNClassifier:
             if has_val:
                 vg, vl = self._tensors(val_views)
                 vy = self._encode(val_y)
+                if len(vy) != len(vg):
+                    raise ValueError(f"{len(vg)} rows of validation views but {len(vy)} labels")
             weights = class_weights(y_arr, len(self.classes), c.class_weighting)
             self.class_weights_ = weights.tolist()
             w_t = torch.tensor(weights, dtype=torch.float32, device=device)
@@ -440,7 +450,8 @@ class CNNClassifier:
                 row["seconds"] = time.perf_counter() - t0
                 self.history.append(row)
                 if log is not None:
-                    log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+                    log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                 for k, v in row.items()))
                 if has_val and stale >= c.patience and epoch >= c.min_epochs:
                     break
             if best_state is not None:
@@ -450,7 +461,9 @@ class CNNClassifier:
         self.fit_seconds = time.perf_counter() - t_start
         return self
 
-    def _augment(self, g: torch.Tensor, loc: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def _augment(self, g: torch.Tensor, loc: torch.Tensor,
+                 gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Time reversal of all views of a sample (p = flip_prob) and additive N(0, noise_sigma) noise."""
         c = self.config
         if c.flip_prob > 0:
             flip = (torch.rand(len(g), generator=gen, device=g.device) < c.flip_prob)[:, None, None]
@@ -533,7 +546,11 @@ class CNNClassifier:
         return model
 
     def save(self, folder: Path | str) -> Path:
-        """Write ``model.pt`` (state dict only) and ``config.json`` into `folder` (created), atomically per file."""
+        """Write ``model.pt`` (state dict only) and ``config.json`` into `folder` (created).
+
+        Each file is written to a temp file in `folder` and moved into place with ``os.replace``
+        (model.pt first, config.json last). Returns `folder`.
+        """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         state, meta = self.state_dict(), self.config_dict()

@@ -37,6 +37,7 @@ from sklearn.metrics import roc_auc_score
 
 from exo_assets.parallel import parallel_map
 from exo_assets.science.catalogs import CATALOG_COLUMNS, load_catalog
+from exo_assets.science.cleaning import transit_mask
 from exo_assets.science.diagnostics import StellarParams
 from exo_assets.science.features import star_signal_features
 from exo_assets.science.missions import mission_info
@@ -48,8 +49,11 @@ from exo_assets.science.views import phase_fold, transit_number
 
 MISSION = "Kepler"
 CONFIG = SimulatorConfig(seed=7, kepler_quarters=2)
-N_PLANETS, N_EBS, N_BEBS = 40, 50, 12
+N_PLANET_STARS, N_EBS, N_BEBS = 25, 32, 6  # stars; 3 planets per planet host
 MIN_SNR = 20.0
+#: T14 of at least three 29.4-min cadences: shorter transits are smeared by the exposure, so no
+#: measured depth (mean over |phase| < T14/4) can equal the injected mid-transit depth.
+MIN_DURATION_DAYS = 3 * 29.4244 / 1440
 FEATURES = ("depth_ppm", "ma_rp_rs", "transit_snr", "odd_even_sigma", "secondary_sigma", "max_other_sigma",
             "max_other_phase", "v_shape", "oot_scatter_ppm", "epoch_offset_days")
 TRUTH = ("mechanism", "variant", "depth_ppm", "rp_rs", "b", "expected_snr", "expected_snr_white", "odd_depth_ppm",
@@ -59,23 +63,38 @@ TRUTH = ("mechanism", "variant", "depth_ppm", "rp_rs", "b", "expected_snr", "exp
 
 # --- the simulated set --------------------------------------------------------------------------
 
-def _sample_rows(catalog: pd.DataFrame, kind: str, n: int, rng: np.random.Generator) -> pd.DataFrame:
-    """n catalog rows of one kind as new one-signal stars with re-drawn depth and magnitude."""
-    cat = catalog[catalog["period_days"].between(1.0, 12.0)
-                  & (catalog["duration_days"] < 0.12 * catalog["period_days"])
+#: Period ranges (d) of the planets of one star, well apart so that siblings rarely overlap.
+PLANET_PERIOD_BINS = ((1.0, 2.0), (2.6, 5.0), (6.5, 12.0))
+HOST_COLUMNS = ("teff_k", "logg_cgs", "radius_rsun", "ra_deg", "dec_deg")
+
+
+def _sample_rows(catalog: pd.DataFrame, kind: str, n_stars: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Catalog rows as new stars with re-drawn depths and magnitudes.
+
+    Planets: one CP/PC row from each of `PLANET_PERIOD_BINS` per star (three-planet systems share
+    the read and detrending, so more planets fit the time budget); binaries: one FP row per star.
+    """
+    cat = catalog[catalog["duration_days"].between(MIN_DURATION_DAYS, 0.12 * catalog["period_days"])
                   & catalog[["teff_k", "logg_cgs", "radius_rsun", "epoch"]].notna().all(axis=1)]
     if kind == "planet":
         cat = cat[cat["label"].isin(["CP", "PC"]) & (cat["impact"] < 0.8)]
-        depth = np.exp(rng.uniform(math.log(300.0), math.log(10000.0), n))
+        picks = [cat[cat["period_days"].between(lo, hi)] for lo, hi in PLANET_PERIOD_BINS]
+        rows = pd.concat([c.iloc[rng.choice(len(c), n_stars, replace=False)].assign(_star=np.arange(n_stars))
+                          for c in picks]).sort_values("_star", kind="stable").reset_index(drop=True)
+        depth = np.exp(rng.uniform(math.log(300.0), math.log(10000.0), len(rows)))
     else:
-        cat = cat[cat["label"] == "FP"]
-        depth = np.exp(rng.uniform(math.log(2000.0), math.log(50000.0), n))
-    rows = cat.iloc[np.sort(rng.choice(len(cat), n, replace=False))].copy().reset_index(drop=True)
+        cat = cat[(cat["label"] == "FP") & cat["period_days"].between(1.0, 12.0)]
+        rows = cat.iloc[rng.choice(len(cat), n_stars, replace=False)].assign(_star=np.arange(n_stars))
+        rows = rows.reset_index(drop=True)
+        depth = np.exp(rng.uniform(math.log(2000.0), math.log(50000.0), len(rows)))
     base = {"planet": 9_100_000, "eb": 9_200_000, "background_eb": 9_300_000}[kind]
-    rows["star_id"] = [f"KIC {base + i}" for i in range(n)]
-    rows["signal_id"] = [f"SIM-{kind}-{i:03d}.01" for i in range(n)]
+    number = rows.groupby("_star").cumcount() + 1
+    rows["star_id"] = [f"KIC {base + i}" for i in rows["_star"]]
+    rows["signal_id"] = [f"SIM-{kind}-{i:03d}.{j:02d}" for i, j in zip(rows["_star"], number)]
     rows["depth_ppm"] = depth
-    rows["mag"] = rng.uniform(11.0, 14.5, n)
+    rows["mag"] = rng.uniform(11.0, 14.5, n_stars)[rows["_star"]]
+    for col in HOST_COLUMNS:  # one host star: its first row's parameters for all its signals
+        rows[col] = rows.groupby("_star")[col].transform("first")
     return rows[CATALOG_COLUMNS]
 
 
@@ -122,92 +141,144 @@ def _expected_sigmas(time: np.ndarray, t: dict, duration: float, mission: str = 
     return out
 
 
-def _run_star(job) -> dict:
-    """Simulate, write, prepare and measure one star; one record of truth, features and expectations."""
+def _run_star(job) -> list[dict]:
+    """Simulate, write, prepare and measure one star: per signal, its truth, features and expectations."""
     rows, hints, cache_dir, mission, config = job
-    row = rows.iloc[0]
+    host = rows.iloc[0]
     star = simulate_star(rows, mission, config, hints)
     paths = write_star_fits(star, cache_dir)
-    truth = read_truth(row["star_id"], mission, cache_dir)["signals"][row["signal_id"]]
-    rec = {"signal_id": row["signal_id"], **{k: truth.get(k) for k in TRUTH}}
+    truth = read_truth(host["star_id"], mission, cache_dir)["signals"]
+    records = [{"signal_id": sid, **{k: truth[sid].get(k) for k in TRUTH}} for sid in rows["signal_id"]]
     prep = prepare_star([str(p) for p in paths], rows)
-    rec["status"] = prep.status if prep.status != "ok" else ""
     if prep.status != "ok":
-        rec["status"] = f"prepare: {prep.reason}"
-        return rec
-    curve = prep.curve
-    res = star_signal_features(curve.time, curve.flux, curve.flux_err, prep.ephemerides,
-                               StellarParams(row["teff_k"], row["logg_cgs"], row["radius_rsun"]), mission)[0]
-    rec["status"] = res.status if res.status == "ok" else f"features: {res.reason}"
-    rec.update({f"m_{k}": res.features.get(k, np.nan) for k in FEATURES})
-    rec.update(_expected_sigmas(curve.time, truth, float(row["duration_days"]), mission))
-    return rec
+        return [{**rec, "status": f"prepare: {prep.reason}"} for rec in records]
+    curve, eph = prep.curve, prep.ephemerides
+    results = star_signal_features(curve.time, curve.flux, curve.flux_err, eph,
+                                   StellarParams(host["teff_k"], host["logg_cgs"], host["radius_rsun"]), mission)
+    by_id = {r.signal_id: r for r in results}
+    for rec, (_, row) in zip(records, rows.iterrows()):
+        res = by_id[rec["signal_id"]]
+        rec["status"] = res.status if res.status == "ok" else f"features: {res.reason}"
+        rec.update({f"m_{k}": res.features.get(k, np.nan) for k in FEATURES})
+        # the diagnostics mask the star's other signals (1.5 durations): so do the expectations
+        others = eph.loc[eph["signal_id"] != rec["signal_id"], ["period_days", "epoch", "duration_days"]]
+        keep = ~transit_mask(curve.time, others.to_numpy(float), 1.5)
+        rec.update(_expected_sigmas(curve.time[keep], truth[rec["signal_id"]], float(row["duration_days"]), mission))
+    return records
 
 
 @pytest.fixture(scope="module")
 def injected(tmp_path_factory) -> pd.DataFrame:
+    """One record per simulated signal: truth, measured features (m_*) and expected significances."""
     cache = tmp_path_factory.mktemp("injection_recovery")
     catalog = load_catalog(MISSION)
     rng = np.random.default_rng(2024)
     jobs = []
-    for kind, n in (("planet", N_PLANETS), ("eb", N_EBS), ("background_eb", N_BEBS)):
-        rows = _sample_rows(catalog, kind, n, rng)
+    for kind, n_stars in (("planet", N_PLANET_STARS), ("eb", N_EBS), ("background_eb", N_BEBS)):
+        rows = _sample_rows(catalog, kind, n_stars, rng)
         hints = _hints(rows, kind)
-        jobs += [(rows.iloc[[i]].reset_index(drop=True), hints, cache, MISSION, CONFIG) for i in range(n)]
-    frame = pd.DataFrame(parallel_map(_run_star, jobs, max_workers=2))
-    frame["grazing"] = frame["variant"].str.endswith("v_shape")
-    return frame
+        jobs += [(star_rows.reset_index(drop=True), hints, cache, MISSION, CONFIG)
+                 for _, star_rows in rows.groupby("star_id", sort=False)]
+    return pd.DataFrame([rec for records in parallel_map(_run_star, jobs, max_workers=2) for rec in records])
 
 
-# --- tests --------------------------------------------------------------------------------------
+# --- populations -------------------------------------------------------------------------------
 
-def test_every_injection_is_processed_and_mechanisms_are_as_forced(injected):
-    assert (injected["status"] == "ok").all(), injected.loc[injected["status"] != "ok", ["signal_id", "status"]]
-    kinds = injected["signal_id"].str.split("-").str[1]
-    assert (kinds == injected["mechanism"]).all()
-
-
-def test_planet_depth_and_radius_ratio_recovered(injected):
-    p = injected[(injected["mechanism"] == "planet") & (injected["expected_snr"] > MIN_SNR)]
-    assert len(p) >= 20
-    depth_err = (p["m_depth_ppm"] / p["depth_ppm"] - 1).abs()
-    k_err = (p["m_ma_rp_rs"] / p["rp_rs"] - 1).abs()
-    bad = p[(depth_err > 0.1) | (k_err > 0.1)]
-    assert (depth_err < 0.1).mean() >= 0.9, bad[["signal_id", "expected_snr", "depth_ppm", "m_depth_ppm"]]
-    assert (k_err < 0.1).mean() >= 0.9, bad[["signal_id", "expected_snr", "rp_rs", "m_ma_rp_rs", "b"]]
-    assert depth_err.median() < 0.05
-    assert k_err.median() < 0.05
-
-
-def test_odd_even_flags_ebs_not_planets(injected):
-    ebs = injected[injected["mechanism"].isin(["eb", "background_eb"]) & (injected["exp_odd_even_sigma"] > 5)]
-    assert len(ebs) >= 10
-    assert (ebs["m_odd_even_sigma"] > 3).mean() >= 0.9, ebs[["signal_id", "exp_odd_even_sigma", "m_odd_even_sigma"]]
-    planets = injected[injected["mechanism"] == "planet"]
-    assert (planets["m_odd_even_sigma"] > 3).mean() <= 0.05, planets.loc[
-        planets["m_odd_even_sigma"] > 3, ["signal_id", "expected_snr", "m_odd_even_sigma"]]
+def _populations(f: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    planet = f["mechanism"] == "planet"
+    binary = f["mechanism"].isin(["eb", "background_eb"])
+    snr = f["expected_snr"] > MIN_SNR
+    return {
+        # every injected planet (odd/even false alarms) and those above the issue's SNR
+        "planets": f[planet],
+        "planets_snr": f[planet & snr],
+        # binaries whose odd and even eclipses differ (caught at half the period) by > 5 sigma
+        "ebs_odd_even": f[binary & (f["odd_depth_ppm"] != f["even_depth_ppm"]) & (f["exp_odd_even_sigma"] > 5)],
+        # binaries at their true period with a secondary eclipse above 5 sigma (at half the period the
+        # secondary is the even eclipse at phase 0 and is covered by odd/even)
+        "secondaries": f[binary & f["variant"].str.startswith("true_period") & (f["exp_secondary_sigma"] > 5)],
+        # grazing (V-shaped) binaries vs flat-bottomed planets (b < 1 - Rp/Rs), both above the SNR
+        "grazing_ebs": f[binary & f["variant"].str.endswith("v_shape") & snr],
+        "flat_planets": f[planet & snr & (f["b"] < 1 - f["rp_rs"])],
+    }
 
 
 def _secondary_found(r) -> bool:
     if r["m_secondary_sigma"] > 5:
         return True
-    # eccentric orbits move the secondary off phase 0.5: the other-phase search must find it there
-    near = abs((r["m_max_other_phase"] - r["secondary_phase"] + 0.5) % 1.0 - 0.5) < r["duration_days"] / r["period"]
-    return bool(r["m_max_other_sigma"] > 5 and near)
+    # an eccentric orbit moves the secondary off phase 0.5: the other-phase search must find it there
+    off = abs((r["m_max_other_phase"] - r["secondary_phase"] + 0.5) % 1.0 - 0.5)
+    return bool(r["m_max_other_sigma"] > 5 and off < r["duration_days"] / r["true_period"])
 
 
-def test_secondary_eclipses_detected(injected):
-    sec = injected[injected["variant"].str.startswith("true_period") & (injected["exp_secondary_sigma"] > 5)]
-    assert len(sec) >= 10
+def _summary(f: pd.DataFrame) -> dict:
+    pops = _populations(f)
+    p = pops["planets_snr"]
+    depth_err = (p["m_depth_ppm"] / p["depth_ppm"] - 1).abs()
+    k_err = (p["m_ma_rp_rs"] / p["rp_rs"] - 1).abs()
+    grazing, flat = pops["grazing_ebs"], pops["flat_planets"]
+    y = np.r_[np.ones(len(grazing)), np.zeros(len(flat))]
+    return {
+        "sizes": {name: len(pop) for name, pop in pops.items()},
+        "depth_within_10pc": float((depth_err < 0.1).mean()),
+        "depth_median_err": float(depth_err.median()),
+        "rp_rs_within_10pc": float((k_err < 0.1).mean()),
+        "rp_rs_median_err": float(k_err.median()),
+        "ebs_odd_even_gt3": float((pops["ebs_odd_even"]["m_odd_even_sigma"] > 3).mean()),
+        "planets_odd_even_gt3": float((pops["planets"]["m_odd_even_sigma"] > 3).mean()),
+        "secondaries_found": float(pops["secondaries"].apply(_secondary_found, axis=1).mean()),
+        "v_shape_auc": float(roc_auc_score(y, np.r_[grazing["m_v_shape"], flat["m_v_shape"]])),
+    }
+
+
+# --- tests --------------------------------------------------------------------------------------
+
+def test_every_injection_is_processed_with_the_forced_mechanism(injected):
+    assert (injected["status"] == "ok").all(), injected.loc[injected["status"] != "ok", ["signal_id", "status"]]
+    kinds = injected["signal_id"].str.split("-").str[1]
+    assert (kinds == injected["mechanism"]).all()
+    sizes = {name: len(pop) for name, pop in _populations(injected).items()}
+    assert sizes["planets_snr"] >= 20 and min(sizes.values()) >= 10, sizes
+
+
+def test_summary(injected, capsys):
+    summary = _summary(injected)
+    with capsys.disabled():
+        print("\ninjection-recovery summary (Kepler, 2 quarters):")
+        for key, value in summary.items():
+            print(f"  {key}: {value if isinstance(value, dict) else round(value, 3)}")
+    assert set(summary["sizes"]) == set(_populations(injected))
+
+
+def test_planet_depth_and_radius_ratio_within_10_percent_above_snr_20(injected):
+    p = _populations(injected)["planets_snr"]
+    depth_err = (p["m_depth_ppm"] / p["depth_ppm"] - 1).abs()
+    k_err = (p["m_ma_rp_rs"] / p["rp_rs"] - 1).abs()
+    cols = ["signal_id", "expected_snr", "b", "depth_ppm", "m_depth_ppm", "rp_rs", "m_ma_rp_rs"]
+    assert (depth_err < 0.1).mean() >= 0.9, p.loc[depth_err >= 0.1, cols]
+    assert (k_err < 0.1).mean() >= 0.9, p.loc[k_err >= 0.1, cols]
+    assert depth_err.median() < 0.05 and k_err.median() < 0.05
+
+
+def test_odd_even_flags_ebs_and_spares_planets(injected):
+    pops = _populations(injected)
+    ebs, planets = pops["ebs_odd_even"], pops["planets"]
+    missed = ebs["m_odd_even_sigma"] <= 3
+    assert missed.mean() <= 0.1, ebs.loc[missed, ["signal_id", "variant", "exp_odd_even_sigma", "m_odd_even_sigma"]]
+    false_alarm = planets["m_odd_even_sigma"] > 3
+    assert false_alarm.mean() <= 0.05, planets.loc[false_alarm, ["signal_id", "expected_snr", "m_odd_even_sigma"]]
+
+
+def test_secondary_eclipses_above_5_sigma_are_detected(injected):
+    sec = _populations(injected)["secondaries"]
     found = sec.apply(_secondary_found, axis=1)
-    assert found.mean() >= 0.9, sec.loc[~found, ["signal_id", "variant", "ecc", "exp_secondary_sigma",
-                                                 "m_secondary_sigma", "m_max_other_sigma"]]
+    assert found.mean() >= 0.9, sec.loc[~found, ["signal_id", "variant", "ecc", "secondary_phase",
+                                                 "exp_secondary_sigma", "m_secondary_sigma", "m_max_other_sigma",
+                                                 "m_max_other_phase"]]
 
 
-def test_v_shape_separates_grazing_ebs_from_flat_planets(injected):
-    pos = injected[injected["grazing"] & (injected["expected_snr"] > MIN_SNR)]
-    neg = injected[(injected["mechanism"] == "planet") & (injected["expected_snr"] > MIN_SNR)
-                   & (injected["b"] < 1 - injected["rp_rs"])]
-    assert len(pos) >= 10 and len(neg) >= 10
-    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
-    assert roc_auc_score(y, np.r_[pos["m_v_shape"], neg["m_v_shape"]]) >= 0.9
+def test_v_shape_separates_grazing_ebs_from_flat_bottomed_planets(injected):
+    pops = _populations(injected)
+    grazing, flat = pops["grazing_ebs"], pops["flat_planets"]
+    y = np.r_[np.ones(len(grazing)), np.zeros(len(flat))]
+    assert roc_auc_score(y, np.r_[grazing["m_v_shape"], flat["m_v_shape"]]) >= 0.9

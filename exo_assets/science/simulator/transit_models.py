@@ -34,6 +34,13 @@ def _params(t0, per, k, a, inc_deg, u, ecc=0.0, w=90.0, fp=None, t_sec=None) -> 
     return p
 
 
+def _batman_exp_time(exp_time: float, supersample: int) -> float:
+    """`exp_time` to give batman so that its sub-samples sit at the midpoints of `supersample` equal
+    slices of the exposure: batman spaces them edge to edge (linspace(-exp/2, exp/2, n)), which
+    smears like an exposure ~7 % longer (15 samples) than the 29.4-min cadence."""
+    return exp_time * (supersample - 1) / supersample if supersample > 1 else 0.0
+
+
 def inclination_deg(a_rs: float, b: float) -> float:
     """Inclination (deg) of a circular orbit with scaled semi-major axis `a_rs` and impact `b`."""
     return float(np.degrees(np.arccos(np.clip(b / a_rs, 0.0, 1.0))))
@@ -102,7 +109,7 @@ def transit_delta(time, t0, period, k, a_rs, b, u, exp_time, supersample, half_w
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m = batman.TransitModel(p, np.ascontiguousarray(time[sel]), supersample_factor=supersample,
-                                exp_time=exp_time if supersample > 1 else 0.0)
+                                exp_time=_batman_exp_time(exp_time, supersample))
         out[sel] = m.light_curve(p) - 1.0
     return out
 
@@ -123,7 +130,7 @@ def eb_delta(time, t0, period, k, a_rs, inc_deg, u, ecc, w, fp, exp_time, supers
     """
     out = np.zeros_like(time)
     t_sec = eb_secondary_time(t0, period, k, a_rs, inc_deg, u, ecc, w)
-    kw = dict(supersample_factor=supersample, exp_time=exp_time if supersample > 1 else 0.0)
+    kw = dict(supersample_factor=supersample, exp_time=_batman_exp_time(exp_time, supersample))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sel = near_events(time, t0, period, half_width)
