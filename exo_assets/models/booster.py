@@ -28,7 +28,8 @@ class BoosterConfig:
         early_stopping_rounds: patience on the inner validation log-loss.
         inner_val_fraction: share of a fold's training stars used for early stopping (never the
             fold's own validation rows).
-        num_threads: LightGBM threads.
+        num_threads: LightGBM threads (1 by default: on a 2-core machine shared with another worker,
+            OpenMP threads contend and training runs several times slower).
     """
 
     num_boost_round: int = 600
@@ -42,7 +43,7 @@ class BoosterConfig:
     early_stopping_rounds: int = 40
     inner_val_fraction: float = 0.15
     seed: int = 0
-    num_threads: int = 2
+    num_threads: int = 1
 
     def params(self, n_classes: int) -> dict:
         return {
