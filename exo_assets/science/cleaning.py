@@ -127,22 +127,60 @@ def fill_masked(time: np.ndarray, flux: np.ndarray, mask: np.ndarray, smooth_poi
     filled[mask] = np.interp(time[mask], time[keep], smooth)
     if span_days <= 0:
         return filled
-    idx = np.flatnonzero(mask)
-    for run in np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1):
-        t_a, t_b = time[run[0]], time[run[-1]]
-        lo, hi = np.searchsorted(time, [t_a - span_days, t_b + span_days])
-        near = np.arange(lo, hi)[keep[lo:hi]]
-        x, y = time[near] - 0.5 * (t_a + t_b), flux[near]
-        if (x < 0).sum() < 5 or (x > 0).sum() < 5:
-            continue
-        coef = np.polyfit(x, y, 2)
-        for _ in range(2):  # clip outliers (flares, unmasked dips) and refit
-            resid = np.abs(y - np.polyval(coef, x))
-            ok = resid <= 3.0 * 1.4826 * np.median(resid)
-            if ok.all() or ok.sum() < 10:
-                break
-            coef = np.polyfit(x[ok], y[ok], 2)
-        filled[run] = np.polyval(coef, time[run] - 0.5 * (t_a + t_b))
+    return _quadratic_bridges(time, flux, keep, filled, span_days)
+
+
+def _quadratic_bridges(time, flux, keep, filled, span_days, min_side=5, n_iter=2):
+    """Vectorised part of `fill_masked`: one clipped quadratic per masked run, fitted in a batch.
+
+    For every masked run the unmasked cadences within `span_days` on each side (at most `k` per
+    side) form a padded (runs, 2k) matrix; weighted normal equations are solved for all runs at
+    once, outliers beyond 3 robust sigma are dropped and the fit repeated. Runs with fewer than
+    `min_side` cadences on a side keep the running-median line.
+    """
+    masked = np.flatnonzero(~keep)
+    breaks = np.flatnonzero(np.diff(masked) > 1) + 1
+    run_start = masked[np.r_[0, breaks]]
+    run_end = masked[np.r_[breaks - 1, masked.size - 1]]
+    keep_idx = np.flatnonzero(keep)
+    dt = float(np.median(np.diff(time))) if time.size > 1 else 1.0
+    k = int(np.clip(np.ceil(span_days / max(dt, 1e-6)), min_side, 400))
+    left_pos = np.searchsorted(keep_idx, run_start)
+    right_pos = np.searchsorted(keep_idx, run_end, side="right")
+    offsets = np.arange(k)
+    left = left_pos[:, None] - k + offsets[None, :]
+    right = right_pos[:, None] + offsets[None, :]
+    cols = np.concatenate([left, right], axis=1)
+    in_range = (cols >= 0) & (cols < keep_idx.size)
+    idx = keep_idx[np.clip(cols, 0, keep_idx.size - 1)]
+    centre = 0.5 * (time[run_start] + time[run_end])
+    x = time[idx] - centre[:, None]
+    half = 0.5 * (time[run_end] - time[run_start])
+    w = in_range & (np.abs(x) <= half[:, None] + span_days)
+    y = flux[idx]
+    enough = (w[:, :k].sum(axis=1) >= min_side) & (w[:, k:].sum(axis=1) >= min_side)
+    scale = np.maximum(half + span_days, 1e-6)[:, None]
+    u = x / scale  # scaled abscissa keeps the normal equations well conditioned
+    basis = np.stack([np.ones_like(u), u, u * u], axis=-1)  # (runs, 2k, 3)
+    coef = np.zeros((len(run_start), 3))
+    for _ in range(n_iter + 1):
+        wf = w.astype(float)
+        m = np.einsum("rn,rni,rnj->rij", wf, basis, basis) + 1e-12 * np.eye(3)
+        b = np.einsum("rn,rni,rn->ri", wf, basis, np.where(w, y, 0.0))
+        coef = np.linalg.solve(m, b[..., None])[..., 0]
+        resid = np.abs(y - np.einsum("rni,ri->rn", basis, coef))
+        med = np.nanmedian(np.where(w, resid, np.nan), axis=1)
+        new_w = w & (resid <= 3.0 * 1.4826 * med[:, None])
+        if (new_w.sum(axis=1) < 10).any() or (new_w == w).all():
+            break
+        w = new_w
+    run_of = np.repeat(np.arange(len(run_start)), run_end - run_start + 1)
+    positions = np.concatenate([np.arange(a, b + 1) for a, b in zip(run_start, run_end)])
+    use = enough[run_of] & ~keep[positions]
+    uu = (time[positions] - centre[run_of]) / scale[run_of, 0]
+    c = coef[run_of]
+    filled = filled.copy()
+    filled[positions[use]] = (c[:, 0] + c[:, 1] * uu + c[:, 2] * uu * uu)[use]
     return filled
 
 
