@@ -37,16 +37,29 @@ def test_cli_materialize_records_runs_in_dagster_home(tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.chdir(os.path.dirname(os.path.dirname(__file__)))
-    code = cli.main(["materialize", "--mission", "TESS", "--targets", "3", "--seed", "5"])
+    code = cli.main(["materialize", "--mission", "TESS", "--targets", "15", "--seed", "5", "--cnn-epochs", "2"])
     assert code == 0
     instance = dg.DagsterInstance.from_config(str(home))
     runs = instance.get_runs()
     assert len(runs) == 1 and runs[0].tags.get("dagster/partition") == "TESS"
     manifest = pd.read_parquet(home / "storage" / "raw_fits" / "TESS.parquet")
-    assert manifest["star_id"].nunique() == 3
+    assert manifest["star_id"].nunique() == 15
     assert (home / "storage" / "cleaned_curves" / "TESS.bundle.json").exists()
     event = instance.get_latest_materialization_event(dg.AssetKey("raw_fits"))
     assert event.asset_materialization.metadata["provenance"].value == "simulated"
+    blend = instance.get_latest_materialization_event(dg.AssetKey("blend")).asset_materialization
+    assert "simulated" in blend.metadata["metrics"].value
+
+
+def test_cli_too_few_targets_fails_with_a_clear_reason(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(__file__)))
+    assert cli.main(["materialize", "--mission", "K2", "--targets", "2"]) == 1
+    instance = dg.DagsterInstance.from_config(str(tmp_path / "home"))
+    assert instance.get_latest_materialization_event(dg.AssetKey("feature_table")) is not None
+    failure = [e for e in instance.all_logs(instance.get_runs()[0].run_id)
+               if e.dagster_event and e.dagster_event.event_type_value == "STEP_FAILURE"]
+    assert "raise --targets" in str(failure[0].dagster_event.event_specific_data.error)
 
 
 def test_cli_local_backend_requires_folder(tmp_path, monkeypatch):

@@ -47,11 +47,14 @@ def cv_folds(labels: np.ndarray, groups: np.ndarray, n_splits: int = 5, n_repeat
     """Repeated StratifiedGroupKFold: a list of (train_idx, val_idx), n_splits per repeat.
 
     Every row is in exactly one validation fold per repeat; a group (star) never straddles train and
-    validation. `n_splits` is lowered to the number of groups of the rarest class when needed (min 2).
+    validation. `n_splits` is lowered to the number of groups of the rarest class when needed (min 2);
+    an empty list when a class has fewer than two groups.
     """
     labels = np.asarray(labels)
     groups = np.asarray(groups)
-    per_class_groups = min(len(np.unique(groups[labels == c])) for c in np.unique(labels))
+    per_class_groups = min(len(np.unique(groups[labels == c])) for c in np.unique(labels)) if len(labels) else 0
+    if per_class_groups < 2:
+        return []  # some class has fewer than two stars: no valid stratified, grouped folds
     k = max(2, min(n_splits, per_class_groups, len(np.unique(groups))))
     folds = []
     for r in range(n_repeats):
