@@ -9,6 +9,7 @@ with a reason.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -51,6 +52,46 @@ class ArchiveBackend(Protocol):
 
     def fetch_star(self, star_id: str, mission: str, signals: pd.DataFrame) -> FetchResult:
         """Make the star's FITS files available locally (never raises for a bad star)."""
+
+
+def safe_name(name: str) -> str:
+    """A star id as a file name ("KIC 123" -> "KIC_123")."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def index_path(cache_dir: Path, mission: str, star_id: str) -> Path:
+    """Where a backend records the files (and sizes) it made available for a star."""
+    return Path(cache_dir) / "index" / mission / f"{safe_name(star_id)}.json"
+
+
+def cached_files(cache_dir: Path, mission: str, star_id: str, fingerprint: str | None = None) -> list[str] | None:
+    """The indexed files of a star if all are present with their recorded sizes (and the same
+    fingerprint, when given); None means fetch again (missing, resized, corrupted or stale)."""
+    path = index_path(cache_dir, mission, star_id)
+    if not path.exists():
+        return None
+    try:
+        meta = json.loads(path.read_text())
+        entries = meta["files"]
+    except (ValueError, KeyError):
+        return None
+    if fingerprint is not None and meta.get("fingerprint") != fingerprint:
+        return None
+    for entry in entries:
+        f = Path(entry["path"])
+        if not f.exists() or f.stat().st_size != entry["size"]:
+            return None
+    return [e["path"] for e in entries] or None
+
+
+def write_index(cache_dir: Path, mission: str, star_id: str, paths: list[str], fingerprint: str | None = None) -> None:
+    """Record a star's files and sizes atomically."""
+    from exo_assets.storage import atomic_write_text
+
+    meta = {"files": [{"path": p, "size": Path(p).stat().st_size} for p in paths]}
+    if fingerprint is not None:
+        meta["fingerprint"] = fingerprint
+    atomic_write_text(index_path(cache_dir, mission, star_id), json.dumps(meta))
 
 
 def manifest_rows(result: FetchResult, signals: pd.DataFrame, backend: str) -> list[dict]:

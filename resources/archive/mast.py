@@ -8,8 +8,6 @@ again. Network errors are retried with exponential backoff, then recorded as a f
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,12 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from exo_assets.science.missions import mission_info
-from exo_assets.storage import atomic_write_text
-from resources.archive.base import FAILED, FOUND, MISSING, FetchResult
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+from resources.archive.base import FAILED, FOUND, MISSING, FetchResult, cached_files, write_index
 
 
 class MastBackend:
@@ -44,23 +37,9 @@ class MastBackend:
         self.backoff_seconds = float(backoff_seconds)
         self.sleep = sleep
 
-    def _index_path(self, mission: str, star_id: str) -> Path:
-        return self.cache_dir / "index" / mission / f"{_safe(star_id)}.json"
-
     def cached(self, mission: str, star_id: str) -> list[str] | None:
         """The cached files of a star if every one is present with its recorded size, else None."""
-        path = self._index_path(mission, star_id)
-        if not path.exists():
-            return None
-        try:
-            entries = json.loads(path.read_text())["files"]
-        except (ValueError, KeyError):
-            return None
-        for entry in entries:
-            f = Path(entry["path"])
-            if not f.exists() or f.stat().st_size != entry["size"]:
-                return None
-        return [e["path"] for e in entries]
+        return cached_files(self.cache_dir, mission, star_id)
 
     def _search(self, star_id: str, mission: str):
         import lightkurve as lk
@@ -86,8 +65,7 @@ class MastBackend:
                 paths = [str(Path(lc.meta["FILENAME"]).resolve()) for lc in collection]
                 if not paths:
                     raise OSError("download returned no files")
-                entries = [{"path": p, "size": Path(p).stat().st_size} for p in paths]
-                atomic_write_text(self._index_path(mission, star_id), json.dumps({"files": entries}))
+                write_index(self.cache_dir, mission, star_id, paths)
                 return FetchResult(star_id, FOUND, "", paths, attempts=attempt)
             except Exception as exc:  # network, HTTP and parsing errors are all retried
                 last_error = f"{type(exc).__name__}: {exc}"

@@ -57,7 +57,7 @@ class LightCurveArchive(dg.ConfigurableResource):
     backend: Literal["simulated", "local", "mast"] = "simulated"
     cache_dir: str = ""
     local_dir: str = ""
-    targets_per_mission: int = Field(default=45, ge=0)
+    targets_per_mission: int = Field(default=90, ge=0)
     selection_seed: int = 0
     sim_seed: int = 0
     kepler_quarters: int = Field(default=4, ge=1, le=17)

@@ -10,19 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
 from exo_assets.science.simulator import SimulatorConfig, simulate_star, write_star_fits
-from exo_assets.storage import atomic_write_text
-from resources.archive.base import FAILED, FOUND, FetchResult
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+from resources.archive.base import FAILED, FOUND, FetchResult, cached_files, write_index
 
 
 class SimulatedBackend:
@@ -46,28 +40,9 @@ class SimulatedBackend:
         payload = json.dumps(asdict(self.config), sort_keys=True) + signals.to_json(orient="records", double_precision=10)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
-    def _index_path(self, mission: str, star_id: str) -> Path:
-        return self.cache_dir / "index" / mission / f"{_safe(star_id)}.json"
-
-    def _cached(self, mission: str, star_id: str, fingerprint: str) -> list[str] | None:
-        path = self._index_path(mission, star_id)
-        if not path.exists():
-            return None
-        try:
-            meta = json.loads(path.read_text())
-        except ValueError:
-            return None
-        if meta.get("fingerprint") != fingerprint:
-            return None
-        for entry in meta.get("files", []):
-            f = Path(entry["path"])
-            if not f.exists() or f.stat().st_size != entry["size"]:
-                return None
-        return [e["path"] for e in meta["files"]] or None
-
     def fetch_star(self, star_id: str, mission: str, signals: pd.DataFrame) -> FetchResult:
         fingerprint = self.fingerprint(signals)
-        cached = self._cached(mission, star_id, fingerprint)
+        cached = cached_files(self.cache_dir, mission, star_id, fingerprint)
         if cached:
             return FetchResult(star_id, FOUND, "", cached, attempts=0)
         try:
@@ -78,7 +53,5 @@ class SimulatedBackend:
             paths = [str(Path(p).resolve()) for p in write_star_fits(star, self.cache_dir)]
         except Exception as exc:  # one bad star never stops the run
             return FetchResult(star_id, FAILED, f"simulation failed ({type(exc).__name__}: {exc})")
-        entries = [{"path": p, "size": Path(p).stat().st_size} for p in paths]
-        atomic_write_text(self._index_path(mission, star_id),
-                          json.dumps({"fingerprint": fingerprint, "files": entries}))
+        write_index(self.cache_dir, mission, star_id, paths, fingerprint)
         return FetchResult(star_id, FOUND, "", paths)
