@@ -81,9 +81,9 @@ def cmd_materialize(args) -> int:
         return 2
     defs = build_defs(archive=_archive_from_args(args))
     job = defs.resolve_job_def(MISSION_JOB)
-    run_config = {}
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
     if args.cnn_epochs is not None:
-        run_config = {"ops": {"cnn_oof": {"config": {"epochs": args.cnn_epochs}}}}
+        run_config["ops"] = {"cnn_oof": {"config": {"epochs": args.cnn_epochs}}}
     instance = dg.DagsterInstance.get()
     failed = []
     for mission in args.mission or MISSIONS:
@@ -144,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--seed", type=int, help="seed of target selection and simulation")
     mat.add_argument("--cache-dir", help="download / simulation cache folder")
     mat.add_argument("--cnn-epochs", type=int, help="maximum CNN epochs (default 40)")
+    mat.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                     help="console log level of the runs (default INFO)")
     mat.add_argument("--home", help="DAGSTER_HOME (default: $DAGSTER_HOME or ./.dagster_home)")
     mat.set_defaults(func=cmd_materialize)
 
