@@ -110,7 +110,7 @@ def calibrated_booster(context: dg.AssetExecutionContext, config: BoosterSetting
     folds = index_folds(train, holdout_split)
     if not folds:
         raise dg.Failure("not enough labelled training signals for cross-validation "
-                         f"({len(train)} rows, labels {sorted(train['label'].unique())}); raise --targets")
+                         f"({len(train)} rows, labels {sorted(train['label'].unique())}); more stars are needed (raise --targets, or add FITS files for --backend local)")
     y = encode_labels(train["label"])
     meta = {"provenance": archive.provenance, "mission": context.partition_key,
             "input_hashes": {"feature_table": frame_hash(train), "split_seed": holdout_split["seed"]},
@@ -202,7 +202,7 @@ def cnn_oof(context: dg.AssetExecutionContext, config: CNNSettings, cnn_tensors,
     per_repeat = holdout_split["cv"]["n_splits"]
     folds = index_folds(train, holdout_split)[: per_repeat * config.cv_repeats]
     if not folds:
-        raise dg.Failure("not enough labelled training signals for cross-validation; raise --targets")
+        raise dg.Failure("not enough labelled training signals for cross-validation; more stars are needed (raise --targets, or add FITS files for --backend local)")
     views = _views_for(cnn_tensors, train["signal_id"])
     y = encode_labels(train["label"])
     cfg = config.cnn_config()

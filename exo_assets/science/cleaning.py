@@ -40,6 +40,8 @@ class CleaningConfig:
         min_points: fewer usable cadences than this is a failure.
         trend_step_days: wotan `step`: evaluate the trend every this many days and interpolate
             (0 evaluates at every cadence).
+        stale_epoch_cycles: a catalog epoch more than this many orbits from the data is checked
+            against a BLS epoch (see `prepare.refine_stale_epoch`).
     """
 
     window_factor: float = 3.0
@@ -50,6 +52,7 @@ class CleaningConfig:
     sigma_upper: float = 4.0
     min_points: int = 100
     trend_step_days: float = 0.0
+    stale_epoch_cycles: float = 100.0
 
 
 @dataclass

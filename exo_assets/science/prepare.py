@@ -38,11 +38,55 @@ class StarResult:
     stats: dict = field(default_factory=dict)
 
 
+def stale_epoch(time: np.ndarray, epoch: float, period: float, max_cycles: float) -> bool:
+    """True when the catalog epoch lies more than `max_cycles` orbits from the middle of the data."""
+    if not (np.isfinite(epoch) and np.isfinite(period) and period > 0 and time.size):
+        return False
+    return abs(0.5 * (time.min() + time.max()) - epoch) / period > max_cycles
+
+
+def _window_depth(time, flux, period, epoch, duration) -> tuple[float, float]:
+    """(depth, its sigma) of the mean flux within +-duration/4 of the transits vs 1-3 durations away."""
+    phase = np.abs((time - epoch + 0.5 * period) % period - 0.5 * period)
+    inside = phase < 0.25 * duration
+    outside = (phase > duration) & (phase < 3 * duration)
+    if inside.sum() < 3 or outside.sum() < 10:
+        return float("nan"), float("nan")
+    scatter = 1.4826 * np.median(np.abs(flux[outside] - np.median(flux[outside])))
+    return float(np.median(flux[outside]) - np.mean(flux[inside])), float(scatter / np.sqrt(inside.sum()))
+
+
+def refine_stale_epoch(time: np.ndarray, flux: np.ndarray, period: float, epoch: float, duration: float,
+                       min_sigma: float = 7.0, min_gain: float = 2.0) -> float | None:
+    """A BLS epoch at the catalog period when the catalog ephemeris misses the transit, else None.
+
+    Adopted only if the BLS transit is significant (>= `min_sigma`) and at least `min_gain` times
+    deeper than what the catalog epoch shows, and it sits more than half a duration away from it.
+    """
+    try:
+        t_bls, _, _ = estimate_epoch_bls(time, flux, period, duration)
+    except ValueError:
+        return None
+    if not np.isfinite(t_bls):
+        return None
+    d_bls, s_bls = _window_depth(time, flux, period, t_bls, duration)
+    d_cat, _ = _window_depth(time, flux, period, epoch, duration)
+    offset = abs((t_bls - epoch + 0.5 * period) % period - 0.5 * period)
+    if not (np.isfinite(d_bls) and s_bls > 0 and d_bls / s_bls >= min_sigma and offset > 0.5 * duration):
+        return None
+    if np.isfinite(d_cat) and d_cat * min_gain > d_bls:
+        return None
+    return float(t_bls)
+
+
 def prepare_star(paths: list[str], signals: pd.DataFrame, config: CleaningConfig = CleaningConfig()) -> StarResult:
     """Read, stitch, clean and detrend one star's files with all its known transits masked.
 
     Signals without a catalog epoch get one from a BLS search at the catalog period on a first,
-    unmasked detrending (epoch_source "bls"), then the star is detrended again with that transit masked.
+    unmasked detrending (epoch_source "bls"); a catalog epoch propagated over many cycles (a stale
+    ephemeris: a TOI epoch years after a sector) is replaced when BLS finds the transit elsewhere in
+    phase (epoch_source "bls_refined", see `refine_stale_epoch`). The star is then detrended again
+    with those transits masked.
     """
     star_id = str(signals["star_id"].iloc[0])
     eph = star_ephemerides(signals)
@@ -53,17 +97,23 @@ def prepare_star(paths: list[str], signals: pd.DataFrame, config: CleaningConfig
             raise LightCurveError(f"no readable light-curve file ({detail})")
         known = eph[eph["epoch_source"] == "catalog"]
         curve = clean_light_curve(lc, known[["period_days", "epoch", "duration_days"]].to_numpy(), config)
-        missing = eph["epoch_source"] == "none"
-        if missing.any():
-            for idx in eph.index[missing]:
+        changed = False
+        for idx in eph.index:
+            period, duration = eph.at[idx, "period_days"], eph.at[idx, "duration_days"]
+            if eph.at[idx, "epoch_source"] == "none":
                 try:
-                    epoch, _, _ = estimate_epoch_bls(curve.time, curve.flux, eph.at[idx, "period_days"],
-                                                     eph.at[idx, "duration_days"])
+                    epoch, _, _ = estimate_epoch_bls(curve.time, curve.flux, period, duration)
                 except ValueError:
                     continue
                 if np.isfinite(epoch):
-                    eph.at[idx, "epoch"] = epoch
-                    eph.at[idx, "epoch_source"] = "bls"
+                    eph.at[idx, "epoch"], eph.at[idx, "epoch_source"] = epoch, "bls"
+                    changed = True
+            elif stale_epoch(curve.time, eph.at[idx, "epoch"], period, config.stale_epoch_cycles):
+                refined = refine_stale_epoch(curve.time, curve.flux, period, eph.at[idx, "epoch"], duration)
+                if refined is not None:
+                    eph.at[idx, "epoch"], eph.at[idx, "epoch_source"] = refined, "bls_refined"
+                    changed = True
+        if changed:
             usable = eph[np.isfinite(eph["epoch"].to_numpy(float))]
             curve = clean_light_curve(lc, usable[["period_days", "epoch", "duration_days"]].to_numpy(), config)
         notes = "; ".join(f"skipped {name}: {why}" for name, why in bad_files)

@@ -84,3 +84,29 @@ def test_read_star_keeps_good_files_and_reports_bad(bad_fits_dir):
     assert [name for name, _ in bad] == ["corrupt.fits"]
     none, bad = read_star([bad_fits_dir / "empty.fits"])
     assert none is None and "empty" in bad[0][1]
+
+
+def test_stale_tess_ephemeris_is_refined_by_bls():
+    """LHS 3844 b (TOI 136.01): the TOI-table epoch (BTJD ~2036) propagated back ~1,500 orbits to
+    sector 1 misses the transit by ~0.15 in phase; prepare_star finds it and says so."""
+    from exo_assets.science.prepare import prepare_star
+
+    cat = load_catalog("TESS")
+    rows = cat[cat["signal_id"] == "TOI 136.01"]
+    row = rows.iloc[0]
+    result = prepare_star([LHS3844_FILE], rows)
+    assert result.status == "ok"
+    eph = result.ephemerides.iloc[0]
+    assert eph["epoch_source"] == "bls_refined"
+    c = result.curve
+    phase = (c.time - eph["epoch"] + 0.5 * row.period_days) % row.period_days - 0.5 * row.period_days
+    depth = np.median(c.flux[np.abs(phase) > row.duration_days]) - np.mean(c.flux[np.abs(phase) < 0.25 * row.duration_days])
+    assert depth == pytest.approx(row.depth_ppm * 1e-6, rel=0.2)
+
+
+def test_fresh_kepler_ephemerides_are_kept():
+    from exo_assets.science.prepare import prepare_star
+
+    cat = load_catalog("Kepler")
+    result = prepare_star(KEPLER90_FILES, cat[cat["star_id"] == "KIC 11442793"])
+    assert set(result.ephemerides["epoch_source"]) == {"catalog"}
