@@ -114,7 +114,8 @@ def run_benchmark(train: list[str], val: list[str], test: list[str], out_dir: st
 
     channels = [c for c in ("local", "odd", "even", "secondary") if c in tr.views]
     cnn_cfg = CNNConfig(global_channels=("global",), local_channels=tuple(channels), epochs=cnn_epochs,
-                        patience=8, min_epochs=12, seed=seed, batch_size=128, num_threads=1)
+                        patience=8, min_epochs=12, seed=seed, batch_size=128, num_threads=1,
+                        focal_gamma=0.0, class_weighting="none")
     t = time.perf_counter()
     cnn = CNNClassifier(classes, cnn_cfg).fit(tr.views, y_tr, va.views, y_va)
     timings["cnn_s"] = time.perf_counter() - t

@@ -180,6 +180,19 @@ def class_weights(y: np.ndarray, n_classes: int, mode: str = "balanced") -> np.n
     return w
 
 
+def prior_corrected(proba: np.ndarray, weights) -> np.ndarray:
+    """Undo class weighting: p_c / w_c renormalised (classes with weight 0 keep probability 0)."""
+    if weights is None:
+        return proba
+    w = np.asarray(weights, dtype=np.float64)
+    if w.size != proba.shape[1] or np.allclose(w, w[0]):
+        return proba
+    inv = np.where(w > 0, 1.0 / np.where(w > 0, w, 1.0), 0.0)
+    q = proba * inv[None, :]
+    total = q.sum(axis=1, keepdims=True)
+    return np.divide(q, total, out=np.full_like(q, 1.0 / q.shape[1]), where=total > 0)
+
+
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
                gamma: float = 2.0) -> torch.Tensor:
     """Class-weighted focal loss (Lin et al. 2017), averaged like weighted cross-entropy.
@@ -491,14 +504,21 @@ class CNNClassifier:
             return np.zeros((0, len(self.classes)))
         return np.concatenate(out).astype(np.float64)
 
-    def predict_proba(self, views: dict[str, np.ndarray]) -> np.ndarray:
-        """Class probabilities (n, k) float64, columns in `classes` order (softmax, eval mode)."""
+    def predict_proba(self, views: dict[str, np.ndarray], correct_prior: bool = True) -> np.ndarray:
+        """Class probabilities (n, k) float64, columns in `classes` order (softmax, eval mode).
+
+        Training with class weights w_c makes the network estimate p_w(c|x) proportional to
+        w_c p(c|x); with `correct_prior` (default) the output is divided by w_c and renormalised,
+        which restores the training-set prior. Without it, rare classes are systematically
+        over-predicted and no temperature can repair the log-loss the blend is chosen on.
+        """
         if self.net is None:
             raise RuntimeError("CNNClassifier is not fitted")
         device = next(self.net.parameters()).device
         with _torch_settings(self.config.num_threads, deterministic=False):
             xg, xl = self._tensors(views)
-            return self._predict(xg, xl, device)
+            p = self._predict(xg, xl, device)
+        return prior_corrected(p, self.class_weights_) if correct_prior else p
 
     def predict(self, views: dict[str, np.ndarray]) -> np.ndarray:
         """Most probable class name per row."""

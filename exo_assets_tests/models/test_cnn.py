@@ -278,3 +278,15 @@ def test_errors(data):
         CNNClassifier(["CP"])
     with pytest.raises(KeyError):
         CNNClassifier(CLASSES, replace(FAST, epochs=1)).fit({"global": views["global"]}, y)
+
+
+def test_prior_correction_undoes_class_weights():
+    from exo_assets.models.cnn import prior_corrected
+
+    p = np.array([[0.5, 0.25, 0.25], [0.2, 0.2, 0.6]])
+    w = [2.0, 1.0, 0.5]  # a rare first class was up-weighted x2, a common third class down-weighted
+    q = prior_corrected(p, w)
+    assert np.allclose(q.sum(axis=1), 1.0)
+    assert q[0, 0] < p[0, 0] and q[1, 2] > p[1, 2]
+    assert np.allclose(q[0], np.array([0.25, 0.25, 0.5]) / 1.0)
+    assert np.array_equal(prior_corrected(p, [1.0, 1.0, 1.0]), p)
