@@ -62,10 +62,3 @@ def cv_folds(labels: np.ndarray, groups: np.ndarray, n_splits: int = 5, n_repeat
         folds.extend((tr, va) for tr, va in splitter.split(np.zeros(len(labels)), labels, groups))
     return folds
 
-
-def fold_repeats(folds: list, n_rows: int) -> int:
-    """How many times each row is validated (the number of repeats)."""
-    counts = np.zeros(n_rows, dtype=int)
-    for _, va in folds:
-        counts[va] += 1
-    return int(counts.max()) if n_rows else 0
