@@ -4,6 +4,9 @@ Thin wiring of exo_assets.models; every metric is labelled with the data provena
 (simulated / local / MAST).
 """
 
+import dataclasses
+import io
+import json
 import time
 
 import dagster as dg
@@ -190,10 +193,7 @@ def _views_for(tensors, signal_ids) -> dict:
 )
 def cnn_oof(context: dg.AssetExecutionContext, config: CNNSettings, cnn_tensors, feature_table: pd.DataFrame,
             holdout_split: dict, archive: LightCurveArchive) -> dg.Output[TableBundle]:
-    import io
-    import json
-
-    import torch
+    import torch  # imported here: loading the code location should not pay for torch
 
     from exo_assets.models.cnn import CNNClassifier, cnn_oof as fit_cnn_oof
 
@@ -207,8 +207,6 @@ def cnn_oof(context: dg.AssetExecutionContext, config: CNNSettings, cnn_tensors,
     y = encode_labels(train["label"])
     cfg = config.cnn_config()
     oof, info = fit_cnn_oof(views, y, train["star_id"].to_numpy(), folds, CLASSES, cfg, log=context.log.info)
-    import dataclasses
-
     final = CNNClassifier(CLASSES, dataclasses.replace(cfg, epochs=max(1, info["median_best_epoch"] or cfg.epochs),
                                                         min_epochs=1))
     final.fit(views, y)
@@ -301,8 +299,6 @@ def blend(context: dg.AssetExecutionContext, config: BlendSettings, calibrated_b
             for flag in vet.flags.columns:
                 out[f"flag_{flag}"] = vet.flags[flag].to_numpy()
         return out
-
-    import json
 
     bundle = TableBundle(
         tables={"oof": table(b_oof, oof_stages, oof_vet), "holdout": table(b_hold, hold_stages, hold_vet)},
