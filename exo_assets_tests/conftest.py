@@ -33,3 +33,39 @@ def bad_fits_dir(tmp_path) -> Path:
     (folder / "empty.fits").write_bytes(b"")
     fits.PrimaryHDU(np.zeros((8, 8), dtype=np.float32)).writeto(folder / "image.fits")
     return folder
+
+
+def materialize_home(home: Path, missions: tuple[str, ...] = ("TESS",), targets: int = 30, seed: int = 2,
+                     cnn_epochs: int = 3) -> dict[str, str]:
+    """Materialize the mission job into a persistent Dagster instance at `home` (small, simulated).
+
+    Returns {mission: run_id}. Uses the default IO manager (instance storage), like `exo-assets materialize`.
+    """
+    import dagster as dg
+
+    from exo_assets.definitions import MISSION_JOB, build_defs
+    from resources import LightCurveArchive
+
+    home.mkdir(parents=True, exist_ok=True)
+    defs = build_defs(archive=LightCurveArchive(cache_dir=str(home / "cache"), targets_per_mission=targets,
+                                                sim_seed=seed))
+    job = defs.resolve_job_def(MISSION_JOB)
+    run_ids = {}
+    from dagster._core.instance.ref import InstanceRef
+
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        for mission in missions:
+            result = job.execute_in_process(partition_key=mission, instance=instance, run_config={
+                "ops": {"cnn_oof": {"config": {"epochs": cnn_epochs, "patience": 2}},
+                        "holdout_split": {"config": {"n_splits": 3, "n_repeats": 1}}}})
+            assert result.success
+            run_ids[mission] = result.run_id
+    return run_ids
+
+
+@pytest.fixture(scope="session")
+def materialized_home(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A Dagster home with the Kepler and TESS partitions materialized (30 simulated stars each), shared
+    by every test of one pytest worker that needs stored models. Returns (home, {mission: run_id})."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    return home, materialize_home(home, ("Kepler", "TESS"))
