@@ -1,9 +1,9 @@
 """`exo-assets` command line: materialize the pipeline, start the UI, run benchmarks.
 
     exo-assets materialize [--mission Kepler --mission TESS] [--backend simulated|local|mast]
-                           [--local-dir DIR] [--targets N] [--seed N]
+                           [--local-dir DIR] [--targets N] [--seed N] [--workers N] [--dask-scheduler ADDR]
     exo-assets dev [--port 3000]
-    exo-assets bench preprocess
+    exo-assets bench preprocess | scale | api
     exo-assets benchmark-tfrecord --train SHARDS... --val SHARDS... --test SHARDS... --out DIR
 
 Dagster reads its instance config from $DAGSTER_HOME/dagster.yaml. These commands use
@@ -60,6 +60,14 @@ def _archive_from_args(args):
     return LightCurveArchive(**kwargs)
 
 
+def _compute_from_args(args):
+    from resources import ComputeResource
+
+    if args.dask_scheduler:
+        return ComputeResource(backend="dask", scheduler_address=args.dask_scheduler, max_workers=args.workers)
+    return ComputeResource(max_workers=args.workers)
+
+
 def step_durations(result) -> list[tuple[str, float]]:
     """(step key, seconds) of every successful step of an in-process run, in execution order."""
     out = []
@@ -74,12 +82,12 @@ def cmd_materialize(args) -> int:
     home = ensure_dagster_home(args.home)
     import dagster as dg
 
-    from exo_assets.definitions import MISSION_JOB, build_defs
+    from exo_assets.definitions import MISSION_JOB, SUMMARY_JOB, build_defs
 
     if args.backend == "local" and not args.local_dir:
         print("error: --backend local needs --local-dir", file=sys.stderr)
         return 2
-    defs = build_defs(archive=_archive_from_args(args))
+    defs = build_defs(archive=_archive_from_args(args), compute=_compute_from_args(args))
     job = defs.resolve_job_def(MISSION_JOB)
     run_config: dict = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
     if args.cnn_epochs is not None:
@@ -97,6 +105,17 @@ def cmd_materialize(args) -> int:
             print(f"[exo-assets]   {step:<48s} {seconds:7.1f} s", flush=True)
         if not result.success:
             failed.append(mission)
+    # The unpartitioned cross-mission summary (its own job) reads every final_report partition stored so far.
+    if len(failed) < len(args.mission or MISSIONS):
+        started = time.perf_counter()
+        result = defs.resolve_job_def(SUMMARY_JOB).execute_in_process(
+            instance=instance, raise_on_error=False, run_config={"loggers": run_config["loggers"]})
+        print(f"[exo-assets] report_summary: {'SUCCESS' if result.success else 'FAILURE'} in "
+              f"{time.perf_counter() - started:.1f} s (run {result.run_id})", flush=True)
+        if not result.success:
+            failed.append("report_summary")
+    else:
+        print("[exo-assets] report_summary skipped: no mission succeeded", flush=True)
     print(f"[exo-assets] DAGSTER_HOME={home}; browse the runs with `exo-assets dev`.")
     return 1 if failed else 0
 
@@ -127,6 +146,14 @@ def cmd_bench(args) -> int:
         from exo_assets.bench.preprocess import main as bench_main
 
         return bench_main(args.rest)
+    if args.which == "scale":
+        from exo_assets.bench.scale import main as bench_main
+
+        return bench_main(args.rest)
+    if args.which == "api":
+        from exo_assets.bench.api import main as bench_main
+
+        return bench_main(args.rest)
     print(f"unknown benchmark {args.which!r}", file=sys.stderr)
     return 2
 
@@ -147,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                      help="console log level of the runs (default INFO)")
     mat.add_argument("--home", help="DAGSTER_HOME (default: $DAGSTER_HOME or ./.dagster_home)")
+    mat.add_argument("--workers", type=int, default=0, help="worker processes for per-star work (default 0: all cores)")
+    mat.add_argument("--dask-scheduler", help="run per-star work on this Dask scheduler (tcp://host:8786)")
     mat.set_defaults(func=cmd_materialize)
 
     dev = sub.add_parser("dev", help="start the Dagster UI (dagster dev) for this project")
@@ -162,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     tfr.set_defaults(func=cmd_benchmark_tfrecord)
 
     bench = sub.add_parser("bench", help="benchmarks that print their figures")
-    bench.add_argument("which", choices=["preprocess"])
+    bench.add_argument("which", choices=["preprocess", "scale", "api"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=cmd_bench)
     return parser

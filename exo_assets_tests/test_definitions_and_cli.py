@@ -7,7 +7,7 @@ import pandas as pd
 import yaml
 
 from exo_assets import cli
-from exo_assets.definitions import MISSION_JOB, defs
+from exo_assets.definitions import MISSION_JOB, SUMMARY_JOB, defs
 
 
 def test_definitions_load_with_mission_partitions_and_in_process_executor():
@@ -40,8 +40,8 @@ def test_cli_materialize_records_runs_in_dagster_home(tmp_path, monkeypatch):
     code = cli.main(["materialize", "--mission", "TESS", "--targets", "15", "--seed", "5", "--cnn-epochs", "2"])
     assert code == 0
     instance = dg.DagsterInstance.from_config(str(home))
-    runs = instance.get_runs()
-    assert len(runs) == 1 and runs[0].tags.get("dagster/partition") == "TESS"
+    runs = instance.get_runs()  # newest first: the cross-mission summary after the TESS partition
+    assert [r.job_name for r in runs] == [SUMMARY_JOB, MISSION_JOB] and runs[1].tags.get("dagster/partition") == "TESS"
     manifest = pd.read_parquet(home / "storage" / "raw_fits" / "TESS.parquet")
     assert manifest["star_id"].nunique() == 15
     assert (home / "storage" / "cleaned_curves" / "TESS.bundle.json").exists()
@@ -49,6 +49,8 @@ def test_cli_materialize_records_runs_in_dagster_home(tmp_path, monkeypatch):
     assert event.asset_materialization.metadata["provenance"].value == "simulated"
     blend = instance.get_latest_materialization_event(dg.AssetKey("blend")).asset_materialization
     assert "simulated" in blend.metadata["metrics"].value
+    summary = instance.get_latest_materialization_event(dg.AssetKey("report_summary")).asset_materialization
+    assert summary.metadata["missions"].value == "TESS" and summary.metadata["missing"].value == "Kepler, K2"
 
 
 def test_cli_too_few_targets_fails_with_a_clear_reason(tmp_path, monkeypatch, capsys):

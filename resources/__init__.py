@@ -1,6 +1,7 @@
 """Dagster resources and IO managers of exo-assets."""
 
 from resources.archive import LightCurveArchive
+from resources.compute import ComputeResource
 from resources.io_managers import ExoIOManager
 
-__all__ = ["ExoIOManager", "LightCurveArchive"]
+__all__ = ["ComputeResource", "ExoIOManager", "LightCurveArchive"]

@@ -62,17 +62,21 @@ def write_bundle(bundle: TableBundle, pointer: Path) -> int:
     folder = root / version
     folder.mkdir(parents=True, exist_ok=False)
     total = 0
-    for name, frame in bundle.tables.items():
-        path = folder / f"{name}.parquet"
-        frame.to_parquet(path, index=False)
-        total += path.stat().st_size
-    for name, data in bundle.files.items():
-        if "/" in name or name.startswith(".") or name.endswith(".parquet"):
-            raise ValueError(f"bad bundle file name {name!r}")
-        (folder / name).write_bytes(data)
-        total += len(data)
-    write_json({"version": version, "tables": sorted(bundle.tables), "files": sorted(bundle.files),
-                "attrs": bundle.attrs}, pointer)
+    try:
+        for name, frame in bundle.tables.items():
+            path = folder / f"{name}.parquet"
+            frame.to_parquet(path, index=False)
+            total += path.stat().st_size
+        for name, data in bundle.files.items():
+            if "/" in name or name.startswith(".") or name.endswith(".parquet"):
+                raise ValueError(f"bad bundle file name {name!r}")
+            (folder / name).write_bytes(data)
+            total += len(data)
+        write_json({"version": version, "tables": sorted(bundle.tables), "files": sorted(bundle.files),
+                    "attrs": bundle.attrs}, pointer)
+    except BaseException:  # crash or interrupt mid-write: the pointer still names the previous version
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     for old in root.iterdir():
         if old.is_dir() and old.name != version:
             shutil.rmtree(old, ignore_errors=True)
@@ -134,7 +138,27 @@ class ExoIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "stored_bytes": size})
 
     def load_input(self, context: dg.InputContext):
+        if context.has_asset_partitions and (len(context.asset_partition_keys) != 1 or not context.has_partition_key):
+            return self._load_partitions(context)
         partition = context.asset_partition_key if context.has_asset_partitions else None
+        return self._load(context, partition)
+
+    def _load_partitions(self, context: dg.InputContext) -> dict:
+        """{partition: value} for a step that reads several partitions (e.g. an unpartitioned asset fed by
+        every partition). As with Dagster's UPathIOManager, input metadata `allow_missing_partitions=True`
+        leaves out partitions never stored instead of failing."""
+        allow_missing = bool((context.definition_metadata or {}).get("allow_missing_partitions", False))
+        out = {}
+        for key in context.asset_partition_keys:
+            try:
+                out[key] = self._load(context, key)
+            except FileNotFoundError:
+                if not allow_missing:
+                    raise
+                context.log.warning(f"{context.asset_key.to_user_string()}[{key}] is not stored: skipped")
+        return out
+
+    def _load(self, context: dg.InputContext, partition: str | None):
         stem = self._stem(context, partition)
         for suffix, reader in ((".bundle.json", read_bundle), (".parquet", pd.read_parquet), (".npz", read_npz),
                                (".json", lambda p: json.loads(p.read_text()))):

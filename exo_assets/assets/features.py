@@ -13,7 +13,6 @@ from pydantic import Field
 
 from exo_assets.assets.metadata import markdown_table, reason_counts
 from exo_assets.figures import example_views_png, markdown_image
-from exo_assets.parallel import parallel_map
 from exo_assets.partitions import mission_partitions
 from exo_assets.science.diagnostics import StellarParams
 from exo_assets.science.features import (
@@ -28,6 +27,7 @@ from exo_assets.science.features import (
 from exo_assets.science.views import ViewConfig
 from exo_assets.storage import ArrayBundle, TableBundle
 from resources.archive import LightCurveArchive
+from resources.compute import ComputeResource
 
 FEATURES = "features"
 KEY_FEATURES = ["depth_ppm", "transit_snr", "odd_even_sigma", "secondary_sigma", "v_shape", "density_ratio",
@@ -35,13 +35,14 @@ KEY_FEATURES = ["depth_ppm", "transit_snr", "odd_even_sigma", "secondary_sigma",
 
 
 class FeatureSettings(dg.Config):
-    """View sizes (AstroNet defaults) and parallelism of the feature build."""
+    """View sizes (AstroNet defaults) of the feature build; `max_workers` caps the local process pool of
+    the compute resource for this step (0 = no cap)."""
 
     global_bins: int = Field(default=2001, ge=11)
     local_bins: int = Field(default=201, ge=11)
     local_half_width_durations: float = 4.0
     local_bin_width_factor: float = 0.16
-    max_workers: int = Field(default=2, ge=1)
+    max_workers: int = Field(default=0, ge=0)
 
     def view_config(self) -> ViewConfig:
         return ViewConfig(global_bins=self.global_bins, local_bins=self.local_bins,
@@ -52,6 +53,11 @@ class FeatureSettings(dg.Config):
 def _star_job(args) -> list[SignalResult]:
     time, flux, flux_err, eph, star, mission, view_config = args
     return star_signal_features(time, flux, flux_err, eph, star, mission, view_config)
+
+
+def _star_failed(job, error) -> list[SignalResult]:
+    """Failure records for every signal of a star whose feature worker died (crash, out of memory)."""
+    return [SignalResult(sid, "failed", f"feature build failed: {error}") for sid in job[3]["signal_id"]]
 
 
 def _jobs(cleaned: TableBundle, catalog: pd.DataFrame, mission: str, view_config: ViewConfig):
@@ -93,12 +99,12 @@ def _jobs(cleaned: TableBundle, catalog: pd.DataFrame, mission: str, view_config
     ins={"catalog": dg.AssetIn(), "cleaned_curves": dg.AssetIn()},
 )
 def features(context: dg.AssetExecutionContext, config: FeatureSettings, catalog: pd.DataFrame,
-             cleaned_curves: TableBundle, archive: LightCurveArchive):
+             cleaned_curves: TableBundle, archive: LightCurveArchive, compute: ComputeResource):
     mission = context.partition_key
     view_config = config.view_config()
-    results: list[SignalResult] = [r for batch in parallel_map(_star_job, _jobs(cleaned_curves, catalog, mission,
-                                                                                   view_config), config.max_workers)
-                                   for r in batch]
+    batches = compute.map(_star_job, _jobs(cleaned_curves, catalog, mission, view_config),
+                          on_error=_star_failed, max_workers=config.max_workers)
+    results: list[SignalResult] = [r for batch in batches for r in batch]
     done = {r.signal_id for r in results}
     # Signals that never got a cleaned curve keep their upstream reason.
     stars = cleaned_curves["stars"].set_index("star_id") if len(cleaned_curves["stars"]) else pd.DataFrame()

@@ -15,14 +15,14 @@ import pandas as pd
 from pydantic import Field
 
 from exo_assets.assets.metadata import markdown_table, reason_counts
-from exo_assets.parallel import parallel_map
-from exo_assets.partitions import mission_partitions
+from exo_assets.partitions import mission_partitions, registered_tess_sectors
 from exo_assets.science.catalogs import CATALOG_SCHEMA, assert_no_leakage, catalog_version, load_catalog
 from exo_assets.science.cleaning import CleaningConfig
 from exo_assets.science.ephemeris import EPHEMERIS_COLUMNS
-from exo_assets.science.prepare import prepare_star
+from exo_assets.science.prepare import StarResult, prepare_star
 from exo_assets.storage import TableBundle
 from resources.archive import FOUND, LightCurveArchive, manifest_files
+from resources.compute import ComputeResource
 
 INGEST = "ingest"
 
@@ -68,13 +68,23 @@ def catalog(context: dg.AssetExecutionContext, config: CatalogConfig) -> dg.Outp
     kinds={"fits", "parquet"},
     owners=["team:exo-assets"],
     pool="archive",
+    # TESS per-sector downloads feed the TESS partition (Dagster has no built-in mapping from one static key
+    # to all dynamic keys, so Kepler and K2 formally depend on every sector too and ignore them).
+    deps=[dg.AssetDep("tess_sector_fits", partition_mapping=dg.AllPartitionMapping())],
     description="Light-curve FITS files of the selected catalog stars from the configured archive "
-    "(simulated / local folder / MAST). Value: a manifest with one row per signal: status, reason, files.",
+    "(simulated / local folder / MAST). Value: a manifest with one row per signal: status, reason, files. "
+    "TESS: the files of every registered sector (tess_sector_fits); with none registered, fetched directly.",
 )
 def raw_fits(context: dg.AssetExecutionContext, catalog: pd.DataFrame,
-             archive: LightCurveArchive) -> dg.Output[pd.DataFrame]:
+             archive: LightCurveArchive, compute: ComputeResource) -> dg.Output[pd.DataFrame]:
     mission = context.partition_key
-    manifest, backend = archive.fetch(catalog, mission)
+    sectors, bad_keys = registered_tess_sectors(context.instance) if mission == "TESS" else ([], [])
+    if bad_keys:
+        context.log.warning(f"ignoring tess_sectors partition keys that are not sector numbers: {bad_keys}")
+    if sectors:
+        manifest, backend = archive.fetch_sectors(catalog, sectors, compute)
+    else:
+        manifest, backend = archive.fetch(catalog, mission, compute)
     found = manifest[manifest["status"] == FOUND]
     stars = manifest.drop_duplicates("star_id")
     metadata = {
@@ -89,6 +99,8 @@ def raw_fits(context: dg.AssetExecutionContext, catalog: pd.DataFrame,
         "bytes": int(stars.loc[stars["status"] == FOUND, "n_bytes"].sum()),
         "failure_reasons": markdown_table(reason_counts(manifest)),
     }
+    if mission == "TESS":
+        metadata["tess_sectors"] = ", ".join(map(str, sectors)) if sectors else "all (no sector partitions)"
     unreadable = getattr(backend, "unreadable", [])
     if unreadable:
         metadata["unreadable_files"] = markdown_table(pd.DataFrame(unreadable, columns=["file", "reason"]))
@@ -97,7 +109,8 @@ def raw_fits(context: dg.AssetExecutionContext, catalog: pd.DataFrame,
 
 
 class CleaningSettings(dg.Config):
-    """Cleaning knobs (see exo_assets.science.cleaning.CleaningConfig) and parallelism."""
+    """Cleaning knobs (see exo_assets.science.cleaning.CleaningConfig); `max_workers` caps the local
+    process pool of the compute resource for this step (0 = no cap)."""
 
     window_factor: float = 3.0
     min_window_days: float = 0.5
@@ -105,7 +118,7 @@ class CleaningSettings(dg.Config):
     mask_factor: float = 1.5
     sigma_upper: float = 4.0
     min_points: int = 100
-    max_workers: int = Field(default=2, ge=1)
+    max_workers: int = Field(default=0, ge=0)
 
     def cleaning_config(self) -> CleaningConfig:
         return CleaningConfig(window_factor=self.window_factor, min_window_days=self.min_window_days,
@@ -118,6 +131,11 @@ def _prepare(args):
     return prepare_star(paths, signals, config)
 
 
+def _prepare_failed(job, error) -> StarResult:
+    """The record of a star whose cleaning worker died (crash, out of memory)."""
+    return StarResult(str(job[1]["star_id"].iloc[0]), "failed", f"cleaning failed: {error}")
+
+
 @dg.asset(
     partitions_def=mission_partitions,
     group_name=INGEST,
@@ -128,12 +146,12 @@ def _prepare(args):
     "relative flux), stars (status, reason, counts) and ephemerides (catalog or BLS epoch).",
 )
 def cleaned_curves(context: dg.AssetExecutionContext, config: CleaningSettings, catalog: pd.DataFrame,
-                   raw_fits: pd.DataFrame) -> dg.Output[TableBundle]:
+                   raw_fits: pd.DataFrame, compute: ComputeResource) -> dg.Output[TableBundle]:
     cfg = config.cleaning_config()
     found = raw_fits[raw_fits["status"] == FOUND]
     signals = catalog[catalog["signal_id"].isin(found["signal_id"])]
     jobs = [(manifest_files(raw_fits, star), frame, cfg) for star, frame in signals.groupby("star_id", sort=True)]
-    results = parallel_map(_prepare, jobs, config.max_workers)
+    results = compute.map(_prepare, jobs, on_error=_prepare_failed, max_workers=config.max_workers)
 
     points, stars, ephs = [], [], []
     for res in results:

@@ -15,6 +15,7 @@ import pandas as pd
 from pydantic import Field
 
 from exo_assets.assets.metadata import markdown_table
+from exo_assets.assets.report import blend_figures_metadata, model_figures_metadata
 from exo_assets.models.booster import BoosterConfig, model_json, train_calibrated_booster
 from exo_assets.models.datasets import (
     CLASSES,
@@ -143,6 +144,8 @@ def calibrated_booster(context: dg.AssetExecutionContext, config: BoosterSetting
         "train_signals": len(train),
         "holdout_signals": len(hold),
         "top_features": markdown_table(model.feature_importance().head(12).round(1)),
+        **model_figures_metadata("booster", {"OOF calibrated": cv_cal, "OOF uncalibrated": cv_raw}, y, oof, CLASSES,
+                                 context.partition_key, archive.provenance, importance=model.feature_importance()),
         "seconds": round(time.perf_counter() - started, 2),
     })
 
@@ -215,7 +218,9 @@ def cnn_oof(context: dg.AssetExecutionContext, config: CNNSettings, cnn_tensors,
     torch.save(final.state_dict(), buf)
     oof_metrics = classification_metrics(y, oof, CLASSES)
     attrs = {"provenance": archive.provenance, "mission": context.partition_key, "cv": info,
-             "oof_metrics": oof_metrics, "trained_at": pd.Timestamp.now(tz="UTC").isoformat()}
+             "oof_metrics": oof_metrics, "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
+             # the views' settings travel with the model, so inference builds the same views
+             "view_config": cnn_tensors.attrs.get("view_config", {})}
     bundle = TableBundle(
         tables={"oof": probability_frame(train["signal_id"], train["label"], oof, CLASSES),
                 "holdout": probability_frame(hold["signal_id"], hold["label"], hold_proba, CLASSES)},
@@ -228,6 +233,8 @@ def cnn_oof(context: dg.AssetExecutionContext, config: CNNSettings, cnn_tensors,
         "oof_log_loss": oof_metrics["log_loss"],
         "folds": len(folds),
         "median_best_epoch": info["median_best_epoch"],
+        **model_figures_metadata("cnn", {"OOF": oof_metrics}, y, oof, CLASSES, context.partition_key,
+                                 archive.provenance),
         "seconds": round(time.perf_counter() - started, 2),
     })
 
@@ -321,6 +328,7 @@ def blend(context: dg.AssetExecutionContext, config: BlendSettings, calibrated_b
         "holdout_roc_auc_planet_vs_fp": hold_final.get("binary_roc_auc", float("nan")),
         "metrics": dg.MetadataValue.md(f"**Data: {archive.provenance}** — figures on simulated data are not "
                                        f"real-world accuracy.\n\n" + summary.to_markdown(index=False)),
+        **blend_figures_metadata(metrics, bundle.tables, CLASSES, context.partition_key, archive.provenance),
     })
 
 

@@ -44,11 +44,14 @@ import numpy as np
 import pandas as pd
 
 from exo_assets.external.view_features import (
+    DERIVED_SCALAR_COLUMNS,
+    DERIVED_SCALAR_SCHEMA,
     EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS,
     VIEW_FEATURE_COLUMNS,
     VIEW_FEATURE_SCHEMA,
     compute_view_features,
     depth_and_scatter,
+    derived_scalar_features,
     global_masks,
     local_masks,
     noise_floored_scale,
@@ -118,7 +121,8 @@ class ExternalSet:
 
     Attributes:
         features: one row per signal: `ID_COLUMNS`, then the allowed scalars present in this set
-            (project names, float64), then `VIEW_FEATURE_COLUMNS` (float64, NaN where not derivable).
+            (project names, float64), then `VIEW_FEATURE_COLUMNS` and `DERIVED_SCALAR_COLUMNS`
+            (float64, NaN where not derivable).
         views: "global", "local" and (vetting only) "secondary" -> float32 (n, bins), rows aligned
             with `features`; only the channels the shards have (no odd/even).
         classes: label order (vetting PC/EB/J; toi CP/PC/FP).
@@ -623,8 +627,11 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
 
     view_feats = compute_view_features(unified, period, duration, EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS,
                                        views_share_scale=False)
-    feats = pd.concat([feats, view_feats], axis=1)
+    derived = derived_scalar_features(feats["period_days"], feats["duration_days"], feats.get("snr"),
+                                      feats.get("tmag_rescaled"), n_rows=len(feats))
+    feats = pd.concat([feats, view_feats, derived], axis=1)
     units.update({c: VIEW_FEATURE_SCHEMA[c][0] for c in VIEW_FEATURE_COLUMNS})
+    units.update({c: DERIVED_SCALAR_SCHEMA[c][0] for c in DERIVED_SCALAR_COLUMNS})
 
     classes = CLASSES[dataset]
     meta.update({
@@ -659,7 +666,8 @@ def load_external(paths_or_folder, dataset: str | None = None, labels_from=None,
 
 
 def model_feature_columns(features_df: pd.DataFrame, columns=None) -> list[str]:
-    """Columns a model may use: `ALLOWED_SCALARS` and `VIEW_FEATURE_COLUMNS` present in `features_df`.
+    """Columns a model may use: `ALLOWED_SCALARS`, `VIEW_FEATURE_COLUMNS` and `DERIVED_SCALAR_COLUMNS`
+    present in `features_df` (columns that are NaN in every row are left out when `columns` is None).
 
     Args:
         features_df: an `ExternalSet.features` table.
@@ -670,9 +678,9 @@ def model_feature_columns(features_df: pd.DataFrame, columns=None) -> list[str]:
             disposition, label, ...) or matches the catalog leakage patterns.
         ValueError: a requested column is neither allowed nor present.
     """
-    allowed = [*ALLOWED_SCALARS, *VIEW_FEATURE_COLUMNS]
+    allowed = [*ALLOWED_SCALARS, *VIEW_FEATURE_COLUMNS, *DERIVED_SCALAR_COLUMNS]
     if columns is None:
-        return [c for c in allowed if c in features_df.columns]
+        return [c for c in allowed if c in features_df.columns and features_df[c].notna().any()]
     columns = list(columns)
     forbidden_lower = {f.lower() for f in FORBIDDEN_COLUMNS}
     forbidden = [c for c in columns if str(c).lower() in forbidden_lower]

@@ -95,12 +95,26 @@ class CNNConfig:
             pool window (very short views).
         global_out_bins / local_out_bins: adaptive max-pool length at the end of each branch.
         dense_units: hidden units of the dense head (AstroNet 4 x 512); dropout: after each.
+        scalar_channels: names of entries of the views dict that are per-signal scalars, (n,) or
+            (n, k) arrays (period, duration, SNR, view statistics, ...), concatenated to the two
+            branches' outputs at the input of the dense head (as Astronet-Vetting does). Each column
+            is mapped to [-1, 1] by a piecewise-linear quantile transform fit on the training rows
+            (`scalar_quantiles` knots; robust to heavy tails and outliers; NaN -> 0, the training
+            median), stored with the model. Empty (default): views only. Time reversal does not
+            touch them, so give symmetric quantities only.
     Training:
         epochs: maximum number of epochs; batch_size; lr / weight_decay: AdamW.
         focal_gamma: focal-loss exponent (0 = weighted cross-entropy).
         class_weighting: "balanced" (w_c = n / (k n_c), inverse frequency normalised so the mean
             per-sample weight is 1; a class absent from the training rows gets 0) or "none".
-        patience: epochs without improvement of the validation macro-F1 before stopping.
+        sampling: "uniform" (each epoch is a permutation of the training rows) or "balanced" (each
+            epoch draws n rows with replacement, every class equally often: rare classes are seen
+            more often instead of being up-weighted). Either way `predict_proba(correct_prior=True)`
+            divides by the effective class weight (loss weight x sampling rate), which restores the
+            training prior.
+        early_stopping: validation criterion of the best epoch: "macro_f1" (ties broken by a lower
+            log-loss) or "log_loss" (prior-corrected validation log-loss; smoother on rare classes).
+        patience: epochs without improvement of the validation criterion before stopping.
         min_epochs: training never stops before this epoch (the best epoch is still chosen among
             all): on a validation set of a few dozen rows the macro-F1 of the first, still
             near-uniform epochs is noisy and a lucky early epoch would otherwise end training.
@@ -130,12 +144,16 @@ class CNNConfig:
     local_out_bins: int = 8
     dense_units: tuple[int, ...] = (128, 128)
     dropout: float = 0.3
+    scalar_channels: tuple[str, ...] = ()
+    scalar_quantiles: int = 65
     epochs: int = 40
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
     focal_gamma: float = 2.0
     class_weighting: str = "balanced"
+    sampling: str = "uniform"
+    early_stopping: str = "macro_f1"
     patience: int = 6
     min_epochs: int = 10
     flip_prob: float = 0.5
@@ -144,6 +162,14 @@ class CNNConfig:
     device: str = "auto"
     num_threads: int | None = None
     predict_batch_size: int = 512
+
+    def __post_init__(self) -> None:
+        if self.sampling not in ("uniform", "balanced"):
+            raise ValueError(f"sampling must be 'uniform' or 'balanced', got {self.sampling!r}")
+        if self.early_stopping not in ("macro_f1", "log_loss"):
+            raise ValueError(f"early_stopping must be 'macro_f1' or 'log_loss', got {self.early_stopping!r}")
+        if int(self.scalar_quantiles) < 2:
+            raise ValueError(f"scalar_quantiles must be >= 2, got {self.scalar_quantiles}")
 
     def to_dict(self) -> dict:
         """JSON-serialisable dict (tuples become lists)."""
@@ -231,7 +257,8 @@ def _branch(in_ch: int, length: int, filters: tuple[int, ...], convs: int, kerne
 class DualBranchNet(nn.Module):
     """Global and local conv branches -> concatenation -> dense head -> k logits."""
 
-    def __init__(self, n_classes: int, global_length: int, local_length: int, config: CNNConfig):
+    def __init__(self, n_classes: int, global_length: int, local_length: int, config: CNNConfig,
+                 n_scalars: int = 0):
         super().__init__()
         c = config
         self.global_branch = _branch(len(c.global_channels), global_length, c.global_filters,
@@ -240,7 +267,7 @@ class DualBranchNet(nn.Module):
         self.local_branch = _branch(len(c.local_channels), local_length, c.local_filters,
                                     c.convs_per_block, c.local_kernel, c.local_pool,
                                     c.local_pool_stride, c.local_out_bins)
-        width = c.global_filters[-1] * c.global_out_bins + c.local_filters[-1] * c.local_out_bins
+        width = c.global_filters[-1] * c.global_out_bins + c.local_filters[-1] * c.local_out_bins + int(n_scalars)
         head: list[nn.Module] = []
         for units in c.dense_units:
             head += [nn.Linear(width, units), nn.ReLU(), nn.Dropout(c.dropout)]
@@ -263,8 +290,12 @@ class DualBranchNet(nn.Module):
         nn.init.normal_(layers[-1].weight, std=0.01)
         nn.init.zeros_(layers[-1].bias)
 
-    def forward(self, x_global: torch.Tensor, x_local: torch.Tensor) -> torch.Tensor:
-        return self.head(torch.cat([self.global_branch(x_global), self.local_branch(x_local)], dim=1))
+    def forward(self, x_global: torch.Tensor, x_local: torch.Tensor,
+                x_scalar: torch.Tensor | None = None) -> torch.Tensor:
+        parts = [self.global_branch(x_global), self.local_branch(x_local)]
+        if x_scalar is not None and x_scalar.shape[1]:
+            parts.append(x_scalar)
+        return self.head(torch.cat(parts, dim=1))
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -311,6 +342,56 @@ def _stack(views: dict[str, np.ndarray], channels: tuple[str, ...]) -> np.ndarra
     return np.nan_to_num(np.stack(arrays, axis=1), nan=0.0, posinf=0.0, neginf=0.0)
 
 
+def _scalar_matrix(views: dict[str, np.ndarray], channels: tuple[str, ...], n_rows: int) -> np.ndarray:
+    """(n, k) float64 of the scalar channels (each (n,) or (n, k_i)), in channel order."""
+    missing = [c for c in channels if c not in views]
+    if missing:
+        raise KeyError(f"views lack scalar channel(s) {missing}; have {sorted(views)}")
+    cols = []
+    for c in channels:
+        a = np.asarray(views[c], dtype=np.float64)
+        a = a[:, None] if a.ndim == 1 else a
+        if a.ndim != 2 or a.shape[0] != n_rows:
+            raise ValueError(f"scalar channel {c!r} must be (n={n_rows},) or (n, k), got {a.shape}")
+        cols.append(a)
+    return np.concatenate(cols, axis=1) if cols else np.zeros((n_rows, 0))
+
+
+def fit_quantile_knots(x: np.ndarray, n_knots: int = 65) -> list[list[list[float]]]:
+    """Per column [xs, ys]: training quantiles xs (strictly increasing) and their targets ys in [-1, 1].
+
+    Ties (a column with repeated quantiles) are merged, keeping the mean target; a column without
+    finite values gets the identity knots ([0, 1] -> [0, 0]), i.e. a constant 0 input.
+    """
+    qs = np.linspace(0.0, 1.0, int(n_knots))
+    targets = 2.0 * qs - 1.0
+    knots = []
+    for j in range(x.shape[1]):
+        col = x[:, j]
+        col = col[np.isfinite(col)]
+        if col.size == 0:
+            knots.append([[0.0, 1.0], [0.0, 0.0]])
+            continue
+        xs = np.quantile(col, qs)
+        uniq, inv = np.unique(xs, return_inverse=True)
+        ys = np.bincount(inv, weights=targets) / np.bincount(inv)
+        knots.append([uniq.tolist(), ys.tolist()])
+    return knots
+
+
+def apply_quantile_knots(x: np.ndarray, knots: list) -> np.ndarray:
+    """Map each column through its knots (piecewise linear, clamped); NaN/inf -> 0. float32 (n, k)."""
+    out = np.zeros(x.shape, dtype=np.float32)
+    for j, (xs, ys) in enumerate(knots):
+        col = x[:, j]
+        ok = np.isfinite(col)
+        if len(xs) == 1:
+            out[ok, j] = ys[0]
+        else:
+            out[ok, j] = np.interp(col[ok], xs, ys)
+    return out
+
+
 def _subset(views: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.asarray(v)[idx] for k, v in views.items() if np.ndim(v) >= 1}
 
@@ -339,7 +420,9 @@ class CNNClassifier:
         input_lengths: {"global": G, "local": L} view lengths the network was built for.
         best_epoch: 1-based epoch whose weights are kept (the last one without validation data).
         history: per epoch {"epoch", "loss", "val_macro_f1", "val_log_loss", "seconds"}.
-        class_weights_: the per-class loss weights used.
+        class_weights_: the effective per-class weights of training (loss weight x sampling rate),
+            which `predict_proba` divides out.
+        scalar_knots_: quantile-transform knots of the scalar inputs (None without scalar channels).
     """
 
     def __init__(self, classes: list[str], config: CNNConfig = CNNConfig()):
@@ -352,6 +435,7 @@ class CNNClassifier:
         self.best_epoch: int | None = None
         self.history: list[dict] = []
         self.class_weights_: list[float] | None = None
+        self.scalar_knots_: list | None = None
         self.fit_seconds: float | None = None
 
     # ------------------------------------------------------------------ data
@@ -369,7 +453,11 @@ class CNNClassifier:
             raise ValueError(f"integer labels must lie in [0, {len(self.classes)})")
         return y
 
-    def _tensors(self, views: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _tensors(self, views: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(global, local, scalars) tensors; scalars is (n, 0) without scalar channels.
+
+        The scalar quantile knots are fit here when the model has none yet (start of `fit`).
+        """
         g = _stack(views, self.config.global_channels)
         loc = _stack(views, self.config.local_channels)
         if len(g) != len(loc):
@@ -379,11 +467,20 @@ class CNNClassifier:
             if (g.shape[2], loc.shape[2]) != want:
                 raise ValueError(f"view lengths {(g.shape[2], loc.shape[2])} differ from the "
                                  f"network's {want}")
-        return torch.from_numpy(g), torch.from_numpy(loc)
+        raw = _scalar_matrix(views, self.config.scalar_channels, len(g))
+        if self.scalar_knots_ is None and raw.shape[1]:
+            self.scalar_knots_ = fit_quantile_knots(raw, self.config.scalar_quantiles)
+        n_known = len(self.scalar_knots_ or [])
+        if raw.shape[1] != n_known:
+            raise ValueError(f"{raw.shape[1]} scalar input columns, the network was built for {n_known}")
+        sc = apply_quantile_knots(raw, self.scalar_knots_) if raw.shape[1] else np.zeros((len(g), 0), np.float32)
+        return torch.from_numpy(g), torch.from_numpy(loc), torch.from_numpy(sc)
 
-    def _build(self, global_length: int, local_length: int) -> None:
+    def _build(self, global_length: int, local_length: int, n_scalars: int = 0) -> None:
         self.input_lengths = {"global": int(global_length), "local": int(local_length)}
-        self.net = DualBranchNet(len(self.classes), global_length, local_length, self.config)
+        if n_scalars:
+            self.input_lengths["scalars"] = int(n_scalars)
+        self.net = DualBranchNet(len(self.classes), global_length, local_length, self.config, n_scalars)
 
     # ------------------------------------------------------------------ training
 
@@ -394,8 +491,9 @@ class CNNClassifier:
         Args:
             views: {view name: (n, length) array}, at least the config's channels.
             y: labels, integer indices into `classes` or class-name strings.
-            val_views / val_y: optional validation rows for early stopping on macro-F1 (the best
-                epoch's weights are restored); without them all `config.epochs` epochs run.
+            val_views / val_y: optional validation rows for early stopping on
+                `config.early_stopping` (the best epoch's weights are restored); without them all
+                `config.epochs` epochs run.
             log: optional callable receiving one line per epoch.
         Returns self.
         """
@@ -408,22 +506,28 @@ class CNNClassifier:
         with _torch_settings(c.num_threads, deterministic=True), torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(c.seed)
             self.input_lengths = None
-            xg, xl = self._tensors(views)
-            if len(y_arr) != len(xg):
-                raise ValueError(f"{len(xg)} rows of views but {len(y_arr)} labels")
+            self.scalar_knots_ = None
             if len(y_arr) == 0:
                 raise ValueError("no training rows")
-            self._build(xg.shape[2], xl.shape[2])
+            xg, xl, xs = self._tensors(views)
+            if len(y_arr) != len(xg):
+                raise ValueError(f"{len(xg)} rows of views but {len(y_arr)} labels")
+            self._build(xg.shape[2], xl.shape[2], xs.shape[1])
             net = self.net.to(device)
-            xg, xl = xg.to(device), xl.to(device)
+            xg, xl, xs = xg.to(device), xl.to(device), xs.to(device)
             yt = torch.from_numpy(y_arr).to(device)
             if has_val:
-                vg, vl = self._tensors(val_views)
+                vg, vl, vs = self._tensors(val_views)
                 vy = self._encode(val_y)
                 if len(vy) != len(vg):
                     raise ValueError(f"{len(vg)} rows of validation views but {len(vy)} labels")
             weights = class_weights(y_arr, len(self.classes), c.class_weighting)
-            self.class_weights_ = weights.tolist()
+            # Sampling rate of each class relative to uniform sampling (1 for "uniform").
+            rates = class_weights(y_arr, len(self.classes), "balanced" if c.sampling == "balanced" else "none")
+            self.class_weights_ = (weights * rates).tolist()
+            row_p = None
+            if c.sampling == "balanced":
+                row_p = rates[y_arr] / rates[y_arr].sum()
             w_t = torch.tensor(weights, dtype=torch.float32, device=device)
             opt = torch.optim.AdamW(net.parameters(), lr=c.lr, weight_decay=c.weight_decay)
             rng = np.random.default_rng(c.seed)
@@ -435,12 +539,13 @@ class CNNClassifier:
             for epoch in range(1, c.epochs + 1):
                 t0 = time.perf_counter()
                 net.train()
-                order = torch.from_numpy(rng.permutation(n)).to(device)
+                draw = rng.permutation(n) if row_p is None else rng.choice(n, size=n, replace=True, p=row_p)
+                order = torch.from_numpy(draw).to(device)
                 total, seen = 0.0, 0
                 for s in range(0, n, c.batch_size):
                     idx = order[s:s + c.batch_size]
                     bg, bl = self._augment(xg[idx], xl[idx], gen)
-                    loss = focal_loss(net(bg, bl), yt[idx], w_t, c.focal_gamma)
+                    loss = focal_loss(net(bg, bl, xs[idx]), yt[idx], w_t, c.focal_gamma)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
@@ -448,13 +553,15 @@ class CNNClassifier:
                     seen += len(idx)
                 row = {"epoch": epoch, "loss": total / max(seen, 1)}
                 if has_val:
-                    p = self._predict(vg, vl, device)
+                    p = self._predict(vg, vl, vs, device)
                     pred = p.argmax(axis=1)
                     f1 = float(f1_score(vy, pred, labels=list(range(len(self.classes))), average="macro",
                                         zero_division=0))
+                    if c.early_stopping == "log_loss":
+                        p = prior_corrected(p, self.class_weights_)
                     ll = float(-np.mean(np.log(np.clip(p[np.arange(len(vy)), vy], 1e-12, 1.0))))
                     row.update(val_macro_f1=f1, val_log_loss=ll)
-                    key = (f1, -ll)
+                    key = (f1, -ll) if c.early_stopping == "macro_f1" else (-ll, f1)
                     if best_key is None or key > best_key:
                         best_key, best_epoch, stale = key, epoch, 0
                         best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -489,7 +596,7 @@ class CNNClassifier:
 
     # ------------------------------------------------------------------ inference
 
-    def _predict(self, xg: torch.Tensor, xl: torch.Tensor, device: torch.device) -> np.ndarray:
+    def _predict(self, xg: torch.Tensor, xl: torch.Tensor, xs: torch.Tensor, device: torch.device) -> np.ndarray:
         net = self.net
         was_training = net.training
         net.eval()
@@ -497,7 +604,7 @@ class CNNClassifier:
         with torch.no_grad():
             for s in range(0, len(xg), self.config.predict_batch_size):
                 e = s + self.config.predict_batch_size
-                logits = net(xg[s:e].to(device), xl[s:e].to(device))
+                logits = net(xg[s:e].to(device), xl[s:e].to(device), xs[s:e].to(device))
                 out.append(torch.softmax(logits.double(), dim=1).cpu().numpy())
         net.train(was_training)
         if not out:
@@ -507,8 +614,9 @@ class CNNClassifier:
     def predict_proba(self, views: dict[str, np.ndarray], correct_prior: bool = True) -> np.ndarray:
         """Class probabilities (n, k) float64, columns in `classes` order (softmax, eval mode).
 
-        Training with class weights w_c makes the network estimate p_w(c|x) proportional to
-        w_c p(c|x); with `correct_prior` (default) the output is divided by w_c and renormalised,
+        Training with class weights w_c (or class-balanced sampling, the same in expectation) makes
+        the network estimate p_w(c|x) proportional to w_c p(c|x); with `correct_prior` (default) the
+        output is divided by w_c and renormalised,
         which restores the training-set prior. Without it, rare classes are systematically
         over-predicted and no temperature can repair the log-loss the blend is chosen on.
         """
@@ -516,8 +624,8 @@ class CNNClassifier:
             raise RuntimeError("CNNClassifier is not fitted")
         device = next(self.net.parameters()).device
         with _torch_settings(self.config.num_threads, deterministic=False):
-            xg, xl = self._tensors(views)
-            p = self._predict(xg, xl, device)
+            xg, xl, xs = self._tensors(views)
+            p = self._predict(xg, xl, xs, device)
         return prior_corrected(p, self.class_weights_) if correct_prior else p
 
     def predict(self, views: dict[str, np.ndarray]) -> np.ndarray:
@@ -545,6 +653,7 @@ class CNNClassifier:
             "best_epoch": self.best_epoch,
             "history": self.history,
             "class_weights": self.class_weights_,
+            "scalar_knots": self.scalar_knots_,
             "fit_seconds": self.fit_seconds,
         }
 
@@ -556,7 +665,11 @@ class CNNClassifier:
             raise ValueError(f"unknown CNN format {config_dict.get('format')!r}, expected {FORMAT!r}")
         config = CNNConfig.from_dict(config_dict["config"])
         model = cls(config_dict["classes"], config)
-        model._build(config_dict["input_lengths"]["global"], config_dict["input_lengths"]["local"])
+        lengths = config_dict["input_lengths"]
+        model.scalar_knots_ = config_dict.get("scalar_knots")
+        if len(model.scalar_knots_ or []) != int(lengths.get("scalars", 0)):
+            raise ValueError("config.json: scalar_knots do not match input_lengths['scalars']")
+        model._build(lengths["global"], lengths["local"], int(lengths.get("scalars", 0)))
         model.net.load_state_dict(state_dict)
         model.net.to(_resolve_device(device or config.device)).eval()
         model.best_epoch = config_dict.get("best_epoch")

@@ -9,18 +9,37 @@ from sklearn.metrics import average_precision_score, confusion_matrix, f1_score,
 from exo_assets.models.calibration import log_loss
 
 
-def expected_calibration_error(y: np.ndarray, proba: np.ndarray, n_bins: int = 15) -> float:
-    """Top-label ECE: |accuracy - confidence| averaged over equal-width confidence bins, weighted by count."""
+def reliability_bins(y: np.ndarray, proba: np.ndarray, n_bins: int = 15) -> dict[str, list]:
+    """Top-label reliability diagram: equal-width confidence bins over [0, 1] (the bins of the ECE).
+
+    Returns {"bin_lower", "bin_upper", "confidence" (mean top probability), "accuracy" (share of rows
+    whose top class is the label), "counts"}, non-empty bins only, in increasing confidence.
+    """
     y = np.asarray(y, dtype=int)
-    conf = proba.max(axis=1)
-    correct = (proba.argmax(axis=1) == y).astype(float)
+    proba = np.asarray(proba, dtype=np.float64)
+    conf = proba.max(axis=1) if len(proba) else np.zeros(0)
+    correct = (proba.argmax(axis=1) == y).astype(float) if len(proba) else np.zeros(0)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     idx = np.clip(np.digitize(conf, edges[1:-1]), 0, n_bins - 1)
-    ece = 0.0
+    out: dict[str, list] = {"bin_lower": [], "bin_upper": [], "confidence": [], "accuracy": [], "counts": []}
     for b in range(n_bins):
         sel = idx == b
         if sel.any():
-            ece += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
+            out["bin_lower"].append(float(edges[b]))
+            out["bin_upper"].append(float(edges[b + 1]))
+            out["confidence"].append(float(conf[sel].mean()))
+            out["accuracy"].append(float(correct[sel].mean()))
+            out["counts"].append(int(sel.sum()))
+    return out
+
+
+def expected_calibration_error(y: np.ndarray, proba: np.ndarray, n_bins: int = 15) -> float:
+    """Top-label ECE: |accuracy - confidence| averaged over equal-width confidence bins, weighted by count."""
+    bins = reliability_bins(y, proba, n_bins)
+    n = len(y)
+    ece = 0.0
+    for count, acc, conf in zip(bins["counts"], bins["accuracy"], bins["confidence"]):
+        ece += count / n * abs(acc - conf)
     return float(ece)
 
 

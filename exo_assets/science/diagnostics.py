@@ -327,6 +327,20 @@ def _fit_mandel_agol(x, y, sig, period, duration, depth_guess, u, offsets):
                          max_nfev=400)
 
 
+def mandel_agol_flux(x: np.ndarray, period: float, rp_rs: float, b: float, a_rs: float, u: tuple[float, float],
+                     tc: float = 0.0, f0: float = 1.0, exposure_days: float = 0.0) -> np.ndarray:
+    """The Mandel-Agol model of `compute_diagnostics` (batman, quadratic limb darkening, circular orbit).
+
+    Args:
+        x: days from mid-transit; period: days; rp_rs, b, a_rs: fitted Rp/Rs, impact parameter, a/Rs;
+        u: (u1, u2); tc: centre offset, days; f0: out-of-transit level; exposure_days: integration
+            time each point is averaged over (0 = instantaneous).
+    Returns relative flux at x.
+    """
+    offsets = _integration_offsets(0.0, exposure_days, 1, 7 if exposure_days > 0 else 1)
+    return f0 * _MandelAgol(np.asarray(x, dtype=np.float64), period, u, offsets)(tc, rp_rs, b, a_rs)
+
+
 # --- BLS ----------------------------------------------------------------------------------------
 
 def _bls_power(time, flux, dy, periods, durations, oversample=10):
@@ -399,7 +413,8 @@ _TRANSIT_COLUMNS = (
 
 def compute_diagnostics(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | None, period: float,
                         t0: float, duration: float, star: StellarParams | None = None,
-                        config: DiagnosticsConfig = DiagnosticsConfig(), other_signals=()) -> dict:
+                        config: DiagnosticsConfig = DiagnosticsConfig(), other_signals=(),
+                        details: dict | None = None) -> dict:
     """All vetting diagnostics of one signal.
 
     The catalog epoch is first refined by the trapezoid fit (when the transit is significant,
@@ -415,6 +430,13 @@ def compute_diagnostics(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray
         other_signals: (period, epoch, duration) of the star's *other* known signals, days; their
             transits (+-0.75 duration) are removed first so that they cannot pose as this signal's
             odd/even difference, secondary or extra depth (multi-planet systems).
+        details: optional dict that receives what the fits saw, for plots and reports (not features):
+            "t0" (epoch used for the windows, days), "sigma" (out-of-transit scatter, relative flux),
+            "fit_x" / "fit_y" / "fit_sig" (the binned folded curve the fits ran on: days from "t0",
+            mean relative flux, 1-sigma), and when the Mandel-Agol fit ran "ma_tc" (fitted centre,
+            days from "t0"), "ma_f0" (baseline), "ma_model_y" (the fitted model on fit_x), "bic_transit"
+            and "bic_flat" (BIC of the transit and of the flat model on the binned curve; their
+            difference is ma_delta_bic).
 
     Returns:
         dict with every column of `DIAGNOSTIC_SCHEMA` (floats, NaN where not measurable;
@@ -572,15 +594,19 @@ def compute_diagnostics(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray
     # --- strongest dip at any other phase (bincount on a fine phase grid) ---------------------
     _other_phase_search(time, flux, P, t0, D, sigma, baseline, config, out, reasons)
 
+    if details is not None:
+        details["t0"], details["sigma"] = float(t0), float(sigma)
     if has_transit:
         fit = _prepare_fit(phase, flux, sigma, P, D, time, config)
+        if details is not None and not isinstance(fit, str):
+            details["fit_x"], details["fit_y"], details["fit_sig"] = fit.x, fit.y, fit.sig
         if isinstance(fit, str):
             fail(["ma_rp_rs", "ma_b", "ma_a_rs", "ma_t14_days", "ma_delta_bic", "rho_star_fit_cgs"], fit)
             out["ma_fit_status"] = f"failed: {fit}"
         else:
             depth_ppm = out["trap_depth_ppm"] if np.isfinite(out["trap_depth_ppm"]) else out["depth_ppm"]
             depth_guess = depth_ppm * 1e-6
-            _mandel_agol_measure(fit, P, D, depth_guess, star, config, out, reasons)
+            _mandel_agol_measure(fit, P, D, depth_guess, star, config, out, reasons, details)
         if out["n_transits"] >= 2:
             _bls_refine(time, flux, err, phase, P, t0_catalog, D, config, out, reasons)
         else:
@@ -688,7 +714,7 @@ def _trapezoid_measure(fit: _FitData, D, out, reasons):
     return tc, depth, depth / sig_mean if sig_mean > 0 else 0.0
 
 
-def _mandel_agol_measure(fit: _FitData, P, D, depth_guess, star, config, out, reasons):
+def _mandel_agol_measure(fit: _FitData, P, D, depth_guess, star, config, out, reasons, details=None):
     """Fill the Mandel-Agol columns and `ma_fit_status`."""
     ma_cols = ["ma_rp_rs", "ma_b", "ma_a_rs", "ma_t14_days", "ma_delta_bic", "rho_star_fit_cgs"]
     u1, u2 = limb_darkening(star.teff_k, star.logg_cgs, config.band)
@@ -710,6 +736,9 @@ def _mandel_agol_measure(fit: _FitData, P, D, depth_guess, star, config, out, re
     chi2_flat = float(np.sum(w * (y - flat) ** 2))
     nlog = math.log(x.size)
     out["ma_delta_bic"] = (chi2_flat + 1 * nlog) - (chi2_tr + 5 * nlog)
+    if details is not None:
+        details.update(bic_transit=chi2_tr + 5 * nlog, bic_flat=chi2_flat + 1 * nlog, ma_f0=f0, ma_tc=tc,
+                       ma_model_y=y - res.fun * sig)  # resid = (y - model) / sig
     if not res.success or not np.all(np.isfinite(res.x)):
         why = f"least squares did not converge ({res.message})"
         for c in ("ma_rp_rs", "ma_b", "ma_a_rs", "ma_t14_days", "rho_star_fit_cgs"):

@@ -89,7 +89,7 @@ def band_for(mission: str) -> str:
 def signal_features(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | None, period: float,
                     epoch: float, duration: float, star: StellarParams, signal_id: str = "",
                     other_signals=(), mission: str = "Kepler", view_config: ViewConfig = ViewConfig(),
-                    diagnostics_config: DiagnosticsConfig | None = None) -> SignalResult:
+                    diagnostics_config: DiagnosticsConfig | None = None, details: dict | None = None) -> SignalResult:
     """Views and diagnostics of one signal on a cleaned, detrended curve.
 
     Args:
@@ -98,6 +98,7 @@ def signal_features(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | N
         star: catalog stellar parameters.
         other_signals: (period, epoch, duration) of the star's other signals (masked out).
         mission: picks the limb-darkening band.
+        details: optional dict filled with what the fits saw (see `compute_diagnostics`), for plots.
     """
     if not all(np.isfinite(v) for v in (period, epoch, duration)) or period <= 0 or duration <= 0:
         return SignalResult(signal_id, "failed", "no usable ephemeris (period, epoch or duration missing)")
@@ -107,7 +108,8 @@ def signal_features(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | N
     except ValueError as err:
         return SignalResult(signal_id, "failed", f"views: {err}")
     try:
-        diag = compute_diagnostics(time, flux, flux_err, period, epoch, duration, star, config, other_signals)
+        diag = compute_diagnostics(time, flux, flux_err, period, epoch, duration, star, config, other_signals,
+                                   details)
     except Exception as exc:  # a numerical failure must not lose the signal's other results
         return SignalResult(signal_id, "failed", f"diagnostics: {type(exc).__name__}: {exc}")
     reasons = diag.pop("reasons", {})
@@ -159,7 +161,7 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     for col in FEATURE_SCHEMA:
         if col in KEY_SCHEMA or col in STRING_COLUMNS:
             frame[col] = frame[col].fillna("").astype(str)
-        else:
+        elif frame[col].dtype != np.float64:  # already float64: nothing to convert (saves ~1 ms a column)
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
     return frame
 

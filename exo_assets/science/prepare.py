@@ -14,7 +14,7 @@ import pandas as pd
 from exo_assets.science.cleaning import CleanedCurve, CleaningConfig, clean_light_curve
 from exo_assets.science.diagnostics import estimate_epoch_bls
 from exo_assets.science.ephemeris import star_ephemerides
-from exo_assets.science.lightcurves import LightCurveError, read_star
+from exo_assets.science.lightcurves import LightCurveData, LightCurveError, read_star
 
 
 @dataclass
@@ -79,6 +79,46 @@ def refine_stale_epoch(time: np.ndarray, flux: np.ndarray, period: float, epoch:
     return float(t_bls)
 
 
+def clean_with_ephemerides(lc: LightCurveData, eph: pd.DataFrame, config: CleaningConfig = CleaningConfig()
+                           ) -> tuple[CleanedCurve, pd.DataFrame]:
+    """Clean and detrend one star's light curve with its known transits masked, fixing epochs first.
+
+    Signals without an epoch get one from a BLS search at the catalog period on a first, unmasked
+    detrending (epoch_source "bls"); a stale catalog epoch is replaced when BLS finds the transit
+    elsewhere in phase ("bls_refined", see `refine_stale_epoch`); the curve is then cleaned again
+    with those transits masked. The cleaning step of `prepare_star` and of the inference API.
+
+    Args:
+        lc: the raw light curve (times in BKJD/BTJD days).
+        eph: `ephemeris.EPHEMERIS_COLUMNS` rows of the star's signals (a copy is returned updated).
+    Raises:
+        LightCurveError: the curve cannot be cleaned (see `clean_light_curve`).
+    """
+    eph = eph.copy()
+    known = eph[eph["epoch_source"] == "catalog"]
+    curve = clean_light_curve(lc, known[["period_days", "epoch", "duration_days"]].to_numpy(), config)
+    changed = False
+    for idx in eph.index:
+        period, duration = eph.at[idx, "period_days"], eph.at[idx, "duration_days"]
+        if eph.at[idx, "epoch_source"] == "none":
+            try:
+                epoch, _, _ = estimate_epoch_bls(curve.time, curve.flux, period, duration)
+            except ValueError:
+                continue
+            if np.isfinite(epoch):
+                eph.at[idx, "epoch"], eph.at[idx, "epoch_source"] = epoch, "bls"
+                changed = True
+        elif stale_epoch(curve.time, eph.at[idx, "epoch"], period, config.stale_epoch_cycles):
+            refined = refine_stale_epoch(curve.time, curve.flux, period, eph.at[idx, "epoch"], duration)
+            if refined is not None:
+                eph.at[idx, "epoch"], eph.at[idx, "epoch_source"] = refined, "bls_refined"
+                changed = True
+    if changed:
+        usable = eph[np.isfinite(eph["epoch"].to_numpy(float))]
+        curve = clean_light_curve(lc, usable[["period_days", "epoch", "duration_days"]].to_numpy(), config)
+    return curve, eph
+
+
 def prepare_star(paths: list[str], signals: pd.DataFrame, config: CleaningConfig = CleaningConfig()) -> StarResult:
     """Read, stitch, clean and detrend one star's files with all its known transits masked.
 
@@ -95,27 +135,7 @@ def prepare_star(paths: list[str], signals: pd.DataFrame, config: CleaningConfig
         if lc is None:
             detail = "; ".join(f"{name}: {why}" for name, why in bad_files) or "no files"
             raise LightCurveError(f"no readable light-curve file ({detail})")
-        known = eph[eph["epoch_source"] == "catalog"]
-        curve = clean_light_curve(lc, known[["period_days", "epoch", "duration_days"]].to_numpy(), config)
-        changed = False
-        for idx in eph.index:
-            period, duration = eph.at[idx, "period_days"], eph.at[idx, "duration_days"]
-            if eph.at[idx, "epoch_source"] == "none":
-                try:
-                    epoch, _, _ = estimate_epoch_bls(curve.time, curve.flux, period, duration)
-                except ValueError:
-                    continue
-                if np.isfinite(epoch):
-                    eph.at[idx, "epoch"], eph.at[idx, "epoch_source"] = epoch, "bls"
-                    changed = True
-            elif stale_epoch(curve.time, eph.at[idx, "epoch"], period, config.stale_epoch_cycles):
-                refined = refine_stale_epoch(curve.time, curve.flux, period, eph.at[idx, "epoch"], duration)
-                if refined is not None:
-                    eph.at[idx, "epoch"], eph.at[idx, "epoch_source"] = refined, "bls_refined"
-                    changed = True
-        if changed:
-            usable = eph[np.isfinite(eph["epoch"].to_numpy(float))]
-            curve = clean_light_curve(lc, usable[["period_days", "epoch", "duration_days"]].to_numpy(), config)
+        curve, eph = clean_with_ephemerides(lc, eph, config)
         notes = "; ".join(f"skipped {name}: {why}" for name, why in bad_files)
         return StarResult(star_id, "ok", notes, curve, eph, dict(curve.stats))
     except LightCurveError as err:

@@ -8,7 +8,7 @@ import pytest
 
 from exo_assets.assets import ingest
 from exo_assets_tests.conftest import KEPLER90_FILES, KIC10797460_FILE
-from resources import ExoIOManager, LightCurveArchive
+from resources import ComputeResource, ExoIOManager, LightCurveArchive
 
 ASSETS = [ingest.catalog, ingest.raw_fits, ingest.cleaned_curves]
 
@@ -26,6 +26,7 @@ def _materialize(tmp_path, folder, **archive_kw):
     resources = {
         "archive": LightCurveArchive(backend="local", local_dir=str(folder), targets_per_mission=0, **archive_kw),
         "io_manager": ExoIOManager(base_dir=str(tmp_path / "store")),
+        "compute": ComputeResource(max_workers=1),
     }
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(ASSETS, resources=resources, partition_key="Kepler", instance=instance,
@@ -93,6 +94,7 @@ def test_failed_rematerialization_keeps_previous_value(tmp_path, local_folder, m
     resources = {
         "archive": LightCurveArchive(backend="local", local_dir=str(local_folder), targets_per_mission=0),
         "io_manager": ExoIOManager(base_dir=str(tmp_path / "store")),
+        "compute": ComputeResource(max_workers=1),
     }
     again = dg.materialize(ASSETS, resources=resources, partition_key="Kepler", instance=instance,
                            raise_on_error=False, run_config={"ops": {"cleaned_curves": {"config": {"max_workers": 1}}}})

@@ -32,7 +32,7 @@ def test_all_assets_and_checks_succeed(run):
     result, _ = run
     assert result.success
     evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    assert len(evaluations) == 6 and all(ev.passed for ev in evaluations)
+    assert len(evaluations) == 7 and all(ev.passed for ev in evaluations)  # 6 on data and models, 1 on final_report
 
 
 def test_oof_rows_of_both_branches_align_by_signal_id(run):

@@ -12,7 +12,13 @@ import pandas as pd
 import pytest
 
 from exo_assets.external import tfrecord_reader as R
-from exo_assets.external.view_features import VIEW_FEATURE_COLUMNS, bin_offsets, compute_view_features
+from exo_assets.external.view_features import (
+    DERIVED_SCALAR_COLUMNS,
+    VIEW_FEATURE_COLUMNS,
+    bin_offsets,
+    compute_view_features,
+    derived_scalar_features,
+)
 from exo_assets.science.catalogs import LeakageError, leakage_columns
 
 from tfrecord.writer import TFRecordWriter  # noqa: E402  (a hard dependency: never skipped)
@@ -267,7 +273,11 @@ def test_model_feature_columns_refuses_leakage(vetting_shards):
     with pytest.raises(ValueError, match="not allowed"):
         R.model_feature_columns(es.features, ["RAnd"])
     assert R.model_feature_columns(es.features, ["snr", "lv_vshape"]) == ["snr", "lv_vshape"]
-    assert all(c in R.ALLOWED_SCALARS or c in VIEW_FEATURE_COLUMNS for c in cols)
+    assert all(c in R.ALLOWED_SCALARS or c in VIEW_FEATURE_COLUMNS or c in DERIVED_SCALAR_COLUMNS for c in cols)
+    assert not leakage_columns(DERIVED_SCALAR_COLUMNS)
+    # Columns that no row can fill (cross-view ratios of independently normalised views) are left out.
+    assert "gv_lv_depth_ratio" not in cols and "oe_depth_diff_sigma" not in cols
+    assert {"log10_period", "duration_over_expected", "tmag_mag", "lv_tfit_flat", "gv_sec_rel_primary"} <= set(cols)
 
 
 # --------------------------------------------------------------------------------------- bad shards
@@ -353,3 +363,63 @@ def test_view_features_flat_rows_give_nan_not_errors():
     assert f["lv_vshape"].isna().all() and f["lv_depth_snr"].isna().all()
     with pytest.raises(ValueError):
         compute_view_features({})
+
+
+def test_view_shape_templates_separate_box_from_v():
+    rng = np.random.default_rng(12)
+    n = 30
+    box = np.stack([_dip(61, 2.0, 1.0, "box") + rng.normal(0, 0.03, 61) for _ in range(n)])
+    vee = np.stack([_dip(61, 2.0, 1.0, "V") + rng.normal(0, 0.03, 61) for _ in range(n)])
+    fb, fv = compute_view_features({"local": box}), compute_view_features({"local": vee})
+    assert fb["lv_tfit_flat"].median() >= 2 / 3 > 1 / 3 >= fv["lv_tfit_flat"].median()
+    assert fb["lv_tfit_box_minus_v"].median() > 0 > fv["lv_tfit_box_minus_v"].median()
+    assert fb["lv_tfit_width"].median() == pytest.approx(1.0, abs=0.2)  # box 1 duration wide
+    assert fb["lv_tfit_snr"].median() > 50 and fb["lv_tfit_resid"].median() < 2.0
+    assert fb["lv_corr_box"].median() > 0.95 > fv["lv_corr_box"].median()
+    assert fv["lv_corr_vee"].median() > 0.95 > fb["lv_corr_vee"].median()
+    # Profile: the box is ~-1 everywhere inside |dt| <= 0.375, the V only at its tip.
+    assert fb["lv_mean_within_0p375"].median() == pytest.approx(-1.0, abs=0.05)
+    assert fv["lv_mean_within_0p375"].median() > -0.7
+    assert fb["lv_mean_ring_1p5_2p0"].abs().median() < 0.02
+    # Symmetric shapes; white noise has no lag-1 correlation, a slow wave has.
+    assert fb["lv_symmetry_corr"].median() > 0.9 and fb["lv_symmetry_rms"].median() < 3.0
+    assert abs(fb["lv_oot_lag1"].median()) < 0.3
+
+
+def test_global_view_secondary_eclipse_and_ellipsoidal_variation():
+    rng = np.random.default_rng(13)
+    n, nb = 20, 201
+    phase = (np.arange(nb) - nb // 2) / nb
+    primary = np.where(np.abs(phase) <= 0.01, -1.0, 0.0)
+    secondary = np.where(np.abs(np.abs(phase) - 0.5) <= 0.01, -0.4, 0.0)
+    ellipsoidal = -0.2 * np.cos(4 * np.pi * phase)
+
+    def rows(profile):
+        return np.stack([profile + rng.normal(0, 0.02, nb) for _ in range(n)])
+
+    period, duration = np.full(n, 10.0), np.full(n, 0.2)  # transit within +-2 bins of the centre
+    fe = compute_view_features({"global": rows(primary + secondary)}, period, duration)
+    fl = compute_view_features({"global": rows(primary + ellipsoidal)}, period, duration)
+    fp = compute_view_features({"global": rows(primary)}, period, duration)
+    assert fe["gv_sec_rel_primary"].median() == pytest.approx(0.4, abs=0.06)  # one scale: 0.4 of the primary
+    assert fe["gv_sec_phase"].median() > 0.45 and fe["gv_sec_sigma"].median() > 10
+    assert fe["gv_phase_half_sigma"].median() > 5 > 2 > fp["gv_phase_half_sigma"].median()
+    assert fp["gv_sec_rel_primary"].median() < 0.15 and fp["gv_sec_sigma"].median() < 5
+    assert fl["gv_cos2_amp"].median() == pytest.approx(-0.2, abs=0.03)
+    assert abs(fp["gv_cos2_amp"].median()) < 0.02 and abs(fe["gv_cos1_amp"].median()) < 0.02
+    assert fl["gv_oot_lag1"].median() > 0.5 > abs(fp["gv_oot_lag1"].median())
+    assert fl["gv_smooth_std_over_sigma"].median() > 0.5 > fp["gv_smooth_std_over_sigma"].median()
+
+
+def test_derived_scalars_units_and_missing_inputs():
+    f = derived_scalar_features(period_days=[365.25, 1.0, -1.0], duration_days=[13 / 24, 0.1, 0.1],
+                                snr=[100.0, 10.0, 10.0], tmag_rescaled=[0.552 * 10 - 10.55, np.nan, 0.0])
+    assert list(f.columns) == DERIVED_SCALAR_COLUMNS
+    assert f.loc[0, "duration_over_expected"] == pytest.approx(1.0)  # a Sun-like host at 1 yr
+    assert f.loc[0, "tmag_mag"] == pytest.approx(10.0)
+    assert f.loc[0, "log10_period"] == pytest.approx(np.log10(365.25))
+    assert f.loc[1, "snr_per_transit"] == pytest.approx(10.0 / np.sqrt(27.0))
+    assert np.isnan(f.loc[1, "tmag_mag"]) and np.isnan(f.loc[1, "log10_depth_proxy"])
+    assert np.isnan(f.loc[2, "log10_period"]) and np.isnan(f.loc[2, "duration_over_expected"])  # P <= 0
+    g = derived_scalar_features(n_rows=2)  # a set without these scalars: all NaN, right shape
+    assert g.shape == (2, len(DERIVED_SCALAR_COLUMNS)) and g.isna().all().all()

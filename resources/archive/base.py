@@ -8,6 +8,7 @@ with a reason.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -53,21 +54,48 @@ class ArchiveBackend(Protocol):
     def fetch_star(self, star_id: str, mission: str, signals: pd.DataFrame) -> FetchResult:
         """Make the star's FITS files available locally (never raises for a bad star)."""
 
+    def tess_sectors(self, star_ids: list[str]) -> list[int]:
+        """TESS sectors the archive holds light curves for (of these stars, where that matters)."""
+
+    def fetch_star_sector(self, star_id: str, signals: pd.DataFrame, sector: int) -> FetchResult:
+        """Make ONE TESS sector's FITS file(s) of the star available locally ("missing" when the
+        star was not observed in that sector; never raises for a bad star)."""
+
 
 def safe_name(name: str) -> str:
     """A star id as a file name ("KIC 123" -> "KIC_123")."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
-def index_path(cache_dir: Path, mission: str, star_id: str) -> Path:
-    """Where a backend records the files (and sizes) it made available for a star."""
-    return Path(cache_dir) / "index" / mission / f"{safe_name(star_id)}.json"
+def sector_key(sector: int) -> str:
+    """Folder name of one TESS sector in the caches ("s0005")."""
+    return f"s{int(sector):04d}"
 
 
-def cached_files(cache_dir: Path, mission: str, star_id: str, fingerprint: str | None = None) -> list[str] | None:
-    """The indexed files of a star if all are present with their recorded sizes (and the same
-    fingerprint, when given); None means fetch again (missing, resized, corrupted or stale)."""
-    path = index_path(cache_dir, mission, star_id)
+def index_path(cache_dir: Path, mission: str, star_id: str, sector: int | None = None) -> Path:
+    """Where a backend records the files (and sizes) it made available for a star (for one TESS
+    sector when `sector` is given: `index/TESS/sectors/s0005/<star>.json`)."""
+    folder = Path(cache_dir) / "index" / mission
+    if sector is not None:
+        folder = folder / "sectors" / sector_key(sector)
+    return folder / f"{safe_name(star_id)}.json"
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes (the cache index records it to detect corrupted files)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cached_files(cache_dir: Path, mission: str, star_id: str, fingerprint: str | None = None,
+                 sector: int | None = None) -> list[str] | None:
+    """The indexed files of a star (of one TESS sector when given) if all are present with their
+    recorded sizes and SHA-256 checksums (and the same fingerprint, when given); None means fetch again (missing,
+    resized, corrupted or stale)."""
+    path = index_path(cache_dir, mission, star_id, sector)
     if not path.exists():
         return None
     try:
@@ -81,17 +109,20 @@ def cached_files(cache_dir: Path, mission: str, star_id: str, fingerprint: str |
         f = Path(entry["path"])
         if not f.exists() or f.stat().st_size != entry["size"]:
             return None
+        if "sha256" in entry and file_sha256(f) != entry["sha256"]:  # same size, different bytes
+            return None
     return [e["path"] for e in entries] or None
 
 
-def write_index(cache_dir: Path, mission: str, star_id: str, paths: list[str], fingerprint: str | None = None) -> None:
-    """Record a star's files and sizes atomically."""
+def write_index(cache_dir: Path, mission: str, star_id: str, paths: list[str], fingerprint: str | None = None,
+                sector: int | None = None) -> None:
+    """Record a star's files and sizes (of one TESS sector when given) atomically."""
     from exo_assets.storage import atomic_write_text
 
-    meta = {"files": [{"path": p, "size": Path(p).stat().st_size} for p in paths]}
+    meta = {"files": [{"path": p, "size": Path(p).stat().st_size, "sha256": file_sha256(p)} for p in paths]}
     if fingerprint is not None:
         meta["fingerprint"] = fingerprint
-    atomic_write_text(index_path(cache_dir, mission, star_id), json.dumps(meta))
+    atomic_write_text(index_path(cache_dir, mission, star_id, sector), json.dumps(meta))
 
 
 def manifest_rows(result: FetchResult, signals: pd.DataFrame, backend: str) -> list[dict]:
@@ -124,3 +155,40 @@ def manifest_files(manifest: pd.DataFrame, star_id: str) -> list[str]:
     """FITS paths recorded for a star in a manifest."""
     rows = manifest[manifest["star_id"] == star_id]
     return json.loads(rows["files"].iloc[0]) if len(rows) else []
+
+
+def combine_sector_manifests(per_sector: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """One whole-mission manifest from per-sector manifests of the same signals (TESS).
+
+    Per signal: "found" with the files of every sector that has them (sector order) if any sector
+    has data; else "failed" if a sector failed (the first failure's reason), else "missing"
+    (not observed in any of the sectors); "skipped" rows stay skipped. Bytes and tries are summed.
+
+    Raises:
+        ValueError: no sectors given.
+    """
+    if not per_sector:
+        raise ValueError("combine_sector_manifests needs at least one sector")
+    sectors = sorted(per_sector)
+    first = per_sector[sectors[0]]
+    by_sector = {n: per_sector[n].set_index("signal_id") for n in sectors}
+    rows = []
+    for signal_id, star_id, backend in first[["signal_id", "star_id", "backend"]].itertuples(index=False):
+        parts = [(n, by_sector[n].loc[signal_id]) for n in sectors if signal_id in by_sector[n].index]
+        found = [(n, r) for n, r in parts if r["status"] == FOUND]
+        failed = [(n, r) for n, r in parts if r["status"] == FAILED]
+        files = [f for _, r in found for f in json.loads(r["files"])]
+        if any(r["status"] == SKIPPED for _, r in parts):
+            status, reason = SKIPPED, next(r["reason"] for _, r in parts if r["status"] == SKIPPED)
+        elif found:
+            status, reason = FOUND, ""
+        elif failed:
+            status = FAILED
+            reason = f"failed in TESS sectors {[n for n, _ in failed]} ({failed[0][1]['reason']})"
+        else:
+            status, reason = MISSING, f"no light curve in TESS sectors {sectors}"
+        rows.append({"signal_id": signal_id, "star_id": star_id, "status": status, "reason": reason,
+                     "files": json.dumps(files), "n_files": len(files),
+                     "n_bytes": int(sum(int(r["n_bytes"]) for _, r in found)),
+                     "attempts": int(sum(int(r["attempts"]) for _, r in parts)), "backend": backend})
+    return manifest_frame(rows)

@@ -9,7 +9,6 @@ One interface, three backends chosen by `backend`:
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -17,13 +16,20 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field, PrivateAttr
 
-from exo_assets.parallel import parallel_map
 from exo_assets.science.catalogs import load_generation_hints, select_targets, validate_catalog_rows
 from exo_assets.science.simulator import SimulatorConfig
-from resources.archive.base import FAILED, SKIPPED, FetchResult, manifest_frame, manifest_rows
+from resources.archive.base import (
+    FAILED,
+    SKIPPED,
+    FetchResult,
+    combine_sector_manifests,
+    manifest_frame,
+    manifest_rows,
+)
 from resources.archive.local import LocalFolderBackend
 from resources.archive.mast import MastBackend
 from resources.archive.simulated import SimulatedBackend
+from resources.compute import ComputeResource
 
 PROVENANCE = {"simulated": "simulated", "local": "local", "mast": "MAST"}
 
@@ -34,6 +40,19 @@ def _fetch_one(args) -> FetchResult:
         return backend.fetch_star(star_id, mission, signals)
     except Exception as exc:  # a backend bug for one star is still only that star's failure
         return FetchResult(star_id, FAILED, f"{type(exc).__name__}: {exc}")
+
+
+def _fetch_sector_one(args) -> FetchResult:
+    backend, star_id, signals, sector = args
+    try:
+        return backend.fetch_star_sector(star_id, signals, sector)
+    except Exception as exc:  # a backend bug for one star is still only that star's failure
+        return FetchResult(star_id, FAILED, f"{type(exc).__name__}: {exc}")
+
+
+def _fetch_failed(job, error) -> FetchResult:
+    """The failure record of a fetch job whose worker died (jobs are (backend, star_id, ...))."""
+    return FetchResult(job[1], FAILED, f"fetch failed: {error}")
 
 
 class LightCurveArchive(dg.ConfigurableResource):
@@ -48,10 +67,12 @@ class LightCurveArchive(dg.ConfigurableResource):
         sim_seed: seed of the simulator (noise and drawn parameters).
         kepler_quarters: simulated Kepler quarters per star (~90 d each, 29.4-min cadence).
         k2_campaign_days: simulated K2 campaign length, days.
-        tess_sectors: simulated TESS sectors (1..n, 2-min cadence).
+        tess_sectors: simulated TESS sectors (1..n, 2-min cadence); the simulated archive "holds" these
+            sectors, so raising n makes sector n appear to the new-sector sensor.
         max_retries: MAST tries per star.
         backoff_seconds: first MAST retry delay, seconds (doubles per retry).
-        max_workers: parallel workers (processes for the simulator, threads for MAST).
+        max_workers: at most this many stars fetched at once (0 = the compute resource's workers);
+            simulation runs in worker processes (or on Dask), MAST downloads in threads (or on Dask).
     """
 
     backend: Literal["simulated", "local", "mast"] = "simulated"
@@ -65,7 +86,7 @@ class LightCurveArchive(dg.ConfigurableResource):
     tess_sectors: int = Field(default=1, ge=1)
     max_retries: int = Field(default=3, ge=1)
     backoff_seconds: float = Field(default=2.0, ge=0)
-    max_workers: int = Field(default=2, ge=1)
+    max_workers: int = Field(default=0, ge=0)
 
     _storage_root: str = PrivateAttr(default="")
 
@@ -107,13 +128,20 @@ class LightCurveArchive(dg.ConfigurableResource):
             catalog = catalog[catalog["star_id"].isin(backend.stars(mission))]
         return select_targets(catalog, self.targets_per_mission, self.selection_seed)
 
-    def fetch(self, catalog: pd.DataFrame, mission: str) -> tuple[pd.DataFrame, object]:
-        """Fetch the selected stars; returns (manifest with one row per selected signal, backend).
+    def map_jobs(self, fn, jobs: list, compute: ComputeResource | None = None) -> list:
+        """`[fn(job) for job in jobs]` through the compute resource (default: local processes), in order.
 
-        Rows whose catalog values cannot be processed (NaN period, ...) are "skipped" with the reason;
-        a star is fetched if at least one of its signals is usable.
+        Jobs are tuples `(backend, star_id, ...)`; a job whose worker dies becomes a "failed"
+        `FetchResult`. Local-folder lookups run in this process; MAST downloads in threads locally.
         """
-        backend = self.make_backend(mission)
+        if self.backend == "local":
+            return [fn(job) for job in jobs]
+        compute = compute or ComputeResource(max_workers=self.max_workers)
+        return compute.map(fn, jobs, on_error=_fetch_failed, max_workers=self.max_workers,
+                           io_bound=self.backend == "mast")
+
+    def _plan(self, catalog: pd.DataFrame, backend) -> tuple[list[dict], list[tuple[str, pd.DataFrame]]]:
+        """(manifest rows of the "skipped" signals, [(star_id, usable catalog rows)]) of the selected stars."""
         selected = self.select(catalog, backend)
         reasons = validate_catalog_rows(selected)
         rows: list[dict] = []
@@ -121,15 +149,66 @@ class LightCurveArchive(dg.ConfigurableResource):
             rows.extend(manifest_rows(FetchResult(bad["star_id"], SKIPPED, reasons[_], attempts=0),
                                       bad.to_frame().T, backend.name))
         usable = selected[reasons == ""]
-        groups = [(star, frame) for star, frame in usable.groupby("star_id", sort=True)]
+        return rows, [(star, frame) for star, frame in usable.groupby("star_id", sort=True)]
+
+    def fetch(self, catalog: pd.DataFrame, mission: str,
+              compute: ComputeResource | None = None) -> tuple[pd.DataFrame, object]:
+        """Fetch the selected stars; returns (manifest with one row per selected signal, backend).
+
+        Rows whose catalog values cannot be processed (NaN period, ...) are "skipped" with the reason;
+        a star is fetched if at least one of its signals is usable. Stars are fetched through
+        `compute` (see `map_jobs`).
+        """
+        backend = self.make_backend(mission)
+        rows, groups = self._plan(catalog, backend)
         jobs = [(backend, star, mission, frame) for star, frame in groups]
-        if self.backend == "simulated":
-            results = parallel_map(_fetch_one, jobs, self.max_workers)
-        elif self.backend == "mast" and self.max_workers > 1:
-            with ThreadPoolExecutor(self.max_workers) as pool:
-                results = list(pool.map(_fetch_one, jobs))
-        else:
-            results = [_fetch_one(job) for job in jobs]
+        results = self.map_jobs(_fetch_one, jobs, compute)
         for result, (_, frame) in zip(results, groups):
             rows.extend(manifest_rows(result, frame, backend.name))
         return manifest_frame(rows), backend
+
+    # --- TESS sectors (the `tess_sector_fits` asset and the new-sector sensor) -------------------
+
+    def available_tess_sectors(self, catalog: pd.DataFrame | None = None) -> list[int]:
+        """Sorted TESS sector numbers the configured archive holds.
+
+        simulated: 1..`tess_sectors`; local: the SECTOR keywords of the folder's TESS files; mast:
+        the sectors in lightkurve's search results for the selected TESS targets of `catalog`
+        (required for mast; one search per star, so call it rarely).
+        """
+        backend = self.make_backend("TESS")
+        if self.backend != "mast":
+            return backend.tess_sectors(None)
+        if catalog is None:
+            raise ValueError("the mast backend needs the TESS catalog to know which stars to search")
+        return backend.tess_sectors(sorted(self.select(catalog, backend)["star_id"].unique()))
+
+    def fetch_sector(self, catalog: pd.DataFrame, sector: int,
+                     compute: ComputeResource | None = None) -> tuple[pd.DataFrame, object]:
+        """Fetch ONE TESS sector of the selected TESS stars into the cache.
+
+        Returns (manifest with one row per selected signal and a `sector` column, backend): "found"
+        with that sector's files, "missing" where the star was not observed in the sector.
+        """
+        backend = self.make_backend("TESS")
+        return self._fetch_sector(backend, catalog, sector, compute), backend
+
+    def _fetch_sector(self, backend, catalog: pd.DataFrame, sector: int,
+                      compute: ComputeResource | None) -> pd.DataFrame:
+        sector = int(sector)
+        if sector < 1:
+            raise ValueError(f"TESS sectors start at 1, got {sector}")
+        rows, groups = self._plan(catalog, backend)
+        jobs = [(backend, star, frame, sector) for star, frame in groups]
+        results = self.map_jobs(_fetch_sector_one, jobs, compute)
+        for result, (_, frame) in zip(results, groups):
+            rows.extend(manifest_rows(result, frame, backend.name))
+        return manifest_frame(rows).assign(sector=sector)
+
+    def fetch_sectors(self, catalog: pd.DataFrame, sectors: list[int],
+                      compute: ComputeResource | None = None) -> tuple[pd.DataFrame, object]:
+        """The TESS manifest built from per-sector files (cached by `fetch_sector`): per signal, the
+        files of every sector in `sectors` that has them (see `combine_sector_manifests`)."""
+        backend = self.make_backend("TESS")  # one backend: a local folder is indexed once
+        per_sector = {n: self._fetch_sector(backend, catalog, n, compute) for n in sorted({int(s) for s in sectors})}
+        return combine_sector_manifests(per_sector), backend

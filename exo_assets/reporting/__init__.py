@@ -1,0 +1,23 @@
+"""Evaluation reports (Dagster-free): figures as matplotlib Figures / PNG bytes, a numbered-section PDF
+per mission built with matplotlib's PdfPages, and a cross-mission summary.
+
+    build_report(ReportInputs(...)) -> Report(pdf, figures, metrics, page_headers, tables)
+    build_summary({mission: metrics.json document}, all_missions) -> Summary(pdf, png, table, doc)
+
+Numbers come from the metrics dicts of `exo_assets.models.metrics` stored in the `blend` asset;
+nothing here computes a metric a second way.
+"""
+
+from exo_assets.reporting.build import (
+    SECTIONS,
+    SUMMARY_SECTIONS,
+    Report,
+    ReportInputs,
+    ReportOptions,
+    Summary,
+    build_report,
+    build_summary,
+)
+
+__all__ = ["SECTIONS", "SUMMARY_SECTIONS", "Report", "ReportInputs", "ReportOptions", "Summary", "build_report",
+           "build_summary"]
