@@ -285,7 +285,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         import torch
 
-        torch.set_num_threads(settings.torch_threads)
+        torch_threads = torch.get_num_threads()
+        torch.set_num_threads(settings.torch_threads)  # process-wide; restored at shutdown
         registry = ModelRegistry(settings.dagster_home, settings.missions)
         app.state.registry = registry
         app.state.executor = ThreadPoolExecutor(max_workers=settings.fit_workers, thread_name_prefix="exo-fit",
@@ -314,6 +315,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
                     await task
             app.state.executor.shutdown(wait=False, cancel_futures=True)
             registry.close()
+            torch.set_num_threads(torch_threads)
 
     app = FastAPI(
         title="exo-assets inference API",

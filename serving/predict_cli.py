@@ -160,8 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     warnings.filterwarnings("ignore", message=".*tpfmodel submodule.*")
+    numba_threads = numba.get_num_threads()
     numba.set_num_threads(1)  # see serving.settings: numba's parallel kernels are slower on a busy machine
+    try:
+        return _run(args, tqdm)
+    finally:
+        numba.set_num_threads(numba_threads)
 
+
+def _run(args, tqdm) -> int:
     from serving.registry import ModelRegistry
 
     missing = [str(f) for f in args.files if not f.is_file()]
@@ -181,7 +188,14 @@ def main(argv: list[str] | None = None) -> int:
     home = args.home or os.environ.get("DAGSTER_HOME") or ".dagster_home"
     missions = sorted({c.mission for c in curves if c.mission})
     registry = ModelRegistry(home, missions or ("Kepler", "K2", "TESS"))
-    registry.refresh()
+    try:
+        registry.refresh()
+        return _predict_all(args, curves, catalog, decision, registry, home, tqdm)
+    finally:
+        registry.close()
+
+
+def _predict_all(args, curves, catalog, decision, registry, home, tqdm) -> int:
     model_set = registry.current
     if not model_set.models:
         print(f"error: no model is materialized in DAGSTER_HOME={home}: run `exo-assets materialize` first "
@@ -229,7 +243,6 @@ def main(argv: list[str] | None = None) -> int:
                        file=sys.stderr)
         atomic_write_text(out_path, json.dumps(result, indent=1, allow_nan=False) + "\n")
     print(f"exo-predict: {len(jobs) - failures} predicted, {failures} failed; outputs in {args.out}")
-    registry.close()
     return 1 if failures else 0
 
 

@@ -28,6 +28,8 @@ class BoosterConfig:
         early_stopping_rounds: patience on the inner validation log-loss.
         inner_val_fraction: share of a fold's training stars used for early stopping (never the
             fold's own validation rows).
+        extra_trees: LightGBM extremely randomised trees (one random threshold per feature and
+            split); regularises on many correlated features (the external view-feature sets).
         num_threads: LightGBM threads (1 by default: on a 2-core machine shared with another worker,
             OpenMP threads contend and training runs several times slower).
     """
@@ -40,6 +42,7 @@ class BoosterConfig:
     bagging_fraction: float = 0.8
     bagging_freq: int = 1
     lambda_l2: float = 1.0
+    extra_trees: bool = False
     early_stopping_rounds: int = 40
     inner_val_fraction: float = 0.15
     seed: int = 0
@@ -51,7 +54,8 @@ class BoosterConfig:
             "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
             "min_data_in_leaf": self.min_data_in_leaf, "feature_fraction": self.feature_fraction,
             "bagging_fraction": self.bagging_fraction, "bagging_freq": self.bagging_freq,
-            "lambda_l2": self.lambda_l2, "seed": self.seed, "num_threads": self.num_threads,
+            "lambda_l2": self.lambda_l2, "extra_trees": self.extra_trees, "seed": self.seed,
+            "num_threads": self.num_threads,
             "deterministic": True, "force_row_wise": True, "verbose": -1,
         }
 
