@@ -107,11 +107,6 @@ class CNNConfig:
         focal_gamma: focal-loss exponent (0 = weighted cross-entropy).
         class_weighting: "balanced" (w_c = n / (k n_c), inverse frequency normalised so the mean
             per-sample weight is 1; a class absent from the training rows gets 0) or "none".
-        sampling: "uniform" (each epoch is a permutation of the training rows) or "balanced" (each
-            epoch draws n rows with replacement, every class equally often: rare classes are seen
-            more often instead of being up-weighted). Either way `predict_proba(correct_prior=True)`
-            divides by the effective class weight (loss weight x sampling rate), which restores the
-            training prior.
         early_stopping: validation criterion of the best epoch: "macro_f1" (ties broken by a lower
             log-loss) or "log_loss" (prior-corrected validation log-loss; smoother on rare classes).
         patience: epochs without improvement of the validation criterion before stopping.
@@ -152,7 +147,6 @@ class CNNConfig:
     weight_decay: float = 1e-4
     focal_gamma: float = 2.0
     class_weighting: str = "balanced"
-    sampling: str = "uniform"
     early_stopping: str = "macro_f1"
     patience: int = 6
     min_epochs: int = 10
@@ -164,8 +158,6 @@ class CNNConfig:
     predict_batch_size: int = 512
 
     def __post_init__(self) -> None:
-        if self.sampling not in ("uniform", "balanced"):
-            raise ValueError(f"sampling must be 'uniform' or 'balanced', got {self.sampling!r}")
         if self.early_stopping not in ("macro_f1", "log_loss"):
             raise ValueError(f"early_stopping must be 'macro_f1' or 'log_loss', got {self.early_stopping!r}")
         if int(self.scalar_quantiles) < 2:
@@ -420,8 +412,7 @@ class CNNClassifier:
         input_lengths: {"global": G, "local": L} view lengths the network was built for.
         best_epoch: 1-based epoch whose weights are kept (the last one without validation data).
         history: per epoch {"epoch", "loss", "val_macro_f1", "val_log_loss", "seconds"}.
-        class_weights_: the effective per-class weights of training (loss weight x sampling rate),
-            which `predict_proba` divides out.
+        class_weights_: the per-class loss weights used (divided out by `predict_proba`).
         scalar_knots_: quantile-transform knots of the scalar inputs (None without scalar channels).
     """
 
@@ -522,12 +513,7 @@ class CNNClassifier:
                 if len(vy) != len(vg):
                     raise ValueError(f"{len(vg)} rows of validation views but {len(vy)} labels")
             weights = class_weights(y_arr, len(self.classes), c.class_weighting)
-            # Sampling rate of each class relative to uniform sampling (1 for "uniform").
-            rates = class_weights(y_arr, len(self.classes), "balanced" if c.sampling == "balanced" else "none")
-            self.class_weights_ = (weights * rates).tolist()
-            row_p = None
-            if c.sampling == "balanced":
-                row_p = rates[y_arr] / rates[y_arr].sum()
+            self.class_weights_ = weights.tolist()
             w_t = torch.tensor(weights, dtype=torch.float32, device=device)
             opt = torch.optim.AdamW(net.parameters(), lr=c.lr, weight_decay=c.weight_decay)
             rng = np.random.default_rng(c.seed)
@@ -539,8 +525,7 @@ class CNNClassifier:
             for epoch in range(1, c.epochs + 1):
                 t0 = time.perf_counter()
                 net.train()
-                draw = rng.permutation(n) if row_p is None else rng.choice(n, size=n, replace=True, p=row_p)
-                order = torch.from_numpy(draw).to(device)
+                order = torch.from_numpy(rng.permutation(n)).to(device)
                 total, seen = 0.0, 0
                 for s in range(0, n, c.batch_size):
                     idx = order[s:s + c.batch_size]
@@ -614,9 +599,8 @@ class CNNClassifier:
     def predict_proba(self, views: dict[str, np.ndarray], correct_prior: bool = True) -> np.ndarray:
         """Class probabilities (n, k) float64, columns in `classes` order (softmax, eval mode).
 
-        Training with class weights w_c (or class-balanced sampling, the same in expectation) makes
-        the network estimate p_w(c|x) proportional to w_c p(c|x); with `correct_prior` (default) the
-        output is divided by w_c and renormalised,
+        Training with class weights w_c makes the network estimate p_w(c|x) proportional to
+        w_c p(c|x); with `correct_prior` (default) the output is divided by w_c and renormalised,
         which restores the training-set prior. Without it, rare classes are systematically
         over-predicted and no temperature can repair the log-loss the blend is chosen on.
         """
