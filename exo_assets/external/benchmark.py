@@ -91,12 +91,36 @@ def benchmark_booster_config(seed: int = 0) -> BoosterConfig:
                          feature_fraction=0.5, extra_trees=True, early_stopping_rounds=100)
 
 
+#: Name of the scalar input of the benchmark CNN (an entry of its views dict, see `CNNConfig.scalar_channels`).
+CNN_SCALAR_CHANNEL = "scalars"
+
+
+def cnn_scalar_columns(feature_columns: list[str]) -> list[str]:
+    """Scalars fed to the CNN's dense head: the allowed shard scalars present, plus the duty cycle
+    (as Astronet-Vetting: views through the convolutions, catalogue scalars into the head). The
+    view-derived features stay with the booster, so the CNN learns the shapes itself."""
+    from exo_assets.external.tfrecord_reader import ALLOWED_SCALARS
+
+    return [c for c in (*ALLOWED_SCALARS, "duty_cycle") if c in feature_columns]
+
+
+def benchmark_cnn_config(local_channels: list[str], epochs: int = 30, seed: int = 0):
+    """CNN settings of the benchmark: the default dual-branch net, plain cross-entropy (no class
+    weights), the shard scalars in the head, early stopping on the validation log-loss (what the blend
+    is chosen on; the macro-F1 of a 50-PC validation shard jumps by +-0.05 between epochs)."""
+    from exo_assets.models.cnn import CNNConfig
+
+    return CNNConfig(global_channels=("global",), local_channels=tuple(local_channels), epochs=epochs,
+                     patience=8, min_epochs=12, seed=seed, batch_size=128, num_threads=1, focal_gamma=0.0,
+                     class_weighting="none", early_stopping="log_loss", scalar_channels=(CNN_SCALAR_CHANNEL,))
+
+
 def run_benchmark(train: list[str], val: list[str], test: list[str], out_dir: str | Path,
                   labels_from: str | None = None, seed: int = 0, cnn_epochs: int = 30,
                   log=print) -> dict:
     """Train on `train`, tune on `val`, score `test`; write predictions.csv and metrics.json into `out_dir`."""
     from exo_assets.external.tfrecord_reader import load_external, model_feature_columns
-    from exo_assets.models.cnn import CNNClassifier, CNNConfig
+    from exo_assets.models.cnn import CNNClassifier
 
     started = time.perf_counter()
     timings = {}
@@ -119,16 +143,19 @@ def run_benchmark(train: list[str], val: list[str], test: list[str], out_dir: st
     log(f"[benchmark] booster: {booster.meta['best_iteration']} trees ({timings['booster_s']:.1f} s)")
 
     channels = [c for c in ("local", "odd", "even", "secondary") if c in tr.views]
-    cnn_cfg = CNNConfig(global_channels=("global",), local_channels=tuple(channels), epochs=cnn_epochs,
-                        patience=8, min_epochs=12, seed=seed, batch_size=128, num_threads=1,
-                        focal_gamma=0.0, class_weighting="none")
+    scalar_cols = cnn_scalar_columns(cols)
+    cnn_cfg = benchmark_cnn_config(channels, cnn_epochs, seed)
+
+    def cnn_inputs(es) -> dict:
+        return {**es.views, CNN_SCALAR_CHANNEL: es.features[scalar_cols].to_numpy(np.float64)}
+
     t = time.perf_counter()
-    cnn = CNNClassifier(classes, cnn_cfg).fit(tr.views, y_tr, va.views, y_va)
+    cnn = CNNClassifier(classes, cnn_cfg).fit(cnn_inputs(tr), y_tr, cnn_inputs(va), y_va)
     timings["cnn_s"] = time.perf_counter() - t
     log(f"[benchmark] cnn: best epoch {cnn.best_epoch} ({timings['cnn_s']:.1f} s)")
 
     pb_va = booster.predict_proba(va.features, calibrated=False)
-    pc_va = cnn.predict_proba(va.views)
+    pc_va = cnn.predict_proba(cnn_inputs(va))
     blend_cfg = BlendConfig()
     groups = va.features["star_id"].to_numpy()
     blended_cf, crossfit = _crossfit_blend(pb_va, pc_va, y_va, groups, classes, blend_cfg, seed)
@@ -148,7 +175,7 @@ def run_benchmark(train: list[str], val: list[str], test: list[str], out_dir: st
         log(f"[benchmark] val {name}: " + ", ".join(f"{k}={v:.4f}" for k, v in r.items() if isinstance(v, float)))
 
     pb_te = booster.predict_proba(te.features, calibrated=False)
-    pc_te = cnn.predict_proba(te.views)
+    pc_te = cnn.predict_proba(cnn_inputs(te))
     p_te = apply_blend(final_blend, pb_te, pc_te)
     preds = pd.DataFrame({"row_id": te.features["row_id"].to_numpy(), "tic_id": te.features["tic_id"].to_numpy()})
     for i, c in enumerate(classes):
@@ -165,7 +192,8 @@ def run_benchmark(train: list[str], val: list[str], test: list[str], out_dir: st
     metrics = {
         "dataset": dataset, "classes": classes, "seed": seed, "data": "real TESS signals (AstroNet TFRecords)",
         "n": {"train": len(tr.features), "val": len(va.features), "test": len(te.features)},
-        "features": cols, "cnn_channels": ["global", *channels],
+        "features": cols, "cnn_channels": ["global", *channels], "cnn_scalar_inputs": scalar_cols,
+        "cnn_config": cnn_cfg.to_dict(), "cnn_best_epoch": cnn.best_epoch,
         "booster_top_features": booster.feature_importance().head(20).to_dict(orient="records"),
         "validation": val_report, "validation_note": "temperatures and alpha cross-fitted on halves of the "
         "validation stars; early stopping of both branches used the whole validation shard",
