@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -78,6 +79,10 @@ def available_cores() -> int:
 
 def _init_worker() -> None:
     for var in _THREAD_VARS:
+        # numba reads NUMBA_NUM_THREADS once, at import (the forkserver preloads it): changing the variable
+        # afterwards makes its next config reload (at the first compile) fail; set_num_threads below is the way.
+        if var == "NUMBA_NUM_THREADS" and "numba" in sys.modules:
+            continue
         os.environ[var] = "1"
     try:
         import numba

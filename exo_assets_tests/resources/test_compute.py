@@ -19,6 +19,7 @@ from exo_assets.models.datasets import frame_hash
 from exo_assets.parallel import ItemFailure, parallel_map
 from exo_assets.storage import read_npz
 from resources import ComputeResource, ExoIOManager, LightCurveArchive
+from exo_assets_tests.resources.compute_jobs import compile_numba as _compile_numba
 from exo_assets_tests.resources.compute_jobs import pid as _pid
 from exo_assets_tests.resources.compute_jobs import square_or_die as _square_or_die
 from exo_assets_tests.resources.compute_jobs import square_or_fail as _square_or_fail
@@ -48,6 +49,13 @@ def test_local_map_keeps_order_and_records_one_failure(tmp_path):
     with pytest.raises(ItemFailure) as err:
         compute.map(_square_or_fail, list(range(10)))
     assert [e.index for e in err.value.errors] == [3] and "bad item 3" in err.value.errors[0].detail
+
+
+def test_workers_compile_numba_single_threaded():
+    """A first numba compile inside a worker (a fresh install has no numba cache) must not trip over the
+    worker's one-thread setting; found when a clean clone failed every star this way."""
+    out = parallel_map(_compile_numba, list(range(6)), 2, min_items=1)
+    assert out == [(x * (x + 1) // 2, 1) for x in range(6)]
 
 
 def test_a_dying_worker_fails_only_its_item():
