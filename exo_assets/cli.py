@@ -134,7 +134,8 @@ def cmd_benchmark_tfrecord(args) -> int:
     from exo_assets.external.tfrecord_reader import TFRecordError
 
     try:
-        run_benchmark(args.train, args.val, args.test, args.out, args.labels_from, args.seed, args.cnn_epochs)
+        run_benchmark(args.train, args.val, args.test, args.out, args.labels_from, args.seed, args.cnn_epochs,
+                      blend_min_gain_se=args.blend_min_gain_se)
     except (TFRecordError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

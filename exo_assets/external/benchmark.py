@@ -2,6 +2,9 @@
 
 Train shards fit both branches; the validation shard is used for early stopping, the temperatures and
 the blend weight, exactly the classes the Dagster assets use (BoosterModel, CNNClassifier, fit_blend).
+The booster sees the allowed shard scalars, the view features of `view_features` and the scalars
+derived from them (`benchmark_booster_config`); the CNN sees the views, with the allowed shard scalars
+in its dense head (`benchmark_cnn_config`).
 Reported validation figures are *cross-fitted*: temperatures and alpha are fit on one half of the
 validation stars and applied to the other half (and vice versa), so the blend is never scored on the
 rows that chose its weight. Early stopping still sees the whole validation shard (a small optimism,
@@ -104,7 +107,7 @@ def cnn_scalar_columns(feature_columns: list[str]) -> list[str]:
     return [c for c in (*ALLOWED_SCALARS, "duty_cycle") if c in feature_columns]
 
 
-def benchmark_cnn_config(local_channels: list[str], epochs: int = 30, seed: int = 0):
+def benchmark_cnn_config(local_channels: list[str], epochs: int = 60, seed: int = 0):
     """CNN settings of the benchmark: the default dual-branch net, plain cross-entropy (no class
     weights), the shard scalars in the head, early stopping on the validation log-loss (what the blend
     is chosen on; the macro-F1 of a 50-PC validation shard jumps by +-0.05 between epochs)."""
@@ -116,9 +119,13 @@ def benchmark_cnn_config(local_channels: list[str], epochs: int = 30, seed: int 
 
 
 def run_benchmark(train: list[str], val: list[str], test: list[str], out_dir: str | Path,
-                  labels_from: str | None = None, seed: int = 0, cnn_epochs: int = 30,
-                  log=print) -> dict:
-    """Train on `train`, tune on `val`, score `test`; write predictions.csv and metrics.json into `out_dir`."""
+                  labels_from: str | None = None, seed: int = 0, cnn_epochs: int = 60,
+                  log=print, blend_min_gain_se: float = BlendConfig.min_gain_se) -> dict:
+    """Train on `train`, tune on `val`, score `test`; write predictions.csv and metrics.json into `out_dir`.
+
+    `blend_min_gain_se`: the blend's do-no-harm margin (`BlendConfig.min_gain_se`; the project
+    default 2 standard errors, as in the Dagster `blend` asset).
+    """
     from exo_assets.external.tfrecord_reader import load_external, model_feature_columns
     from exo_assets.models.cnn import CNNClassifier
 
@@ -156,7 +163,7 @@ def run_benchmark(train: list[str], val: list[str], test: list[str], out_dir: st
 
     pb_va = booster.predict_proba(va.features, calibrated=False)
     pc_va = cnn.predict_proba(cnn_inputs(va))
-    blend_cfg = BlendConfig()
+    blend_cfg = BlendConfig(min_gain_se=blend_min_gain_se)
     groups = va.features["star_id"].to_numpy()
     blended_cf, crossfit = _crossfit_blend(pb_va, pc_va, y_va, groups, classes, blend_cfg, seed)
     # Each branch alone, temperature-calibrated and cross-fitted the same way (alpha fixed at 0 with
@@ -197,7 +204,7 @@ def run_benchmark(train: list[str], val: list[str], test: list[str], out_dir: st
         "booster_top_features": booster.feature_importance().head(20).to_dict(orient="records"),
         "validation": val_report, "validation_note": "temperatures and alpha cross-fitted on halves of the "
         "validation stars; early stopping of both branches used the whole validation shard",
-        "blend": {"final": final_blend.to_dict(), "crossfit": crossfit},
+        "blend": {"final": final_blend.to_dict(), "crossfit": crossfit, "min_gain_se": blend_min_gain_se},
         "test": test_report, "timings_s": timings,
         "reader": {"train": tr.meta, "val": va.meta, "test": te.meta},
     }
@@ -214,4 +221,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder (predictions.csv, metrics.json)")
     parser.add_argument("--labels-from", help="TOI catalog CSV for the TOI-views set (default: the shipped TOI table)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cnn-epochs", type=int, default=30)
+    parser.add_argument("--blend-min-gain-se", type=float, default=BlendConfig.min_gain_se,
+                        help="do-no-harm margin of the blend, in standard errors of the paired log-loss gain "
+                             "(default %(default)s, as the Dagster blend asset)")
+    parser.add_argument("--cnn-epochs", type=int, default=60,
+                        help="maximum CNN epochs (early stopping on the validation log-loss, patience 8)")

@@ -24,6 +24,14 @@ vs primary, global vs local, odd vs even) are then NaN, and the significance rat
 Pass ``views_share_scale=True`` for views made by `exo_assets.science.views.make_views`
 (one common scale), where the cross-view depth ratios are derivable.
 
+Feature groups (`VIEW_FEATURE_SCHEMA` gives each column's unit and meaning): local-view depth, S/N,
+shape (V-ness, width, asymmetry), the transit profile at several widths, time-reversal symmetry,
+ingress/egress slopes, template correlations and a least-squares trapezoid grid; out-of-transit red
+noise, outliers and gaps; in the global view (where primary and secondary share one scale) the
+deepest other dip relative to the primary, phase-0.5 depth, harmonics at P and P/2 and smooth
+variability; the secondary view's S/N and shape. `derived_scalar_features` adds transforms of the
+allowed shard scalars (`DERIVED_SCALAR_SCHEMA`).
+
 Column names avoid the leakage-guard substrings of `exo_assets.science.catalogs.LEAKAGE_PATTERNS`.
 """
 
@@ -550,7 +558,8 @@ def derived_scalar_features(period_days=None, duration_days=None, snr=None, tmag
             "tmag_mag": tmag,
             "log10_depth_proxy": np.log10(pos(sn)) + 0.2 * tmag - 0.5 * np.log10(np.minimum(duty, 1.0)),
         }
-    frame = pd.DataFrame({k: np.where(np.isfinite(v), v, np.nan) for k, v in out.items()}, columns=DERIVED_SCALAR_COLUMNS)
+    frame = pd.DataFrame({k: np.where(np.isfinite(v), v, np.nan) for k, v in out.items()},
+                         columns=DERIVED_SCALAR_COLUMNS)
     return frame.astype("float64")
 
 

@@ -15,7 +15,9 @@ convs_per_block -> MaxPool1d(pool, stride)``:
   stacked, so the branch sees odd/even depth differences and a secondary eclipse directly.
 
 Each branch ends in an adaptive max-pool to a fixed number of positions (``global_out_bins`` /
-``local_out_bins``) and is flattened; the two are concatenated into a dense head
+``local_out_bins``) and is flattened; the two (plus, optionally, per-signal scalars such as period,
+duration and S/N: ``CNNConfig.scalar_channels``, quantile-transformed to [-1, 1] with knots fit on
+the training rows, as Astronet-Vetting feeds its scalars to the head) are concatenated into a dense head
 (``dense_units`` x [Linear + ReLU + Dropout]) and a final Linear to the k class logits. The adaptive
 pool makes the head independent of the view lengths while keeping a coarse position (transit in
 the centre, secondary eclipse at the edges of the global view).
@@ -35,20 +37,22 @@ cores are free.
 Training
 --------
 AdamW (lr 1e-3, weight decay 1e-4), mini-batches of 64 drawn by a seeded permutation, focal loss
-with inverse-frequency class weights (`focal_loss`), augmentation by time reversal of all views
-(p = 0.5 per sample) and additive Gaussian noise (sigma 0.05 in view units, i.e. 5% of the local
-transit depth, since views are normalised so the local depth is 1). With validation data, training
-stops after ``patience`` epochs without improvement of the validation macro-F1 (ties broken by a
-lower validation log-loss), but not before ``min_epochs``, and the best epoch's weights are
-restored; otherwise it runs ``epochs`` epochs. Everything is seeded (weights, batches, dropout,
-augmentation), the global torch RNG is left untouched, and on CPU a fit is bit-for-bit
-reproducible for a given seed and thread count.
+with inverse-frequency class weights (`focal_loss`), augmentation by time reversal of all views (p =
+0.5 per sample) and additive Gaussian noise (sigma 0.05 in view units, i.e. 5% of the local transit
+depth, since views are normalised so the local depth is 1). With validation data, training stops
+after ``patience`` epochs without improvement of the validation macro-F1 (ties broken by a lower
+validation log-loss), but not before ``min_epochs``, and the best epoch's weights are restored;
+otherwise it runs ``epochs`` epochs. ``early_stopping="log_loss"`` instead keeps the epoch with the
+lowest (prior-corrected) validation log-loss, steadier on rare classes. Everything is seeded
+(weights, batches, dropout, augmentation), the global torch RNG is left untouched, and on CPU a fit
+is bit-for-bit reproducible for a given seed and thread count.
 
 Persistence
 -----------
 `CNNClassifier.save` writes ``model.pt`` (``torch.save`` of the state dict: tensors only, loadable
 with ``weights_only=True``) and ``config.json`` (classes, config, input lengths, torch version,
-best epoch, training history), each through a temp file and ``os.replace``.
+best epoch, training history, class weights, scalar quantile knots), each through a temp file and
+``os.replace``.
 """
 
 from __future__ import annotations

@@ -57,7 +57,18 @@ def test_metrics_report_validation_stages_with_intervals(bench):
         assert 0 <= v["vetting_ap"] <= 1 and 0 <= v["triage_ap"] <= 1
         lo, hi = v["ci95"]["vetting_ap"]
         assert lo <= hi
-    assert not {"row_id", "tic_id", "toi_id", "Sectors", "camera", "ccd", "Epoc"} & set(metrics["features"])
+    leaks = {"row_id", "tic_id", "toi_id", "Sectors", "camera", "ccd", "Epoc", "Disposition", "label"}
+    assert not leaks & set(metrics["features"]) and not leaks & set(metrics["cnn_scalar_inputs"])
+    # The CNN's head gets the allowed shard scalars; the booster also the view-derived features.
+    assert {"period_days", "duration_days", "snr", "duty_cycle"} <= set(metrics["cnn_scalar_inputs"])
+    assert {"lv_tfit_flat", "gv_sec_rel_primary", "log10_period"} <= set(metrics["features"])
+    assert metrics["cnn_config"]["scalar_channels"] == ["scalars"]
+    assert metrics["cnn_config"]["early_stopping"] == "log_loss"
+    final = metrics["blend"]["final"]
+    assert metrics["blend"]["min_gain_se"] == 2.0  # the project's do-no-harm margin by default
+    assert final["oof_logloss_blend"] <= final["oof_logloss_booster"] + 1e-12
+    top = metrics["booster_top_features"]
+    assert top and {r["feature"] for r in top} <= set(metrics["features"])
 
 
 def test_same_seed_same_predictions(bench):
