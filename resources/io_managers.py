@@ -25,7 +25,8 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from exo_assets.storage import ArrayBundle, TableBundle, atomic_path, atomic_write_text, read_npz, write_npz
+from exo_assets.storage import (ArrayBundle, TableBundle, atomic_path, atomic_write_text, json_default, read_npz,
+                                write_npz)
 
 UNPARTITIONED = "__all__"
 
@@ -39,20 +40,8 @@ def write_parquet(frame: pd.DataFrame, dest: Path) -> int:
 
 def write_json(value: dict, dest: Path) -> int:
     """Write a dict as JSON atomically; returns bytes written."""
-    atomic_write_text(dest, json.dumps(value, indent=2, sort_keys=True, default=_json_default))
+    atomic_write_text(dest, json.dumps(value, indent=2, sort_keys=True, default=json_default))
     return dest.stat().st_size
-
-
-def _json_default(obj):
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 def write_bundle(bundle: TableBundle, pointer: Path) -> int:

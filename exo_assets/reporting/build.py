@@ -20,6 +20,7 @@ import pandas as pd
 from exo_assets.reporting import figures as F
 from exo_assets.reporting.explain import SHAP_METHOD, booster_shap, gain_share
 from exo_assets.reporting.pdf import PAGE_SIZE, Page, render_pdf, text_block
+from exo_assets.storage import json_default
 from exo_assets.reporting.tables import (
     PLANET_CLASSES,
     SPLIT_LABELS,
@@ -126,15 +127,7 @@ class Report:
         return len(self.page_headers)
 
     def metrics_json(self) -> bytes:
-        return json.dumps(self.metrics, indent=2, sort_keys=True, default=_json_default).encode()
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+        return json.dumps(self.metrics, indent=2, sort_keys=True, default=json_default).encode()
 
 
 def _versions() -> dict[str, str]:

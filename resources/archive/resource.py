@@ -34,20 +34,21 @@ from resources.compute import ComputeResource
 PROVENANCE = {"simulated": "simulated", "local": "local", "mast": "MAST"}
 
 
-def _fetch_one(args) -> FetchResult:
-    backend, star_id, mission, signals = args
+def _guarded(star_id: str, call, *args) -> FetchResult:
     try:
-        return backend.fetch_star(star_id, mission, signals)
+        return call(*args)
     except Exception as exc:  # a backend bug for one star is still only that star's failure
         return FetchResult(star_id, FAILED, f"{type(exc).__name__}: {exc}")
+
+
+def _fetch_one(args) -> FetchResult:
+    backend, star_id, mission, signals = args
+    return _guarded(star_id, backend.fetch_star, star_id, mission, signals)
 
 
 def _fetch_sector_one(args) -> FetchResult:
     backend, star_id, signals, sector = args
-    try:
-        return backend.fetch_star_sector(star_id, signals, sector)
-    except Exception as exc:  # a backend bug for one star is still only that star's failure
-        return FetchResult(star_id, FAILED, f"{type(exc).__name__}: {exc}")
+    return _guarded(star_id, backend.fetch_star_sector, star_id, signals, sector)
 
 
 def _fetch_failed(job, error) -> FetchResult:
