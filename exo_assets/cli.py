@@ -5,6 +5,7 @@
     exo-assets dev [--port 3000]
     exo-assets bench preprocess | scale | api
     exo-assets benchmark-tfrecord --train SHARDS... --val SHARDS... --test SHARDS... --out DIR
+    exo-assets materialize-external --set vetting|toi --dir FOLDER [--seed N] [--cnn-epochs N]
 
 Dagster reads its instance config from $DAGSTER_HOME/dagster.yaml. These commands use
 $DAGSTER_HOME when it is set, else ./.dagster_home, and copy the repository's dagster.yaml there
@@ -142,6 +143,33 @@ def cmd_benchmark_tfrecord(args) -> int:
     return 0
 
 
+def cmd_materialize_external(args) -> int:
+    """Materialize the external-views group for one TFRecord set through the instance in DAGSTER_HOME."""
+    home = ensure_dagster_home(args.home)
+    import dagster as dg
+
+    from exo_assets.definitions import EXTERNAL_JOB, build_defs
+    from resources import ExternalViewsSource
+
+    folder = str(Path(args.dir).resolve())
+    external = ExternalViewsSource(**{f"{args.set}_dir": folder},
+                                   toi_catalog=str(Path(args.labels_from).resolve()) if args.labels_from else "")
+    job = build_defs(external=external).resolve_job_def(EXTERNAL_JOB)
+    run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}},
+                  "ops": {"external_benchmark": {"config": {"seed": args.seed, "cnn_epochs": args.cnn_epochs}}}}
+    started = time.perf_counter()
+    result = job.execute_in_process(partition_key=args.set, instance=dg.DagsterInstance.get(), raise_on_error=False,
+                                    run_config=run_config)
+    print(f"[exo-assets] external {args.set}: {'SUCCESS' if result.success else 'FAILURE'} in "
+          f"{time.perf_counter() - started:.1f} s (run {result.run_id}); DAGSTER_HOME={home}", flush=True)
+    if not result.success:
+        for event in result.all_events:
+            if event.event_type_value == "STEP_FAILURE":
+                print(f"error: {event.event_specific_data.error.message.strip()}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_bench(args) -> int:
     if args.which == "preprocess":
         from exo_assets.bench.preprocess import main as bench_main
@@ -190,6 +218,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(tfr)
     tfr.set_defaults(func=cmd_benchmark_tfrecord)
+
+    ext = sub.add_parser("materialize-external",
+                         help="materialize the external-views assets (real TFRecord signals) for one set")
+    ext.add_argument("--set", required=True, choices=["vetting", "toi"], help="which TFRecord set (partition)")
+    ext.add_argument("--dir", required=True, help="folder with its train-*, val-* (and optional test-*) shards")
+    ext.add_argument("--labels-from", help="TOI catalog CSV for --set toi (default: the shipped TOI table)")
+    ext.add_argument("--seed", type=int, default=0)
+    ext.add_argument("--cnn-epochs", type=int, default=60, help="maximum CNN epochs (early stopping, patience 8)")
+    ext.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    ext.add_argument("--home", help="DAGSTER_HOME (default: $DAGSTER_HOME or ./.dagster_home)")
+    ext.set_defaults(func=cmd_materialize_external)
 
     bench = sub.add_parser("bench", help="benchmarks that print their figures")
     bench.add_argument("which", choices=["preprocess", "scale", "api"])

@@ -21,6 +21,18 @@ def test_definitions_load_with_mission_partitions_and_in_process_executor():
     assert job.executor_def.name == "in_process"
 
 
+def test_external_views_group_has_its_own_job_outside_the_mission_job():
+    from exo_assets.definitions import EXTERNAL_JOB
+
+    external = {"external_feature_table", "external_cnn_tensors", "external_benchmark"}
+    mission_assets = {k.to_user_string() for k in defs.resolve_job_def(MISSION_JOB).asset_layer.executable_asset_keys}
+    external_assets = {k.to_user_string() for k in defs.resolve_job_def(EXTERNAL_JOB).asset_layer.executable_asset_keys}
+    assert not external & mission_assets and "blend" in mission_assets
+    assert external_assets == external
+    node = defs.resolve_asset_graph().get(dg.AssetKey("external_benchmark"))
+    assert node.partitions_def.get_partition_keys() == ["vetting", "toi"] and node.group_name == "external_views"
+
+
 def test_dagster_yaml_is_a_valid_instance_config(tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.delenv("DAGSTER_HOME", raising=False)

@@ -159,7 +159,7 @@ def _check_asset_listing(dev: DagsterDev) -> None:
         if isinstance(partitions_def, dg.DynamicPartitionsDefinition):
             assert node["partitionDefinition"] == {"type": "DYNAMIC", "name": TESS_SECTORS}, name
         elif partitions_def is not None:
-            assert node["isPartitioned"] and node["partitionKeys"] == ["Kepler", "K2", "TESS"], name
+            assert node["isPartitioned"] and node["partitionKeys"] == partitions_def.get_partition_keys(), name
         else:
             assert not node["isPartitioned"], name
     assert nodes["raw_fits"]["kinds"] and set(nodes["tess_sector_fits"]["kinds"]) == {"fits", "parquet"}

@@ -2,6 +2,7 @@
 
 from resources.archive import LightCurveArchive
 from resources.compute import ComputeResource
+from resources.external_views import ExternalViewsSource
 from resources.io_managers import ExoIOManager
 
-__all__ = ["ComputeResource", "ExoIOManager", "LightCurveArchive"]
+__all__ = ["ComputeResource", "ExoIOManager", "ExternalViewsSource", "LightCurveArchive"]

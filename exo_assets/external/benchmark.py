@@ -118,26 +118,22 @@ def benchmark_cnn_config(local_channels: list[str], epochs: int = 60, seed: int 
                      class_weighting="none", early_stopping="log_loss", scalar_channels=(CNN_SCALAR_CHANNEL,))
 
 
-def run_benchmark(train: list[str], val: list[str], test: list[str], out_dir: str | Path,
-                  labels_from: str | None = None, seed: int = 0, cnn_epochs: int = 60,
-                  log=print, blend_min_gain_se: float = BlendConfig.min_gain_se) -> dict:
-    """Train on `train`, tune on `val`, score `test`; write predictions.csv and metrics.json into `out_dir`.
+def benchmark_sets(tr, va, te, seed: int = 0, cnn_epochs: int = 60, log=print,
+                   blend_min_gain_se: float = BlendConfig.min_gain_se) -> tuple[pd.DataFrame, dict]:
+    """Train on `tr`, tune on `va`, score `te` (three `ExternalSet`s of one dataset).
 
+    Returns the test predictions (`row_id`, `tic_id`, one `p_<CLASS>` column per class; one row per
+    signal) and the metrics dict written to metrics.json. Used by `run_benchmark` (the CLI) and by the
+    `external_benchmark` asset: one implementation.
     `blend_min_gain_se`: the blend's do-no-harm margin (`BlendConfig.min_gain_se`; the project
     default 2 standard errors, as in the Dagster `blend` asset).
     """
-    from exo_assets.external.tfrecord_reader import load_external, model_feature_columns
+    from exo_assets.external.tfrecord_reader import model_feature_columns
     from exo_assets.models.cnn import CNNClassifier
 
     started = time.perf_counter()
     timings = {}
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tr = load_external(train, labels_from=labels_from)
-    va = load_external(val, dataset=tr.meta["dataset"], labels_from=labels_from)
-    te = load_external(test, dataset=tr.meta["dataset"], labels_from=labels_from, require_labels=False)
     dataset, classes = tr.meta["dataset"], list(tr.classes)
-    timings["read_s"] = time.perf_counter() - started
     log(f"[benchmark] {dataset}: train {len(tr.features)}, val {len(va.features)}, test {len(te.features)} signals; "
         f"classes {classes}")
 
@@ -189,13 +185,12 @@ def run_benchmark(train: list[str], val: list[str], test: list[str], out_dir: st
         preds[f"p_{c}"] = p_te[:, i]
     if preds.duplicated(["row_id", "tic_id"]).any():
         raise RuntimeError("predictions would hold a repeated (row_id, tic_id)")
-    atomic_write_text(out_dir / "predictions.csv", preds.to_csv(index=False))
     test_report = {}
     labelled = te.features["label"].isin(classes).to_numpy()
     if labelled.any() and len(np.unique(te.features.loc[labelled, "label"])) > 1:
         y_te = encode_labels(te.features.loc[labelled, "label"], classes)
         test_report = task_scores(dataset, classes, y_te, p_te[labelled])
-    timings["total_s"] = time.perf_counter() - started
+    timings["fit_and_score_s"] = time.perf_counter() - started
     metrics = {
         "dataset": dataset, "classes": classes, "seed": seed, "data": "real TESS signals (AstroNet TFRecords)",
         "n": {"train": len(tr.features), "val": len(va.features), "test": len(te.features)},
@@ -208,9 +203,28 @@ def run_benchmark(train: list[str], val: list[str], test: list[str], out_dir: st
         "test": test_report, "timings_s": timings,
         "reader": {"train": tr.meta, "val": va.meta, "test": te.meta},
     }
+    return preds, metrics
+
+
+def run_benchmark(train: list[str], val: list[str], test: list[str], out_dir: str | Path,
+                  labels_from: str | None = None, seed: int = 0, cnn_epochs: int = 60,
+                  log=print, blend_min_gain_se: float = BlendConfig.min_gain_se) -> dict:
+    """Read the shards, `benchmark_sets`, write predictions.csv and metrics.json into `out_dir`."""
+    from exo_assets.external.tfrecord_reader import load_external
+
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tr = load_external(train, labels_from=labels_from)
+    va = load_external(val, dataset=tr.meta["dataset"], labels_from=labels_from)
+    te = load_external(test, dataset=tr.meta["dataset"], labels_from=labels_from, require_labels=False)
+    read_s = time.perf_counter() - started
+    preds, metrics = benchmark_sets(tr, va, te, seed, cnn_epochs, log, blend_min_gain_se)
+    metrics["timings_s"].update({"read_s": read_s, "total_s": time.perf_counter() - started})
+    atomic_write_text(out_dir / "predictions.csv", preds.to_csv(index=False))
     atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, default=float))
     log(f"[benchmark] wrote {out_dir / 'predictions.csv'} ({len(preds)} rows) and metrics.json "
-        f"in {timings['total_s']:.0f} s")
+        f"in {metrics['timings_s']['total_s']:.0f} s")
     return metrics
 
 
