@@ -178,7 +178,7 @@ def test_catalog_schedule_requests_the_tess_catalog_partition_daily(tmp_path):
 
 def test_automation_is_stopped_by_default_and_the_mission_job_has_no_sector_asset(tmp_path):
     defs = _defs(FakeArchive(), tmp_path)
-    for sensor in defs.sensors:
+    for sensor in defs.get_repository_def().sensor_defs:  # incl. default_automation_condition_sensor
         assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     assert defs.resolve_schedule_def(CATALOG_SCHEDULE).default_status == dg.DefaultScheduleStatus.STOPPED
     mission_nodes = {n.name for n in defs.resolve_job_def(MISSION_JOB).graph.nodes}
@@ -187,6 +187,20 @@ def test_automation_is_stopped_by_default_and_the_mission_job_has_no_sector_asse
     sector_node = graph.get(dg.AssetKey("tess_sector_fits"))
     assert isinstance(sector_node.partitions_def, dg.DynamicPartitionsDefinition)
     assert dg.AssetKey("raw_fits") in sector_node.child_keys
+
+
+def test_report_summary_is_requested_once_after_any_final_report_partition_updates(tmp_path):
+    """Declarative automation: a new final_report[TESS] (e.g. the sector refresh) requests report_summary,
+    even though Kepler and K2 were never materialized; nothing else is requested and it fires once."""
+    defs = _defs(FakeArchive(), tmp_path)
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    assert result.total_requested == 0
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="final_report", partition="TESS"))
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert result.total_requested == 1 and result.get_num_requested(dg.AssetKey("report_summary")) == 1
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert result.total_requested == 0
 
 
 # --- the per-sector asset and raw_fits[TESS] through Dagster ------------------------------------

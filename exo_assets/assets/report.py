@@ -202,9 +202,21 @@ class SummarySettings(dg.Config):
     png_dpi: int = Field(default=100, ge=30, le=300)
 
 
+#: Re-run the summary after any final_report partition is updated (e.g. the TESS refresh after a new
+#: sector). Like `AutomationCondition.eager()` but without its "no dependency partition missing" clause:
+#: the summary is built from whichever missions exist. Evaluated by Dagster's
+#: `default_automation_condition_sensor`, which is stopped until turned on (Automation tab).
+SUMMARY_AUTOMATION = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("any final_report updated")
+
+
 @dg.asset(
     name=SUMMARY_ASSET, group_name=REPORTS, kinds={"pdf", "png", "parquet"}, owners=["team:exo-assets"],
     ins={"final_report": dg.AssetIn(metadata={"allow_missing_partitions": True})},
+    automation_condition=SUMMARY_AUTOMATION,
     description="Cross-mission summary of every materialized final_report partition (missing missions are listed, "
     "not an error): summary.pdf, summary.png, summary.json and a table of the booster / CNN / blend / blend + "
     "vetting metrics per mission and split.",
