@@ -87,12 +87,13 @@ def external_signals(context: dg.AssetExecutionContext, external_views: External
     partitions_def=external_set_partitions, group_name=EXTERNAL, kinds={"lightgbm", "pytorch"},
     owners=["team:exo-assets"],
     description="The project's booster + CNN + blend trained on the set's train shards, tuned on its validation "
-    "shard (early stopping, temperatures, blend weight), scoring its test shards (the validation shard when the "
-    "folder has no test-*). Predictions table (row_id, tic_id, p_<CLASS>) and the metrics of "
+    "shard (early stopping, temperatures, blend weight), scoring its test shards (the validation shard's "
+    "labelled signals when the folder has no test-*). Predictions table (row_id, tic_id, p_<CLASS>) and the metrics of "
     "`exo-assets benchmark-tfrecord`; validation figures cross-fitted with bootstrap 95% intervals.",
 )
 def external_benchmark(context: dg.AssetExecutionContext, config: ExternalBenchmarkSettings,
-                       external_feature_table: pd.DataFrame, external_cnn_tensors: ArrayBundle) -> dg.Output[TableBundle]:
+                       external_feature_table: pd.DataFrame,
+                       external_cnn_tensors: ArrayBundle) -> dg.Output[TableBundle]:
     try:
         sets = from_stored(external_feature_table, external_cnn_tensors)
     except ValueError as err:
@@ -100,7 +101,8 @@ def external_benchmark(context: dg.AssetExecutionContext, config: ExternalBenchm
     test = sets.get("test") or sets["val"]
     preds, metrics = benchmark_sets(sets["train"], sets["val"], test, config.seed, config.cnn_epochs,
                                     log=context.log.info, blend_min_gain_se=config.blend_min_gain_se)
-    metrics["test_source"] = "test shards" if "test" in sets else "validation shard (no test-* in the folder)"
+    metrics["test_source"] = ("test shards" if "test" in sets
+                              else "validation shard, labelled signals (no test-* in the folder)")
     rows = []
     for stage, values in metrics["validation"].items():
         row = {"stage": stage}
