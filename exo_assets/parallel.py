@@ -218,23 +218,41 @@ def threaded_map(fn: Callable, items: Iterable, max_workers: int = 2, on_error: 
     return _finish(items, outcomes, on_error)
 
 
+def _dask_round(client, fn: Callable, indexed: list[tuple[int, object]], scatter: bool,
+                outcomes: dict[int, tuple]) -> list[tuple[int, object]]:
+    """One task per (index, item); fills `outcomes`, returns the pairs whose task was lost (not an
+    exception of `fn`, which `_call_chunk` records as that item's failure)."""
+    chunks = [[pair] for pair in indexed]
+    data = client.scatter(chunks, hash=False) if scatter else chunks
+    futures = client.map(partial(_call_chunk, fn, pin_threads=True), data, pure=False)
+    lost = []
+    for pair, future in zip(indexed, futures):
+        try:
+            for outcome in future.result():
+                outcomes[outcome[0]] = outcome
+        except Exception as exc:  # KilledWorker, CancelledError (its scattered input died with a worker), ...
+            outcomes[pair[0]] = (pair[0], False, f"dask task failed ({type(exc).__name__}: {exc})", "")
+            lost.append(pair)
+    client.cancel(futures + (data if scatter else []))
+    return lost
+
+
 def dask_map(client, fn: Callable, items: Iterable, on_error: OnError = None) -> list:
     """`[fn(x) for x in items]` on a `dask.distributed.Client`, one task per item, in input order.
 
     Items are scattered to the workers first (large arrays do not travel inside the task graph).
-    A task lost with its worker (dask retries it on others first, then raises `KilledWorker`) is
-    that item's failure.
+    Scattered data has no lineage: a worker that dies (segfault, OOM kill) takes the inputs of every
+    item placed on it along. Those items run again with their input inside the task, where dask
+    reschedules tasks of a dead worker; a task that was running beside the killer each time can still
+    be blamed (`KilledWorker`), so what is lost again runs one item at a time: only the item that
+    kills its worker fails.
     """
     items = list(items)
     outcomes: dict[int, tuple] = {}
     if items:
-        data = client.scatter([[(i, item)] for i, item in enumerate(items)], hash=False)
-        futures = client.map(partial(_call_chunk, fn, pin_threads=True), data, pure=False)
-        for index, future in enumerate(futures):
-            try:
-                for outcome in future.result():
-                    outcomes[outcome[0]] = outcome
-            except Exception as exc:  # KilledWorker, CancelledError, ...
-                outcomes[index] = (index, False, f"dask task failed ({type(exc).__name__}: {exc})", "")
-        client.cancel(futures + data)
+        lost = _dask_round(client, fn, list(enumerate(items)), True, outcomes)
+        if lost:
+            lost = _dask_round(client, fn, lost, False, outcomes)
+        for pair in lost:
+            _dask_round(client, fn, [pair], False, outcomes)
     return _finish(items, outcomes, on_error)
