@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -43,7 +42,7 @@ from exo_assets.inference import (
 )
 from exo_assets.inference.engine import safe_name
 from exo_assets.science.lightcurves import LightCurveError, read_header_identity, read_star
-from exo_assets.storage import atomic_write_text
+from exo_assets.storage import atomic_write_text, finite_or_none
 
 STAR_FIELDS = ("teff_k", "logg_cgs", "radius_rsun", "mag", "depth_ppm")
 
@@ -78,14 +77,6 @@ def _header_signal(header: dict) -> list[dict]:
     if period is None or t0 is None:
         return []
     return [{"signal_id": "header", "period": period, "t0": t0, "duration": header.get("DURATION")}]
-
-
-def _finite_or_none(v):
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def load_curves(files: list[Path], star_id: str | None, mission: str | None) -> list[CurveInput]:
@@ -223,12 +214,12 @@ def _predict_all(args, curves, catalog, decision, registry, home, tqdm) -> int:
         out_path = args.out / f"pred_{name}.json"
         if err is None:
             others = [(float(s["period"]), float(s["t0"]), float(s["duration"])) for s in same_star
-                      if s is not sig and all(_finite_or_none(s[k]) is not None for k in ("period", "t0", "duration"))]
-            target = TargetInfo.from_header(curve.header, **{k: _finite_or_none(sig.get(k)) for k in STAR_FIELDS})
+                      if s is not sig and all(finite_or_none(s[k]) is not None for k in ("period", "t0", "duration"))]
+            target = TargetInfo.from_header(curve.header, **{k: finite_or_none(sig.get(k)) for k in STAR_FIELDS})
             try:
                 result = predict_curve(
-                    model_set, curve.time, curve.flux, curve.flux_err, _finite_or_none(sig["period"]),
-                    _finite_or_none(sig["t0"]), _finite_or_none(sig["duration"]), curve.mission or "",
+                    model_set, curve.time, curve.flux, curve.flux_err, finite_or_none(sig["period"]),
+                    finite_or_none(sig["t0"]), finite_or_none(sig["duration"]), curve.mission or "",
                     curve.star_id, target, options, decision, media_dir=args.out, media_url=str(args.out),
                     quality=curve.quality, segment=curve.segment, other_signals=others)
                 if sig.get("signal_id"):

@@ -54,6 +54,7 @@ from exo_assets.science.lightcurves import LightCurveData, LightCurveError
 from exo_assets.science.missions import MISSIONS, mission_info
 from exo_assets.science.prepare import clean_with_ephemerides
 from exo_assets.science.views import ViewConfig, bin_centres
+from exo_assets.storage import finite_or_none, json_safe
 
 #: Times / epochs above this are read as BJD and converted to the mission's system (days).
 BJD_THRESHOLD = 2.4e6
@@ -298,12 +299,12 @@ class MissionModel:
             "decision_thresholds": {"cp_high": decision.cp_high, "cp_thresh": decision.cp_thresh},
             "classes": self.classes,
         }
-        return _jsonable(out)
+        return json_safe(out)
 
     def details(self, decision: DecisionConfig | None = None) -> dict:
         """`info` plus lineage, per-stage metrics, blend and vetting settings and the view config."""
         out = self.info(decision)
-        out.update(_jsonable({
+        out.update(json_safe({
             "lineage": self.lineage, "holdout_metrics_by_stage": self.holdout_by_stage,
             "oof_metrics": self.oof_metrics, "cnn_loaded": self.cnn is not None,
             "blend": {"alpha": self.blend.alpha, "t_booster": self.blend.t_booster, "t_cnn": self.blend.t_cnn,
@@ -347,34 +348,6 @@ class ModelSet:
 
 
 # ---------------------------------------------------------------------------------------- helpers
-
-def _jsonable(value):
-    """Plain JSON types; NaN / inf become None."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
-
-
-def _num(value) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
 
 def _array(name: str, values, n: int | None = None) -> np.ndarray:
     try:
@@ -461,7 +434,7 @@ def validate_curve(time, flux, flux_err, period, t0, duration, mission: str, qua
         raise InputError("period is required (days)")
     if t0 is None:
         raise InputError("t0 is required (mid-transit time, BKJD/BTJD or BJD days)")
-    period, t0 = _num(period), _num(t0)
+    period, t0 = finite_or_none(period), finite_or_none(t0)
     if period is None or t0 is None:
         raise InputError("period and t0 must be finite numbers (days)")
     if t0 > BJD_THRESHOLD:
@@ -474,7 +447,7 @@ def validate_curve(time, flux, flux_err, period, t0, duration, mission: str, qua
         raise InputError(f"period {period:g} d is longer than the data's baseline ({baseline:.3f} d): "
                          "the transit cannot be folded")
     if duration is not None:
-        d = _num(duration)
+        d = finite_or_none(duration)
         if d is None or not 0 < d < 0.5 * period:
             raise InputError(f"duration must be a number with 0 < duration < period / 2, got {duration!r}")
         duration = d
@@ -522,17 +495,17 @@ def top_shap(booster: BoosterModel, row: pd.DataFrame, class_index: int, top_k: 
         "class": booster.classes[class_index],
         "units": "booster raw margin (log-odds) of that class, before temperature scaling",
         "base_value": float(shap.bias[class_index]),
-        "top_shap": [{"feature": shap.features[i], "shap": float(values[i]), "value": _num(shap.data[0, i])}
+        "top_shap": [{"feature": shap.features[i], "shap": float(values[i]), "value": finite_or_none(shap.data[0, i])}
                      for i in order],
     }
 
 
 def physics_fit(features: dict, details: dict) -> dict:
     """The Mandel-Agol fit and the related diagnostics of `compute_diagnostics`, in the API's shape."""
-    f = {k: _num(v) for k, v in features.items() if k != "ma_fit_status"}
+    f = {k: finite_or_none(v) for k, v in features.items() if k != "ma_fit_status"}
     status = str(features.get("ma_fit_status", ""))
     k = f.get("ma_rp_rs")
-    bic_t, bic_f = _num(details.get("bic_transit")), _num(details.get("bic_flat"))
+    bic_t, bic_f = finite_or_none(details.get("bic_transit")), finite_or_none(details.get("bic_flat"))
     t14 = f.get("ma_t14_days")
     return {
         "model": "MandelAgol2002",
@@ -757,4 +730,4 @@ def predict_curve(model_set: ModelSet, time, flux, flux_err=None, period=None, t
             response["plots"] = write_plots(data, Path(media_dir), stem, title, media_url,
                                             confidence=max(probs.values()))
     response["timing_ms"] = round((_time.perf_counter() - started) * 1e3, 1)
-    return _jsonable(response)
+    return json_safe(response)

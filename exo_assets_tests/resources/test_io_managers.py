@@ -1,6 +1,7 @@
 """Native-format, atomic storage of asset values."""
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -90,3 +91,20 @@ def test_atomic_text_write(tmp_path):
     dest = tmp_path / "d" / "f.json"
     atomic_write_text(dest, json.dumps({"a": 1}))
     assert json.loads(dest.read_text()) == {"a": 1}
+
+
+def test_json_helpers_strict_json_and_finite_numbers():
+    import numpy as np
+
+    from exo_assets.storage import finite_or_none, json_default, json_safe
+
+    assert [finite_or_none(v) for v in (np.float32(2.5), "3", None, "x", np.nan, float("inf"))] == [
+        2.5, 3.0, None, None, None, None]
+    value = {1: np.float64(np.nan), "arr": np.array([1.5, np.inf]), "flag": np.bool_(True), "n": np.int64(7),
+             "t": (None, "s"), "p": Path("/x")}
+    safe = json_safe(value)
+    assert safe == {"1": None, "arr": [1.5, None], "flag": True, "n": 7, "t": [None, "s"], "p": "/x"}
+    json.dumps(safe, allow_nan=False)  # strict JSON
+    # json_default keeps numbers as they are (stored metadata may hold NaN), only converts numpy / paths
+    assert json.loads(json.dumps({"a": np.float64(1.25), "b": np.arange(2)}, default=json_default)) == {
+        "a": 1.25, "b": [0, 1]}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -14,6 +13,7 @@ from exo_assets.science.simulator import noise as nz
 from exo_assets.science.simulator.limb_darkening import quadratic_ld
 from exo_assets.science.simulator.rng import noise_rng, signal_rng, star_key
 from exo_assets.science.simulator.signals import StarContext, catalog_values, choose_mechanism, inject
+from exo_assets.storage import json_safe
 
 SIMULATOR_VERSION = "1.0"
 
@@ -107,21 +107,6 @@ def _star_params(rows: pd.DataFrame, mission: str) -> dict:
         used[key] = v
     return {"catalog": cat, "teff_k": used["teff_k"], "logg_cgs": used["logg_cgs"],
             "radius_rsun": used["radius_rsun"], "mag": used["mag"], "filled": filled}
-
-
-def _json_safe(obj):
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    return obj
 
 
 def _hint_flags(hints: pd.DataFrame | None, signal_id: str) -> dict | None:
@@ -277,4 +262,4 @@ def simulate_star(signals: pd.DataFrame, mission: str, config: SimulatorConfig =
         "segments": seg_truth,
         "signals": sig_truth,
     }
-    return SimulatedStar(star_id=star_id, mission=mission, segments=segments, truth=_json_safe(truth))
+    return SimulatedStar(star_id=star_id, mission=mission, segments=segments, truth=json_safe(truth))

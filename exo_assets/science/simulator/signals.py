@@ -38,6 +38,7 @@ from exo_assets.science.simulator import noise as nz
 from exo_assets.science.simulator import transit_models as tm
 from exo_assets.science.simulator.limb_darkening import quadratic_ld
 from exo_assets.science.simulator.rng import log_uniform
+from exo_assets.storage import finite_or_none
 
 MECHANISMS = ("planet", "eb", "background_eb", "variability", "systematic", "single_event")
 FP_FLAG_WEIGHTS = {"ss": 45.7, "co": 39.0, "nt": 31.5}
@@ -176,15 +177,7 @@ def catalog_values(row, ctx: StarContext, rng: np.random.Generator, is_fp: bool)
         drawn.append("epoch")
     return {"period": period, "epoch": float(epoch), "duration": float(duration), "depth": depth_ppm * 1e-6,
             "impact": impact, "drawn": drawn,
-            "catalog_depth_ppm": _num(row.get("depth_ppm")), "catalog_epoch": _num(row.get("epoch"))}
-
-
-def _num(v):
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return None
-    return v if np.isfinite(v) else None
+            "catalog_depth_ppm": finite_or_none(row.get("depth_ppm")), "catalog_epoch": finite_or_none(row.get("epoch"))}
 
 
 def first_event(t0: float, period: float, start: float) -> float:
