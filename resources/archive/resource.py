@@ -42,7 +42,7 @@ def _guarded(star_id: str, call, *args) -> FetchResult:
 
 
 def _fetch_one(args) -> FetchResult:
-    backend, star_id, mission, signals = args
+    backend, star_id, signals, mission = args
     return _guarded(star_id, backend.fetch_star, star_id, mission, signals)
 
 
@@ -161,12 +161,16 @@ class LightCurveArchive(dg.ConfigurableResource):
         `compute` (see `map_jobs`).
         """
         backend = self.make_backend(mission)
+        return self._fetch_planned(backend, catalog, _fetch_one, mission, compute), backend
+
+    def _fetch_planned(self, backend, catalog: pd.DataFrame, job_fn, extra, compute) -> pd.DataFrame:
+        """Plan (select, skip unusable rows with a reason), run `job_fn((backend, star, signals, extra))`
+        per star through `map_jobs`, and return the manifest (one row per selected signal)."""
         rows, groups = self._plan(catalog, backend)
-        jobs = [(backend, star, mission, frame) for star, frame in groups]
-        results = self.map_jobs(_fetch_one, jobs, compute)
+        results = self.map_jobs(job_fn, [(backend, star, frame, extra) for star, frame in groups], compute)
         for result, (_, frame) in zip(results, groups):
             rows.extend(manifest_rows(result, frame, backend.name))
-        return manifest_frame(rows), backend
+        return manifest_frame(rows)
 
     # --- TESS sectors (the `tess_sector_fits` asset and the new-sector sensor) -------------------
 
@@ -199,12 +203,7 @@ class LightCurveArchive(dg.ConfigurableResource):
         sector = int(sector)
         if sector < 1:
             raise ValueError(f"TESS sectors start at 1, got {sector}")
-        rows, groups = self._plan(catalog, backend)
-        jobs = [(backend, star, frame, sector) for star, frame in groups]
-        results = self.map_jobs(_fetch_sector_one, jobs, compute)
-        for result, (_, frame) in zip(results, groups):
-            rows.extend(manifest_rows(result, frame, backend.name))
-        return manifest_frame(rows).assign(sector=sector)
+        return self._fetch_planned(backend, catalog, _fetch_sector_one, sector, compute).assign(sector=sector)
 
     def fetch_sectors(self, catalog: pd.DataFrame, sectors: list[int],
                       compute: ComputeResource | None = None) -> tuple[pd.DataFrame, object]:
