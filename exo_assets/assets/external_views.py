@@ -12,7 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from exo_assets.assets.metadata import markdown_table
-from exo_assets.external.benchmark import benchmark_sets
+from exo_assets.external.benchmark import EXTERNAL_DATA_LABEL, benchmark_sets
 from exo_assets.external.stored import from_stored, to_stored
 from exo_assets.external.tfrecord_reader import DATASETS, TFRecordError, load_external
 from exo_assets.models.blend import BlendConfig
@@ -72,7 +72,7 @@ def external_signals(context: dg.AssetExecutionContext, external_views: External
         raise dg.Failure(f"{dataset} shards unreadable: {err}") from err
     table, tensors = to_stored(sets)
     counts = table.groupby(["split", "label"]).size().rename("signals").reset_index()
-    common = {"dataset": dataset, "data": "real TESS signals (not simulated)",
+    common = {"dataset": dataset, "data": EXTERNAL_DATA_LABEL,
               "folder": str(external_views.folder(dataset))}
     yield dg.Output(table, output_name="external_feature_table", metadata={
         **common, "signals": len(table), "columns": len(table.columns),
@@ -112,7 +112,7 @@ def external_benchmark(context: dg.AssetExecutionContext, config: ExternalBenchm
                 row[key] = f"{value:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None else "")
         rows.append(row)
     return dg.Output(TableBundle(tables={"predictions": preds}, attrs=metrics), metadata={
-        "dataset": metrics["dataset"], "data": "real TESS signals (not simulated)",
+        "dataset": metrics["dataset"], "data": EXTERNAL_DATA_LABEL,
         "validation": markdown_table(pd.DataFrame(rows)),
         "blend_alpha": float(metrics["blend"]["final"].get("alpha", 0.0)),
         "test_signals": len(preds), "test_source": metrics["test_source"],

@@ -29,6 +29,11 @@ from exo_assets.models.metrics import classification_metrics
 from exo_assets.storage import atomic_write_text
 
 
+#: What the figures are measured on: the shards given, not the embedded simulator. (The sets in
+#: ../shared/data are real TESS signals; this code cannot tell real shards from synthetic ones.)
+EXTERNAL_DATA_LABEL = "AstroNet-format TFRecord shards (external data, not the embedded simulator)"
+
+
 def precision_at_recall(y_true: np.ndarray, score: np.ndarray, recall: float = 0.82) -> float:
     """Best precision among thresholds whose recall is at least `recall`."""
     prec, rec, _ = precision_recall_curve(y_true, score)
@@ -192,7 +197,7 @@ def benchmark_sets(tr, va, te, seed: int = 0, cnn_epochs: int = 60, log=print,
         test_report = task_scores(dataset, classes, y_te, p_te[labelled])
     timings["fit_and_score_s"] = time.perf_counter() - started
     metrics = {
-        "dataset": dataset, "classes": classes, "seed": seed, "data": "real TESS signals (AstroNet TFRecords)",
+        "dataset": dataset, "classes": classes, "seed": seed, "data": EXTERNAL_DATA_LABEL,
         "n": {"train": len(tr.features), "val": len(va.features), "test": len(te.features)},
         "features": cols, "cnn_channels": ["global", *channels], "cnn_scalar_inputs": scalar_cols,
         "cnn_config": cnn_cfg.to_dict(), "cnn_best_epoch": cnn.best_epoch,
