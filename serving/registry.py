@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from exo_assets.inference import MissionModel, ModelSet
+from exo_assets.models.artifacts import stored_view_config
 from exo_assets.science.missions import MISSIONS
 
 MODEL_ASSETS = ("calibrated_booster", "cnn_oof", "blend")
@@ -82,7 +83,7 @@ def load_mission(defs, instance, mission: str, lineage: dict, device: str = "cpu
         booster = loader.load_asset_value("calibrated_booster", partition_key=mission)
         cnn = loader.load_asset_value("cnn_oof", partition_key=mission)
         blend = loader.load_asset_value("blend", partition_key=mission)
-        view_config = cnn.attrs.get("view_config")
+        view_config = stored_view_config(cnn)
         if not view_config:  # models materialized before cnn_oof recorded its views' settings
             view_config = loader.load_asset_value("cnn_tensors", partition_key=mission).attrs.get("view_config")
     return MissionModel.from_bundles(mission, booster, cnn, blend, view_config, lineage, device=device)

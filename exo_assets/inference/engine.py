@@ -30,7 +30,6 @@ confidence_index = 1 - H / ln k (1 = certain, 0 = uniform).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import re
@@ -43,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from exo_assets.models import artifacts
 from exo_assets.models.blend import BlendModel, apply_blend
 from exo_assets.models.booster import BoosterModel
 from exo_assets.models.metrics import reliability_bins
@@ -168,7 +168,7 @@ class TargetInfo:
 # ---------------------------------------------------------------------------------------- models
 
 def _reliability(blend_oof: pd.DataFrame, classes: list[str]) -> dict:
-    cols = [f"blend_vetting_p_{c}" for c in classes]
+    cols = artifacts.proba_columns(classes, artifacts.FINAL_STAGE)
     if blend_oof is None or not len(blend_oof) or not set(cols) <= set(blend_oof.columns):
         return {"confidence": [], "accuracy": [], "counts": [], "source": "none"}
     lookup = {c: i for i, c in enumerate(classes)}
@@ -244,25 +244,19 @@ class MissionModel:
             ModelError: a bundle lacks what inference needs.
         """
         try:
-            booster = BoosterModel.from_text(booster_bundle.files["model.lgb.txt"].decode(), booster_bundle.attrs)
-            blend = BlendModel.from_dict(blend_bundle.attrs["blend"])
-            vetting = VettingConfig.from_dict(blend_bundle.attrs["vetting"], source="blend asset")
+            booster = artifacts.read_booster(booster_bundle)
+            blend, vetting = artifacts.read_blend(blend_bundle)
         except (KeyError, ValueError, TypeError) as err:
             raise ModelError(f"{mission}: stored models are incomplete or unreadable ({type(err).__name__}: {err})")
         notes = []
         cnn = None
         try:
-            import torch
-
-            from exo_assets.models.cnn import CNNClassifier
-
-            state = torch.load(io.BytesIO(cnn_bundle.files["model.pt"]), map_location="cpu", weights_only=True)
-            cnn = CNNClassifier.from_dicts(json.loads(cnn_bundle.files["config.json"]), state, device=device)
+            cnn = artifacts.read_cnn(cnn_bundle.files, device=device)
         except Exception as err:  # noqa: BLE001 - the blend may not need it
             if blend.uses_cnn:
                 raise ModelError(f"{mission}: the blend uses the CNN but its stored model is unreadable ({err})")
             notes.append(f"CNN unavailable ({type(err).__name__}); the blend gives it no weight")
-        vc = view_config if view_config is not None else (cnn_bundle.attrs.get("view_config") if cnn_bundle else None)
+        vc = view_config if view_config is not None else artifacts.stored_view_config(cnn_bundle)
         view = ViewConfig(**{k: v for k, v in (vc or {}).items() if k in ViewConfig.__dataclass_fields__})
         if cnn is not None:
             lengths = cnn.input_lengths
@@ -274,17 +268,17 @@ class MissionModel:
         metrics = blend_bundle.attrs.get("metrics", {})
         holdout = metrics.get("holdout", {})
         digest = hashlib.sha256()
-        digest.update(booster_bundle.files["model.lgb.txt"])
-        if cnn_bundle is not None and "model.pt" in cnn_bundle.files:
-            digest.update(cnn_bundle.files["model.pt"])
+        digest.update(booster_bundle.files[artifacts.BOOSTER_MODEL_FILE])
+        if cnn_bundle is not None and artifacts.CNN_WEIGHTS_FILE in cnn_bundle.files:
+            digest.update(cnn_bundle.files[artifacts.CNN_WEIGHTS_FILE])
         digest.update(json.dumps({"blend": blend.to_dict(), "vetting": vetting.to_dict(), "view": view.__dict__},
                                  sort_keys=True).encode())
         provenance = str(blend_bundle.attrs.get("provenance") or booster.meta.get("provenance") or "unknown")
         return cls(
             mission=mission, booster=booster, cnn=cnn, blend=blend, vetting=vetting, view_config=view,
-            classes=classes, holdout_metrics=_contract_metrics(holdout.get("blend_vetting")),
+            classes=classes, holdout_metrics=_contract_metrics(holdout.get(artifacts.FINAL_STAGE)),
             holdout_by_stage={k: _contract_metrics(v) for k, v in holdout.items()},
-            oof_metrics=_contract_metrics(metrics.get("oof", {}).get("blend_vetting")),
+            oof_metrics=_contract_metrics(metrics.get("oof", {}).get(artifacts.FINAL_STAGE)),
             reliability=_reliability(blend_bundle.tables.get("oof"), classes),
             model_hash=digest.hexdigest()[:16], trained_at=str(booster.meta.get("trained_at", "")),
             provenance=provenance, lineage=dict(lineage or {}), notes=notes)
