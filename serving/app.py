@@ -34,6 +34,7 @@ import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
@@ -50,11 +51,14 @@ from exo_assets.inference import (
     InferenceError,
     InputError,
     ModelSet,
+    PredictionRequest,
     PredictOptions,
     TargetInfo,
+    curve_of,
     predict_curve,
     read_curve_bytes,
 )
+from exo_assets.science.lightcurves import LightCurveData
 from serving.registry import ModelRegistry
 from serving.schemas import (
     BatchRequest,
@@ -234,26 +238,26 @@ def _validate_json(model, body: bytes):
         raise ApiError(422, "BAD_INPUT", _validation_message(errors)) from None
 
 
-def _predict_kwargs(meta: CurveMeta, options: PredictOptionsModel, settings: ServeSettings, header: dict | None = None,
-                    default_star: str = "", default_mission: str = "") -> dict:
-    target = TargetInfo.from_header(header or {}, teff_k=meta.teff_k, logg_cgs=meta.logg_cgs,
+def prediction_request(meta: CurveMeta, options: PredictOptionsModel, settings: ServeSettings,
+                       curve: LightCurveData, deadline: float | None = None) -> PredictionRequest:
+    """The engine's request for one curve: `meta` (star id, mission, ephemeris, stellar facts) overrides
+    what the curve's FITS header says; thresholds and the media folder come from the settings."""
+    target = TargetInfo.from_header(curve.header or {}, teff_k=meta.teff_k, logg_cgs=meta.logg_cgs,
                                     radius_rsun=meta.radius_rsun, mag=meta.mag, depth_ppm=meta.depth_ppm)
-    mission = meta.mission or default_mission
+    mission = meta.mission or curve.mission
     if not mission:
         raise InputError("mission is required (Kepler, K2 or TESS) unless the FITS header names it")
-    return {
-        "period": meta.period, "t0": meta.t0, "duration": meta.duration, "mission": mission,
-        "star_id": meta.star_id or default_star, "target": target, "other_signals": meta.other_signals,
-        "options": PredictOptions(**options.model_dump()),
-        "decision": DecisionConfig(settings.cp_thresh, settings.cp_high),
-        "media_dir": settings.media_path, "media_url": settings.media_url,
-    }
+    return PredictionRequest(
+        curve=replace(curve, star_id=meta.star_id or curve.star_id, mission=mission),
+        period=meta.period, t0=meta.t0, duration=meta.duration, target=target,
+        other_signals=tuple(meta.other_signals or ()), options=PredictOptions(**options.model_dump()),
+        decision=DecisionConfig(settings.cp_thresh, settings.cp_high),
+        media_dir=settings.media_path, media_url=settings.media_url, deadline=deadline)
 
 
 def _predict_json_item(model_set: ModelSet, item: PredictRequest, settings: ServeSettings, deadline: float) -> dict:
-    kwargs = _predict_kwargs(item, item.options, settings)
-    return predict_curve(model_set, item.time, item.flux, item.flux_err, quality=item.quality, deadline=deadline,
-                         **kwargs)
+    curve = curve_of(item.time, item.flux, item.flux_err, quality=item.quality)
+    return predict_curve(model_set, prediction_request(item, item.options, settings, curve, deadline))
 
 
 # ------------------------------------------------------------------------------------------ app
@@ -445,10 +449,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
                 result = await _run_fit(request, lambda d: _predict_json_item(model_set, item, settings, d))
             else:
                 _, meta, options, curve = parsed
-                kwargs = _predict_kwargs(meta, options, settings, curve.header, curve.star_id, curve.mission)
-                result = await _run_fit(request, lambda d: predict_curve(
-                    model_set, curve.time, curve.flux, curve.flux_err, quality=curve.quality, segment=curve.segment,
-                    deadline=d, **kwargs))
+                job = prediction_request(meta, options, settings, curve)
+                result = await _run_fit(request, lambda d: predict_curve(model_set, replace(job, deadline=d)))
             if result.get("plots"):
                 await asyncio.to_thread(_prune_media, settings.media_path / "plots", settings.media_max_files)
             return JSONResponse(result)
