@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from exo_assets.defaults import CP_HIGH, CP_THRESH, dagster_home
 from exo_assets.inference import (
     DecisionConfig,
     InferenceError,
@@ -138,8 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plot-data", action="store_true", help="include the plot arrays in the JSON")
     parser.add_argument("--home", help="DAGSTER_HOME with the materialized models (default $DAGSTER_HOME or "
                                        "./.dagster_home)")
-    parser.add_argument("--cp-thresh", type=float, default=float(os.environ.get("CP_THRESH", 0.5)))
-    parser.add_argument("--cp-high", type=float, default=float(os.environ.get("CP_HIGH", 0.9)))
+    parser.add_argument("--cp-thresh", type=float, default=float(os.environ.get("CP_THRESH", CP_THRESH)),
+                        help=f"p(CP) of a candidate (default $CP_THRESH or {CP_THRESH})")
+    parser.add_argument("--cp-high", type=float, default=float(os.environ.get("CP_HIGH", CP_HIGH)),
+                        help=f"p(CP) of a high-confidence planet (default $CP_HIGH or {CP_HIGH})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -177,7 +180,7 @@ def _run(args, tqdm) -> int:
     except (InputError, ValueError, OSError) as err:
         print(f"error: {getattr(err, 'message', err)}", file=sys.stderr)
         return 2
-    home = args.home or os.environ.get("DAGSTER_HOME") or ".dagster_home"
+    home = dagster_home(args.home)
     missions = sorted({c.mission for c in curves if c.mission})
     registry = ModelRegistry(home, missions or ("Kepler", "K2", "TESS"))
     try:

@@ -21,35 +21,14 @@ import threading
 import time
 from pathlib import Path
 
-import yaml
-
 from exo_assets.inference import MissionModel, ModelSet
+from exo_assets.instance import open_instance
 from exo_assets.models.artifacts import stored_view_config
 from exo_assets.science.missions import MISSIONS
 
+__all__ = ["MODEL_ASSETS", "ModelRegistry", "consistent", "latest_lineage", "load_mission", "open_instance"]
 MODEL_ASSETS = ("calibrated_booster", "cnn_oof", "blend")
 log = logging.getLogger("exo_assets.serving")
-
-
-def open_instance(home: str | Path):
-    """The Dagster instance in `home` (DAGSTER_HOME layout). Its dagster.yaml is honoured; SQLite storage
-    is pinned to `home` (the repository's yaml reads `env: DAGSTER_HOME`, which may be unset here).
-
-    Raises FileNotFoundError when `home` does not exist (nothing was ever materialized there).
-    """
-    import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
-
-    home = Path(home).resolve()
-    if not home.is_dir():
-        raise FileNotFoundError(f"DAGSTER_HOME {home} does not exist")
-    overrides = {}
-    cfg_file = home / "dagster.yaml"
-    config = yaml.safe_load(cfg_file.read_text()) if cfg_file.is_file() else {}
-    storage = (config or {}).get("storage")
-    if storage is None or "sqlite" in storage:
-        overrides = {"storage": {"sqlite": {"base_dir": str(home)}}}
-    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides=overrides))
 
 
 def latest_lineage(instance, missions=MISSIONS) -> dict[str, dict[str, dict]]:
