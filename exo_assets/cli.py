@@ -21,9 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from exo_assets.defaults import dagster_home
 from exo_assets.science.missions import MISSIONS
-
-DEFAULT_HOME = ".dagster_home"
 
 
 def _repo_dagster_yaml() -> Path | None:
@@ -35,7 +34,7 @@ def _repo_dagster_yaml() -> Path | None:
 
 def ensure_dagster_home(home: str | None = None) -> Path:
     """Set DAGSTER_HOME (argument, environment, or ./.dagster_home) and give it a dagster.yaml."""
-    path = Path(home or os.environ.get("DAGSTER_HOME") or DEFAULT_HOME).resolve()
+    path = dagster_home(home).resolve()
     path.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(path)
     target = path / "dagster.yaml"

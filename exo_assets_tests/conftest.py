@@ -41,8 +41,6 @@ def materialize_home(home: Path, missions: tuple[str, ...] = ("TESS",), targets:
 
     Returns {mission: run_id}. Uses the default IO manager (instance storage), like `exo-assets materialize`.
     """
-    import dagster as dg
-
     from exo_assets.definitions import MISSION_JOB, build_defs
     from resources import LightCurveArchive
 
@@ -51,9 +49,9 @@ def materialize_home(home: Path, missions: tuple[str, ...] = ("TESS",), targets:
                                                 sim_seed=seed))
     job = defs.resolve_job_def(MISSION_JOB)
     run_ids = {}
-    from dagster._core.instance.ref import InstanceRef
+    from exo_assets.instance import open_instance
 
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+    with open_instance(home, create=True) as instance:
         for mission in missions:
             result = job.execute_in_process(partition_key=mission, instance=instance, run_config={
                 "ops": {"cnn_oof": {"config": {"epochs": cnn_epochs, "patience": 2}},

@@ -23,6 +23,7 @@ failed, 2 nothing could run (bad arguments, no models).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -30,18 +31,19 @@ from pathlib import Path
 
 import pandas as pd
 
+from exo_assets.defaults import CP_HIGH, CP_THRESH, dagster_home
 from exo_assets.inference import (
-    CurveInput,
     DecisionConfig,
     InferenceError,
     InputError,
+    PredictionRequest,
     PredictOptions,
     TargetInfo,
     predict_curve,
     read_curve_bytes,
 )
-from exo_assets.inference.engine import safe_name
-from exo_assets.science.lightcurves import LightCurveError, read_header_identity, read_star
+from exo_assets.inference.response import safe_name
+from exo_assets.science.lightcurves import LightCurveData, LightCurveError, read_header_identity, read_star
 from exo_assets.storage import atomic_write_text, finite_or_none
 
 STAR_FIELDS = ("teff_k", "logg_cgs", "radius_rsun", "mag", "depth_ppm")
@@ -79,8 +81,8 @@ def _header_signal(header: dict) -> list[dict]:
     return [{"signal_id": "header", "period": period, "t0": t0, "duration": header.get("DURATION")}]
 
 
-def load_curves(files: list[Path], star_id: str | None, mission: str | None) -> list[CurveInput]:
-    """One CurveInput per star: FITS files grouped by header star id and stitched; each CSV on its own."""
+def load_curves(files: list[Path], star_id: str | None, mission: str | None) -> list[LightCurveData]:
+    """One curve per star: FITS files grouped by header star id and stitched; each CSV on its own."""
     groups: dict[str, list[Path]] = {}
     curves = []
     for path in files:
@@ -100,12 +102,12 @@ def load_curves(files: list[Path], star_id: str | None, mission: str | None) -> 
         lc, bad = read_star(paths)
         if lc is None:
             raise InputError(f"{star}: no readable file ({'; '.join(f'{n}: {w}' for n, w in bad)})")
-        curves.append(CurveInput(lc.time, lc.flux, lc.flux_err, lc.quality, lc.segment, star_id or lc.star_id,
-                                 mission or lc.mission, dict(lc.header), "fits"))
+        curves.append(dataclasses.replace(lc, star_id=star_id or lc.star_id, mission=mission or lc.mission,
+                                          header=dict(lc.header)))
     return curves
 
 
-def signals_for(curve: CurveInput, args, catalog: pd.DataFrame | None) -> list[dict]:
+def signals_for(curve: LightCurveData, args, catalog: pd.DataFrame | None) -> list[dict]:
     """The signals to predict for one curve (see the module docstring for the order of sources)."""
     if args.period is not None or args.t0 is not None:
         return [{"signal_id": "", "period": args.period, "t0": args.t0, "duration": args.duration}]
@@ -137,8 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plot-data", action="store_true", help="include the plot arrays in the JSON")
     parser.add_argument("--home", help="DAGSTER_HOME with the materialized models (default $DAGSTER_HOME or "
                                        "./.dagster_home)")
-    parser.add_argument("--cp-thresh", type=float, default=float(os.environ.get("CP_THRESH", 0.5)))
-    parser.add_argument("--cp-high", type=float, default=float(os.environ.get("CP_HIGH", 0.9)))
+    parser.add_argument("--cp-thresh", type=float, default=float(os.environ.get("CP_THRESH", CP_THRESH)),
+                        help=f"p(CP) of a candidate (default $CP_THRESH or {CP_THRESH})")
+    parser.add_argument("--cp-high", type=float, default=float(os.environ.get("CP_HIGH", CP_HIGH)),
+                        help=f"p(CP) of a high-confidence planet (default $CP_HIGH or {CP_HIGH})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -176,7 +180,7 @@ def _run(args, tqdm) -> int:
     except (InputError, ValueError, OSError) as err:
         print(f"error: {getattr(err, 'message', err)}", file=sys.stderr)
         return 2
-    home = args.home or os.environ.get("DAGSTER_HOME") or ".dagster_home"
+    home = dagster_home(args.home)
     missions = sorted({c.mission for c in curves if c.mission})
     registry = ModelRegistry(home, missions or ("Kepler", "K2", "TESS"))
     try:
@@ -217,11 +221,9 @@ def _predict_all(args, curves, catalog, decision, registry, home, tqdm) -> int:
                       if s is not sig and all(finite_or_none(s[k]) is not None for k in ("period", "t0", "duration"))]
             target = TargetInfo.from_header(curve.header, **{k: finite_or_none(sig.get(k)) for k in STAR_FIELDS})
             try:
-                result = predict_curve(
-                    model_set, curve.time, curve.flux, curve.flux_err, finite_or_none(sig["period"]),
-                    finite_or_none(sig["t0"]), finite_or_none(sig["duration"]), curve.mission or "",
-                    curve.star_id, target, options, decision, media_dir=args.out, media_url=str(args.out),
-                    quality=curve.quality, segment=curve.segment, other_signals=others)
+                result = predict_curve(model_set, PredictionRequest(
+                    curve, finite_or_none(sig["period"]), finite_or_none(sig["t0"]), finite_or_none(sig["duration"]),
+                    target, options, decision, tuple(others), media_dir=args.out, media_url=str(args.out)))
                 if sig.get("signal_id"):
                     result["signal_id"] = sig["signal_id"]
             except InferenceError as exc:

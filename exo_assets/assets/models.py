@@ -5,7 +5,6 @@ Thin wiring of exo_assets.models; every metric is labelled with the data provena
 """
 
 import dataclasses
-import io
 import json
 import time
 
@@ -16,16 +15,18 @@ from pydantic import Field
 
 from exo_assets.assets.metadata import markdown_table
 from exo_assets.assets.report import blend_figures_metadata, model_figures_metadata
-from exo_assets.models.booster import BoosterConfig, model_json, train_calibrated_booster
-from exo_assets.models.datasets import (
+from exo_assets.models.artifacts import (
     CLASSES,
-    encode_labels,
-    frame_hash,
-    index_folds,
-    make_split,
+    STAGES,
+    blend_attrs,
+    booster_files,
+    cnn_files,
+    proba_of,
     probability_frame,
-    train_holdout,
+    stage_table,
 )
+from exo_assets.models.booster import BoosterConfig, train_calibrated_booster
+from exo_assets.models.datasets import encode_labels, frame_hash, index_folds, make_split, train_holdout
 from exo_assets.models.metrics import classification_metrics
 from exo_assets.partitions import mission_partitions
 from exo_assets.science.features import MODEL_FEATURES
@@ -130,7 +131,7 @@ def calibrated_booster(context: dg.AssetExecutionContext, config: BoosterSetting
         tables={"oof": probability_frame(train["signal_id"], train["label"], oof, CLASSES),
                 "holdout": probability_frame(hold["signal_id"], hold["label"], hold_proba, CLASSES),
                 "importance": model.feature_importance()},
-        files={"model.lgb.txt": model.to_text().encode(), "model.json": model_json(model).encode()},
+        files=booster_files(model),
         attrs=model.to_json(),
     )
     per_fold = model.meta["cv"]["per_fold"]
@@ -196,8 +197,7 @@ def _views_for(tensors, signal_ids) -> dict:
 )
 def cnn_oof(context: dg.AssetExecutionContext, config: CNNSettings, cnn_tensors, feature_table: pd.DataFrame,
             holdout_split: dict, archive: LightCurveArchive) -> dg.Output[TableBundle]:
-    import torch  # imported here: loading the code location should not pay for torch
-
+    # imported here: loading the code location should not pay for torch
     from exo_assets.models.cnn import CNNClassifier, cnn_oof as fit_cnn_oof
 
     started = time.perf_counter()
@@ -213,9 +213,7 @@ def cnn_oof(context: dg.AssetExecutionContext, config: CNNSettings, cnn_tensors,
     final = CNNClassifier(CLASSES, dataclasses.replace(cfg, epochs=max(1, info["median_best_epoch"] or cfg.epochs),
                                                         min_epochs=1))
     final.fit(views, y)
-    hold_proba = final.predict_proba(_views_for(cnn_tensors, hold["signal_id"])) if len(hold) else np.zeros((0, 3))
-    buf = io.BytesIO()
-    torch.save(final.state_dict(), buf)
+    hold_proba = final.predict_proba(_views_for(cnn_tensors, hold["signal_id"])) if len(hold) else np.zeros((0, len(CLASSES)))
     oof_metrics = classification_metrics(y, oof, CLASSES)
     attrs = {"provenance": archive.provenance, "mission": context.partition_key, "cv": info,
              "oof_metrics": oof_metrics, "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
@@ -224,7 +222,7 @@ def cnn_oof(context: dg.AssetExecutionContext, config: CNNSettings, cnn_tensors,
     bundle = TableBundle(
         tables={"oof": probability_frame(train["signal_id"], train["label"], oof, CLASSES),
                 "holdout": probability_frame(hold["signal_id"], hold["label"], hold_proba, CLASSES)},
-        files={"model.pt": buf.getvalue(), "config.json": json.dumps(final.config_dict(), default=float).encode()},
+        files=cnn_files(final),
         attrs=json.loads(json.dumps(attrs, default=float)),
     )
     return dg.Output(bundle, metadata={
@@ -249,9 +247,6 @@ class BlendSettings(dg.Config):
     vetting_config: str = ""
 
 
-STAGES = ("booster", "cnn", "blend", "blend_vetting")
-
-
 @dg.asset(
     partitions_def=mission_partitions, group_name=MODELS, kinds={"json", "parquet"}, owners=["team:exo-assets"],
     ins={"calibrated_booster": dg.AssetIn(), "cnn_oof": dg.AssetIn(), "feature_table": dg.AssetIn()},
@@ -262,7 +257,6 @@ STAGES = ("booster", "cnn", "blend", "blend_vetting")
 def blend(context: dg.AssetExecutionContext, config: BlendSettings, calibrated_booster: TableBundle,
           cnn_oof: TableBundle, feature_table: pd.DataFrame, archive: LightCurveArchive) -> dg.Output[TableBundle]:
     from exo_assets.models.blend import BlendConfig, apply_blend, fit_blend
-    from exo_assets.models.datasets import proba_of
     from exo_assets.models.vetting import apply_vetting, load_vetting_config
 
     b_oof, c_oof = calibrated_booster["oof"], cnn_oof["oof"]
@@ -296,22 +290,10 @@ def blend(context: dg.AssetExecutionContext, config: BlendSettings, calibrated_b
         if len(y_hold):
             metrics["holdout"][stage] = classification_metrics(y_hold, hold_stages[stage], CLASSES)
 
-    def table(frame, probs, vet):
-        out = frame[["signal_id", "label"]].copy()
-        for stage in STAGES:
-            for i, c in enumerate(CLASSES):
-                out[f"{stage}_p_{c}"] = probs[stage][:, i]
-        if vet is not None:
-            out["vetting_penalty"] = vet.penalty.to_numpy()
-            for flag in vet.flags.columns:
-                out[f"flag_{flag}"] = vet.flags[flag].to_numpy()
-        return out
-
     bundle = TableBundle(
-        tables={"oof": table(b_oof, oof_stages, oof_vet), "holdout": table(b_hold, hold_stages, hold_vet)},
-        attrs=json.loads(json.dumps({"blend": model.to_dict(), "vetting": vetting.to_dict(), "metrics": metrics,
-                                     "classes": CLASSES, "provenance": archive.provenance,
-                                     "mission": context.partition_key}, default=float)),
+        tables={"oof": stage_table(b_oof, oof_stages, CLASSES, oof_vet),
+                "holdout": stage_table(b_hold, hold_stages, CLASSES, hold_vet)},
+        attrs=blend_attrs(model, vetting, metrics, CLASSES, archive.provenance, context.partition_key),
     )
     rows = []
     for split_name in ("oof", "holdout"):

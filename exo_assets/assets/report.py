@@ -129,7 +129,7 @@ def catalog_export(instance: dg.DagsterInstance, mission: str) -> str:
 def final_report(context: dg.AssetExecutionContext, config: ReportSettings, blend: TableBundle,
                  calibrated_booster: TableBundle, cnn_oof: TableBundle, feature_table: pd.DataFrame,
                  cnn_tensors: ArrayBundle, catalog: pd.DataFrame, raw_fits: pd.DataFrame) -> dg.Output[TableBundle]:
-    from exo_assets.models.booster import BoosterModel
+    from exo_assets.models.artifacts import read_booster
     from exo_assets.reporting import ReportInputs, ReportOptions, build_report
     from exo_assets.reporting.build import now_iso
     from exo_assets.reporting.figures import shrink_png
@@ -137,8 +137,7 @@ def final_report(context: dg.AssetExecutionContext, config: ReportSettings, blen
 
     started = time.perf_counter()
     mission = context.partition_key
-    booster = BoosterModel.from_text(calibrated_booster.files["model.lgb.txt"].decode(),
-                                     json.loads(calibrated_booster.files["model.json"]))
+    booster = read_booster(calibrated_booster)
     inputs = ReportInputs(
         mission=mission, provenance=blend.attrs.get("provenance", "unknown"), catalog=catalog,
         feature_table=feature_table, views=cnn_tensors.arrays, view_config=cnn_tensors.attrs.get("view_config", {}),

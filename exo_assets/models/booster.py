@@ -7,7 +7,6 @@ metadata (classes, feature list, temperature, CV metrics, provenance); never pic
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 
 import lightgbm as lgb
@@ -169,11 +168,6 @@ def train_calibrated_booster(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray,
     model = fit_final_booster(X, y, classes, rounds, config, temperature,
                               {**(meta or {}), "cv": info, "final_rounds": rounds})
     return model, oof, apply_temperature(oof, temperature)
-
-
-def model_json(model: BoosterModel) -> str:
-    """The booster's metadata JSON text."""
-    return json.dumps(model.to_json(), indent=2, sort_keys=True, default=float)
 
 
 def train_booster_with_validation(X_train: pd.DataFrame, y_train: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray,

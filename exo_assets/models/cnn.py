@@ -52,17 +52,14 @@ Persistence
 `CNNClassifier.save` writes ``model.pt`` (``torch.save`` of the state dict: tensors only, loadable
 with ``weights_only=True``) and ``config.json`` (classes, config, input lengths, torch version,
 best epoch, training history, class weights, scalar quantile knots), each through a temp file and
-``os.replace``.
+``os.replace``; the format is `exo_assets.models.artifacts`' (the cnn_oof bundle holds the same files).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -77,8 +74,6 @@ from torch import nn
 
 #: Format tag written to config.json.
 FORMAT = "exo-assets-cnn/1"
-MODEL_FILE = "model.pt"
-CONFIG_FILE = "config.json"
 
 
 @dataclass(frozen=True)
@@ -392,18 +387,6 @@ def _subset(views: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarr
     return {k: np.asarray(v)[idx] for k, v in views.items() if np.ndim(v) >= 1}
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 # --------------------------------------------------------------------------------------- classifier
 
 
@@ -667,26 +650,19 @@ class CNNClassifier:
         return model
 
     def save(self, folder: Path | str) -> Path:
-        """Write ``model.pt`` (state dict only) and ``config.json`` into `folder` (created).
+        """Write ``model.pt`` (state dict only) and ``config.json`` into `folder` (created), in the
+        format of `artifacts.cnn_files`; each file atomically (model.pt first). Returns `folder`."""
+        from exo_assets.models import artifacts
 
-        Each file is written to a temp file in `folder` and moved into place with ``os.replace``
-        (model.pt first, config.json last). Returns `folder`.
-        """
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        state, meta = self.state_dict(), self.config_dict()
-        _atomic_write(folder / MODEL_FILE, lambda p: torch.save(state, p))
-        _atomic_write(folder / CONFIG_FILE,
-                      lambda p: p.write_text(json.dumps(meta, indent=2, allow_nan=True) + "\n"))
-        return folder
+        return artifacts.write_files(folder, artifacts.cnn_files(self))
 
     @classmethod
     def load(cls, folder: Path | str, device: str | None = None) -> "CNNClassifier":
         """Read a folder written by `save` (``torch.load(..., weights_only=True)``)."""
-        folder = Path(folder)
-        meta = json.loads((folder / CONFIG_FILE).read_text())
-        state = torch.load(folder / MODEL_FILE, map_location="cpu", weights_only=True)
-        return cls.from_dicts(meta, state, device=device)
+        from exo_assets.models import artifacts
+
+        return artifacts.read_cnn(artifacts.read_files(folder, (artifacts.CNN_WEIGHTS_FILE,
+                                                                 artifacts.CNN_CONFIG_FILE)), device=device)
 
 
 # -------------------------------------------------------------------------------------- out-of-fold
