@@ -32,6 +32,7 @@ from exo_assets.partitions import mission_partitions
 from exo_assets.science.features import MODEL_FEATURES
 from exo_assets.storage import TableBundle
 from resources.archive import LightCurveArchive
+from resources.compute import ComputeResource
 
 MODELS = "models"
 
@@ -196,7 +197,7 @@ def _views_for(tensors, signal_ids) -> dict:
     "probabilities on the same folds as the booster, a final model (state_dict + JSON) and holdout probabilities.",
 )
 def cnn_oof(context: dg.AssetExecutionContext, config: CNNSettings, cnn_tensors, feature_table: pd.DataFrame,
-            holdout_split: dict, archive: LightCurveArchive) -> dg.Output[TableBundle]:
+            holdout_split: dict, archive: LightCurveArchive, compute: ComputeResource) -> dg.Output[TableBundle]:
     # imported here: loading the code location should not pay for torch
     from exo_assets.models.cnn import CNNClassifier, cnn_oof as fit_cnn_oof
 
@@ -209,7 +210,9 @@ def cnn_oof(context: dg.AssetExecutionContext, config: CNNSettings, cnn_tensors,
     views = _views_for(cnn_tensors, train["signal_id"])
     y = encode_labels(train["label"])
     cfg = config.cnn_config()
-    oof, info = fit_cnn_oof(views, y, train["star_id"].to_numpy(), folds, CLASSES, cfg, log=context.log.info)
+    # the folds train in parallel worker processes (one torch thread each; same result as one by one)
+    oof, info = fit_cnn_oof(views, y, train["star_id"].to_numpy(), folds, CLASSES, cfg, log=context.log.info,
+                            map_fn=compute.map)
     final = CNNClassifier(CLASSES, dataclasses.replace(cfg, epochs=max(1, info["median_best_epoch"] or cfg.epochs),
                                                         min_epochs=1))
     final.fit(views, y)
