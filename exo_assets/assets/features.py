@@ -12,7 +12,7 @@ import pandas as pd
 from pydantic import Field
 
 from exo_assets.assets.metadata import markdown_table, reason_counts
-from exo_assets.figures import example_views_png, markdown_image
+from exo_assets.reporting.png import example_views_png, markdown_image
 from exo_assets.partitions import mission_partitions
 from exo_assets.science.diagnostics import StellarParams
 from exo_assets.science.features import (

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from exo_assets.assets.metadata import markdown_table
 from exo_assets.assets.report import blend_figures_metadata, model_figures_metadata
+from exo_assets.assets.settings import dataclass_kwargs, default
 from exo_assets.models.artifacts import (
     CLASSES,
     STAGES,
@@ -25,7 +26,9 @@ from exo_assets.models.artifacts import (
     probability_frame,
     stage_table,
 )
+from exo_assets.models.blend import BlendConfig
 from exo_assets.models.booster import BoosterConfig, train_calibrated_booster
+from exo_assets.models.cnn_config import CNNConfig
 from exo_assets.models.datasets import encode_labels, frame_hash, index_folds, make_split, train_holdout
 from exo_assets.models.metrics import classification_metrics
 from exo_assets.partitions import mission_partitions
@@ -41,10 +44,10 @@ MODELS = "models"
 class SplitSettings(dg.Config):
     """Holdout and cross-validation settings (stars, not signals, are split)."""
 
-    holdout_fraction: float = Field(default=0.12, ge=0.0, lt=1.0)
-    seed: int = 0
-    n_splits: int = Field(default=5, ge=2)
-    n_repeats: int = Field(default=3, ge=1)
+    holdout_fraction: float = Field(default=default(make_split, "holdout_fraction"), ge=0.0, lt=1.0)
+    seed: int = default(make_split, "seed")
+    n_splits: int = Field(default=default(make_split, "n_splits"), ge=2)
+    n_repeats: int = Field(default=default(make_split, "n_repeats"), ge=1)
 
 
 @dg.asset(
@@ -80,17 +83,15 @@ def holdout_disjoint(holdout_split: dict, feature_table: pd.DataFrame) -> dg.Ass
 class BoosterSettings(dg.Config):
     """LightGBM settings (see exo_assets.models.booster.BoosterConfig)."""
 
-    num_boost_round: int = 600
-    learning_rate: float = 0.05
-    num_leaves: int = 15
-    min_data_in_leaf: int = 5
-    early_stopping_rounds: int = 40
-    seed: int = 0
+    num_boost_round: int = default(BoosterConfig, "num_boost_round")
+    learning_rate: float = default(BoosterConfig, "learning_rate")
+    num_leaves: int = default(BoosterConfig, "num_leaves")
+    min_data_in_leaf: int = default(BoosterConfig, "min_data_in_leaf")
+    early_stopping_rounds: int = default(BoosterConfig, "early_stopping_rounds")
+    seed: int = default(BoosterConfig, "seed")
 
     def booster_config(self) -> BoosterConfig:
-        return BoosterConfig(num_boost_round=self.num_boost_round, learning_rate=self.learning_rate,
-                             num_leaves=self.num_leaves, min_data_in_leaf=self.min_data_in_leaf,
-                             early_stopping_rounds=self.early_stopping_rounds, seed=self.seed)
+        return BoosterConfig(**dataclass_kwargs(self, BoosterConfig))
 
 
 def fold_metric_summary(y: np.ndarray, proba: np.ndarray, folds: list, classes: list[str]) -> dict:
@@ -179,19 +180,16 @@ class CNNSettings(dg.Config):
     """CNN training settings (see exo_assets.models.cnn.CNNConfig); `cv_repeats` limits the CNN to the
     first repeats of the shared folds (each repeat gives every training signal one OOF prediction)."""
 
-    epochs: int = 40
-    patience: int = 6
-    batch_size: int = 64
-    lr: float = 1e-3
-    focal_gamma: float = 2.0
-    seed: int = 0
+    epochs: int = default(CNNConfig, "epochs")
+    patience: int = default(CNNConfig, "patience")
+    batch_size: int = default(CNNConfig, "batch_size")
+    lr: float = default(CNNConfig, "lr")
+    focal_gamma: float = default(CNNConfig, "focal_gamma")
+    seed: int = default(CNNConfig, "seed")
     cv_repeats: int = Field(default=1, ge=1)
 
-    def cnn_config(self):
-        from exo_assets.models.cnn import CNNConfig
-
-        return CNNConfig(epochs=self.epochs, patience=self.patience, batch_size=self.batch_size, lr=self.lr,
-                         focal_gamma=self.focal_gamma, seed=self.seed, num_threads=1)
+    def cnn_config(self) -> CNNConfig:
+        return CNNConfig(**dataclass_kwargs(self, CNNConfig), num_threads=1)
 
 
 def _views_for(tensors, signal_ids) -> dict:
@@ -212,7 +210,8 @@ def _views_for(tensors, signal_ids) -> dict:
 def cnn_oof(context: dg.AssetExecutionContext, config: CNNSettings, cnn_tensors, feature_table: pd.DataFrame,
             holdout_split: dict, archive: LightCurveArchive, compute: ComputeResource) -> dg.Output[TableBundle]:
     # imported here: loading the code location should not pay for torch
-    from exo_assets.models.cnn import CNNClassifier, cnn_oof as fit_cnn_oof
+    from exo_assets.models.cnn import CNNClassifier
+    from exo_assets.models.cnn import cnn_oof as fit_cnn_oof
 
     started = time.perf_counter()
     train, hold = train_holdout(feature_table, holdout_split)
@@ -256,10 +255,10 @@ def cnn_oof(context: dg.AssetExecutionContext, config: CNNSettings, cnn_tensors,
 class BlendSettings(dg.Config):
     """Blend search space and vetting config (empty path: the packaged, versioned vetting.yaml)."""
 
-    alpha_max: float = Field(default=1.0, ge=0.0, le=1.0)
-    alpha_grid: int = Field(default=41, ge=2)
-    min_gain_se: float = 2.0
-    gate_feature: str = ""
+    alpha_max: float = Field(default=default(BlendConfig, "alpha_max"), ge=0.0, le=1.0)
+    alpha_grid: int = Field(default=default(BlendConfig, "alpha_grid"), ge=2)
+    min_gain_se: float = default(BlendConfig, "min_gain_se")
+    gate_feature: str = ""  # "" = BlendConfig's None (one global alpha)
     vetting_config: str = ""
 
 
@@ -272,7 +271,7 @@ class BlendSettings(dg.Config):
 )
 def blend(context: dg.AssetExecutionContext, config: BlendSettings, calibrated_booster: TableBundle,
           cnn_oof: TableBundle, feature_table: pd.DataFrame, archive: LightCurveArchive) -> dg.Output[TableBundle]:
-    from exo_assets.models.blend import BlendConfig, apply_blend, fit_blend
+    from exo_assets.models.blend import apply_blend, fit_blend
     from exo_assets.models.vetting import apply_vetting, load_vetting_config
 
     b_oof, c_oof = calibrated_booster["oof"], cnn_oof["oof"]

@@ -2,7 +2,7 @@
 
 Train shards fit both branches; the validation shard is used for early stopping, the temperatures and
 the blend weight, exactly the classes the Dagster assets use (BoosterModel, CNNClassifier, fit_blend).
-The booster sees the allowed shard scalars, the view features of `view_features` and the scalars
+The booster sees the allowed shard scalars, the view features of `science.view_features` and the scalars
 derived from them (`benchmark_booster_config`); the CNN sees the views, with the allowed shard scalars
 in its dense head (`benchmark_cnn_config`).
 Reported validation figures are *cross-fitted*: temperatures and alpha are fit on one half of the

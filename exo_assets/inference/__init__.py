@@ -19,7 +19,13 @@ from exo_assets.inference.engine import predict_curve
 from exo_assets.inference.errors import FitError, FitTimeout, InferenceError, InputError, ModelError
 from exo_assets.inference.loading import MissionModel, ModelSet
 from exo_assets.inference.readers import read_csv_curve, read_curve_bytes, read_fits_curve
-from exo_assets.inference.request import DecisionConfig, PredictionRequest, PredictOptions, TargetInfo, curve_of
+from exo_assets.inference.request import (
+    DecisionConfig,
+    PredictionRequest,
+    PredictOptions,
+    TargetInfo,
+    curve_of,
+)
 from exo_assets.inference.validation import ValidatedInput, validate_curve
 
 __all__ = [

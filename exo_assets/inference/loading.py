@@ -91,7 +91,7 @@ class MissionModel:
 
     @classmethod
     def from_bundles(cls, mission: str, booster_bundle, cnn_bundle, blend_bundle, view_config: dict | None = None,
-                     lineage: dict | None = None, device: str = "cpu") -> "MissionModel":
+                     lineage: dict | None = None, device: str = "cpu") -> MissionModel:
         """Rebuild from the `TableBundle` values of calibrated_booster, cnn_oof and blend.
 
         Args:
@@ -105,14 +105,16 @@ class MissionModel:
             booster = artifacts.read_booster(booster_bundle)
             blend, vetting = artifacts.read_blend(blend_bundle)
         except (KeyError, ValueError, TypeError) as err:
-            raise ModelError(f"{mission}: stored models are incomplete or unreadable ({type(err).__name__}: {err})")
+            raise ModelError(f"{mission}: stored models are incomplete or unreadable "
+                             f"({type(err).__name__}: {err})") from err
         notes = []
         cnn = None
         try:
             cnn = artifacts.read_cnn(cnn_bundle.files, device=device)
         except Exception as err:  # noqa: BLE001 - the blend may not need it
             if blend.uses_cnn:
-                raise ModelError(f"{mission}: the blend uses the CNN but its stored model is unreadable ({err})")
+                raise ModelError(f"{mission}: the blend uses the CNN but its stored model is unreadable "
+                                 f"({err})") from err
             notes.append(f"CNN unavailable ({type(err).__name__}); the blend gives it no weight")
         vc = view_config if view_config is not None else artifacts.stored_view_config(cnn_bundle)
         view = ViewConfig(**{k: v for k, v in (vc or {}).items() if k in ViewConfig.__dataclass_fields__})
@@ -182,7 +184,7 @@ class ModelSet:
     loaded_at: str = ""
 
     @classmethod
-    def build(cls, models: Mapping[str, MissionModel], loaded_at: str = "") -> "ModelSet":
+    def build(cls, models: Mapping[str, MissionModel], loaded_at: str = "") -> ModelSet:
         token = hashlib.sha256(json.dumps(
             {m: [mm.model_hash, {a: v.get("storage_id") for a, v in mm.lineage.items()}]
              for m, mm in sorted(models.items())}, sort_keys=True, default=str).encode()).hexdigest()[:16]
