@@ -12,6 +12,7 @@ import pandas as pd
 from pydantic import Field
 
 from exo_assets.assets.metadata import markdown_table, reason_counts
+from exo_assets.assets.settings import dataclass_kwargs, default
 from exo_assets.reporting.png import example_views_png, markdown_image
 from exo_assets.partitions import mission_partitions
 from exo_assets.science.diagnostics import StellarParams
@@ -40,16 +41,14 @@ class FeatureSettings(dg.Config):
     """View sizes (AstroNet defaults) of the feature build; `max_workers` caps the local process pool of
     the compute resource for this step (0 = no cap)."""
 
-    global_bins: int = Field(default=2001, ge=11)
-    local_bins: int = Field(default=201, ge=11)
-    local_half_width_durations: float = 4.0
-    local_bin_width_factor: float = 0.16
+    global_bins: int = Field(default=default(ViewConfig, "global_bins"), ge=11)
+    local_bins: int = Field(default=default(ViewConfig, "local_bins"), ge=11)
+    local_half_width_durations: float = default(ViewConfig, "local_half_width_durations")
+    local_bin_width_factor: float = default(ViewConfig, "local_bin_width_factor")
     max_workers: int = Field(default=0, ge=0)
 
     def view_config(self) -> ViewConfig:
-        return ViewConfig(global_bins=self.global_bins, local_bins=self.local_bins,
-                          local_half_width_durations=self.local_half_width_durations,
-                          local_bin_width_factor=self.local_bin_width_factor)
+        return ViewConfig(**dataclass_kwargs(self, ViewConfig))
 
 
 def _star_job(args) -> list[SignalResult]:

@@ -14,6 +14,7 @@ import pandas as pd
 from pydantic import Field
 
 from exo_assets.assets.metadata import markdown_table, reason_counts
+from exo_assets.assets.settings import dataclass_kwargs, default
 from exo_assets.partitions import mission_partitions, registered_tess_sectors
 from exo_assets.science.catalogs import CATALOG_SCHEMA, assert_no_leakage, catalog_version, load_catalog
 from exo_assets.science.cleaning import CleaningConfig
@@ -112,18 +113,16 @@ class CleaningSettings(dg.Config):
     """Cleaning knobs (see exo_assets.science.cleaning.CleaningConfig); `max_workers` caps the local
     process pool of the compute resource for this step (0 = no cap)."""
 
-    window_factor: float = 3.0
-    min_window_days: float = 0.5
-    max_window_days: float = 3.0
-    mask_factor: float = 1.5
-    sigma_upper: float = 4.0
-    min_points: int = 100
+    window_factor: float = default(CleaningConfig, "window_factor")
+    min_window_days: float = default(CleaningConfig, "min_window_days")
+    max_window_days: float = default(CleaningConfig, "max_window_days")
+    mask_factor: float = default(CleaningConfig, "mask_factor")
+    sigma_upper: float = default(CleaningConfig, "sigma_upper")
+    min_points: int = default(CleaningConfig, "min_points")
     max_workers: int = Field(default=0, ge=0)
 
     def cleaning_config(self) -> CleaningConfig:
-        return CleaningConfig(window_factor=self.window_factor, min_window_days=self.min_window_days,
-                              max_window_days=self.max_window_days, mask_factor=self.mask_factor,
-                              sigma_upper=self.sigma_upper, min_points=self.min_points)
+        return CleaningConfig(**dataclass_kwargs(self, CleaningConfig))
 
 
 def _prepare(args) -> StarResult:
