@@ -52,7 +52,7 @@ class SplitSettings(dg.Config):
 
 @dg.asset(
     partitions_def=mission_partitions, group_name=MODELS, kinds={"json"}, owners=["team:exo-assets"],
-    description="Star-grouped, label-stratified holdout (12% of stars by default) and the repeated "
+    description="Star-grouped, label-stratified holdout (15% of stars by default) and the repeated "
     "StratifiedGroupKFold folds of the training signals, shared by the booster and the CNN.",
 )
 def holdout_split(context: dg.AssetExecutionContext, config: SplitSettings, feature_table: pd.DataFrame) -> dg.Output[dict]:
