@@ -149,12 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    import warnings
-
     import numba
     from tqdm import tqdm
 
-    warnings.filterwarnings("ignore", message=".*tpfmodel submodule.*")
     numba_threads = numba.get_num_threads()
     numba.set_num_threads(1)  # see serving.settings: numba's parallel kernels are slower on a busy machine
     try:

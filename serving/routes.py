@@ -66,7 +66,7 @@ async def _run_fit(request: Request, fn):
     future = loop.run_in_executor(request.app.state.executor, fn, deadline)
     try:
         return await asyncio.wait_for(future, timeout=settings.fit_timeout_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise ApiError(504, "FIT_FAIL", f"the fit did not finish within {settings.fit_timeout_s:g} s") from None
 
 

@@ -35,6 +35,7 @@ def _materialize(tmp_path, folder, **archive_kw):
     return result, instance
 
 
+@pytest.mark.slow
 def test_pipeline_on_real_kepler_files_with_bad_files_in_folder(tmp_path, local_folder):
     result, _ = _materialize(tmp_path, local_folder)
     assert result.success
@@ -62,6 +63,7 @@ def test_pipeline_on_real_kepler_files_with_bad_files_in_folder(tmp_path, local_
     assert all(name in md["unreadable_files"].value for name in ("corrupt.fits", "truncated.fits", "empty.fits", "image.fits"))
 
 
+@pytest.mark.slow
 def test_star_with_only_a_bad_file_is_recorded_not_fatal(tmp_path, local_folder):
     # KIC 10797460's only file is replaced by a corrupt copy with a valid header block
     good = local_folder / "good.fits"
@@ -85,6 +87,7 @@ def test_empty_folder_gives_empty_but_valid_tables(tmp_path):
     assert ingest.star_curve_paths(bundle) == {} and len(bundle["stars"]) == 0
 
 
+@pytest.mark.slow
 def test_failed_rematerialization_keeps_previous_value(tmp_path, local_folder, monkeypatch):
     result, instance = _materialize(tmp_path, local_folder)
     assert result.success

@@ -193,6 +193,7 @@ def test_fit_leaves_torch_global_state_alone(data):
     assert torch.equal(torch.get_rng_state(), state)
 
 
+@pytest.mark.slow
 def test_cnn_oof(data):
     views, y = data
     groups = np.array([f"star{i // 2}" for i in range(len(y))])  # two signals per star

@@ -63,7 +63,7 @@ def differences(actual, expected, path: str = "") -> list[str]:
     if isinstance(expected, list) and isinstance(actual, list):
         if len(actual) != len(expected):
             return [f"{path}: length {len(actual)} != {len(expected)}"]
-        return [d for i, (a, e) in enumerate(zip(actual, expected)) for d in differences(a, e, f"{path}[{i}]")]
+        return [d for i, (a, e) in enumerate(zip(actual, expected, strict=True)) for d in differences(a, e, f"{path}[{i}]")]
     numbers = (int, float)
     if isinstance(expected, numbers) and isinstance(actual, numbers) and not isinstance(expected, bool) \
             and not isinstance(actual, bool):
