@@ -136,7 +136,8 @@ def cmd_benchmark_tfrecord(args) -> int:
 
     try:
         run_benchmark(args.train, args.val, args.test, args.out, args.labels_from, args.seed, args.cnn_epochs,
-                      blend_min_gain_se=args.blend_min_gain_se)
+                      blend_min_gain_se=args.blend_min_gain_se, tce_params=args.tce_params,
+                      cnn_members=args.cnn_members)
     except (TFRecordError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
