@@ -29,6 +29,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
 from exo_assets.external.honest import average_members, choice_rows, crossfit_disjoint, star_disjoint_mask
+from exo_assets.external.stacking import crossfit_cnns, stack_frame
 from exo_assets.models.blend import BlendConfig, apply_blend
 from exo_assets.models.booster import BoosterConfig, train_booster_with_validation
 from exo_assets.models.datasets import encode_labels
@@ -136,7 +137,8 @@ def _id_columns(es) -> dict:
 
 
 def benchmark_sets(tr, va, te, seed: int = 0, cnn_epochs: int = 60, log=print,
-                   blend_min_gain_se: float = BlendConfig.min_gain_se, cnn_members: int = 1) -> tuple[pd.DataFrame, dict]:
+                   blend_min_gain_se: float = BlendConfig.min_gain_se, cnn_members: int = 1,
+                   cnn_stack_folds: int = 0) -> tuple[pd.DataFrame, dict]:
     """Train on `tr`, tune on the star-disjoint rows of `va`, score `te` (three `ExternalSet`s of one dataset).
 
     Returns the test predictions (`row_id`, `tic_id` -- DR24: `kepid`, `tce_plnt_num` -- and one
@@ -144,6 +146,8 @@ def benchmark_sets(tr, va, te, seed: int = 0, cnn_epochs: int = 60, log=print,
     Used by `run_benchmark` (the CLI) and by the `external_benchmark` asset: one implementation.
     `blend_min_gain_se`: the blend's do-no-harm margin (`BlendConfig.min_gain_se`; the project
     default 2 standard errors, as in the Dagster `blend` asset). `cnn_members`: CNNs averaged.
+    `cnn_stack_folds` (k >= 2): instead, k fold CNNs cross-fitted on the training stars; their out-of-fold
+    log-probabilities become booster inputs (`stacking`) and their mean is the blend's CNN branch.
     """
     from exo_assets.external.tfrecord_reader import model_feature_columns
     from exo_assets.models.cnn import CNNClassifier
@@ -159,13 +163,6 @@ def benchmark_sets(tr, va, te, seed: int = 0, cnn_epochs: int = 60, log=print,
     log(f"[benchmark] {dataset}: train {len(tr.features)}, val {len(va.features)} ({int(disjoint.sum())} "
         f"star-disjoint), test {len(te.features)} signals; classes {classes}; choices on {choose_note}")
 
-    t = time.perf_counter()
-    va_c = va.features.loc[choose]
-    booster = train_booster_with_validation(tr.features[cols], y_tr, va_c[cols], y_va[choose], classes,
-                                            benchmark_booster_config(seed), {"dataset": dataset})
-    timings["booster_s"] = time.perf_counter() - t
-    log(f"[benchmark] booster: {booster.meta['best_iteration']} trees ({timings['booster_s']:.1f} s)")
-
     channels = [c for c in ("local", "odd", "even", "secondary") if c in tr.views]
     scalar_cols = cnn_scalar_columns(cols)
 
@@ -173,18 +170,43 @@ def benchmark_sets(tr, va, te, seed: int = 0, cnn_epochs: int = 60, log=print,
         out = {**es.views, CNN_SCALAR_CHANNEL: es.features[scalar_cols].to_numpy(np.float64)}
         return out if rows is None else {k: np.asarray(v)[rows] for k, v in out.items()}
 
-    t = time.perf_counter()
-    cnns = []
-    for member in range(max(1, int(cnn_members))):
+    def fit_cnn(rows, member: int):
         cfg = benchmark_cnn_config(channels, cnn_epochs, seed + 1000 * member)
-        cnns.append(CNNClassifier(classes, cfg).fit(cnn_inputs(tr), y_tr, cnn_inputs(va, choose), y_va[choose]))
-        log(f"[benchmark] cnn member {member}: best epoch {cnns[-1].best_epoch} ({time.perf_counter() - t:.1f} s)")
+        return CNNClassifier(classes, cfg).fit(cnn_inputs(tr, rows), y_tr[rows], cnn_inputs(va, choose), y_va[choose])
+
+    t = time.perf_counter()
+    oof_tr = None
+    if cnn_stack_folds:  # k fold CNNs: out-of-fold inputs of the booster, and the CNN ensemble of the blend
+        oof_tr, cnns = crossfit_cnns(fit_cnn, lambda m, rows: m.predict_proba(cnn_inputs(tr, rows)), len(y_tr), y_tr,
+                                     tr.features["star_id"].to_numpy(), cnn_stack_folds, seed, len(classes), log)
+    else:
+        cnns = []
+        for member in range(max(1, int(cnn_members))):
+            cnns.append(fit_cnn(np.arange(len(y_tr)), member))
+            log(f"[benchmark] cnn member {member}: best epoch {cnns[-1].best_epoch} ({time.perf_counter() - t:.1f} s)")
     timings["cnn_s"] = time.perf_counter() - t
 
     def cnn_proba(es) -> np.ndarray:
         return average_members([c.predict_proba(cnn_inputs(es)) for c in cnns])
 
-    pb_va = booster.predict_proba(va.features, calibrated=False)
+    t = time.perf_counter()
+    va_c = va.features.loc[choose]
+    booster = train_booster_with_validation(tr.features[cols], y_tr, va_c[cols], y_va[choose], classes,
+                                            benchmark_booster_config(seed), {"dataset": dataset})
+    plain_booster = booster
+    stack = {}
+    if oof_tr is not None:  # the booster that also sees the CNN's out-of-fold probabilities
+        stack = {"va": stack_frame(cnn_proba(va), classes), "te": stack_frame(cnn_proba(te), classes)}
+        x_tr = pd.concat([tr.features[cols].reset_index(drop=True), stack_frame(oof_tr, classes)], axis=1)
+        x_va = pd.concat([va.features[cols].reset_index(drop=True), stack["va"]], axis=1)
+        booster = train_booster_with_validation(x_tr, y_tr, x_va.loc[choose], y_va[choose], classes,
+                                                benchmark_booster_config(seed), {"dataset": dataset, "stacked": True})
+        stack["va_x"] = x_va
+        stack["te_x"] = pd.concat([te.features[cols].reset_index(drop=True), stack["te"]], axis=1)
+    timings["booster_s"] = time.perf_counter() - t
+    log(f"[benchmark] booster: {booster.meta['best_iteration']} trees ({timings['booster_s']:.1f} s)")
+
+    pb_va = booster.predict_proba(stack.get("va_x", va.features), calibrated=False)
     pc_va = cnn_proba(va)
     blend_cfg = BlendConfig(min_gain_se=blend_min_gain_se)
     blended_cf, crossfit, final_blend = crossfit_disjoint(pb_va, pc_va, y_va, groups, choose, classes, blend_cfg, seed)
@@ -199,8 +221,13 @@ def benchmark_sets(tr, va, te, seed: int = 0, cnn_epochs: int = 60, log=print,
                                          BlendConfig(alpha_max=0.0), seed)
             member_reports[f"cnn_member_{i}"] = task_scores(dataset, classes, y_va[choose], pm[choose])
 
+    stages = [("booster", only_b), ("cnn", only_c), ("blend", blended_cf)]
+    if plain_booster is not booster:  # the booster without the CNN inputs: what the stacking adds
+        pp = plain_booster.predict_proba(va.features, calibrated=False)
+        stages.insert(0, ("booster_without_cnn", crossfit_disjoint(pp, pc_va, y_va, groups, choose, classes,
+                                                                   BlendConfig(alpha_max=0.0), seed)[0]))
     val_report, all_report = {}, {}
-    for name, proba in (("booster", only_b), ("cnn", only_c), ("blend", blended_cf)):
+    for name, proba in stages:
         val_report[name] = _stage_report(dataset, classes, y_va[choose], proba[choose], seed)
         all_report[name] = _stage_report(dataset, classes, y_va, proba, seed)
     for name, r in val_report.items():
@@ -210,7 +237,7 @@ def benchmark_sets(tr, va, te, seed: int = 0, cnn_epochs: int = 60, log=print,
         log(f"[benchmark] val (all rows) {name}: " + ", ".join(
             f"{k}={v:.4f}" for k, v in r.items() if isinstance(v, float)))
 
-    pb_te = booster.predict_proba(te.features, calibrated=False)
+    pb_te = booster.predict_proba(stack.get("te_x", te.features), calibrated=False)
     p_te = apply_blend(final_blend, pb_te, cnn_proba(te))
     preds = pd.DataFrame(_id_columns(te))
     for i, c in enumerate(classes):
@@ -228,7 +255,7 @@ def benchmark_sets(tr, va, te, seed: int = 0, cnn_epochs: int = 60, log=print,
         "n": {"train": len(tr.features), "val": len(va.features), "val_star_disjoint": int(disjoint.sum()),
               "test": len(te.features)},
         "features": cols, "cnn_channels": ["global", *channels], "cnn_scalar_inputs": scalar_cols,
-        "cnn_config": cnns[0].config.to_dict(), "cnn_members": len(cnns),
+        "cnn_config": cnns[0].config.to_dict(), "cnn_members": len(cnns), "cnn_stack_folds": int(cnn_stack_folds),
         "cnn_best_epoch": cnns[0].best_epoch, "cnn_best_epochs": [c.best_epoch for c in cnns],
         "booster_top_features": booster.feature_importance().head(20).to_dict(orient="records"),
         "validation": val_report, "validation_all_rows": all_report, "validation_cnn_members": member_reports,
@@ -246,7 +273,7 @@ def benchmark_sets(tr, va, te, seed: int = 0, cnn_epochs: int = 60, log=print,
 def run_benchmark(train: list[str], val: list[str], test: list[str], out_dir: str | Path,
                   labels_from: str | None = None, seed: int = 0, cnn_epochs: int = 60,
                   log=print, blend_min_gain_se: float = BlendConfig.min_gain_se, tce_params: str | None = None,
-                  cnn_members: int = 1) -> dict:
+                  cnn_members: int = 1, cnn_stack_folds: int = 0) -> dict:
     """Read the shards, join the physics (`tce_params`), `benchmark_sets`, write predictions.csv and
     metrics.json into `out_dir`."""
     from exo_assets.external.physics import attach_physics
@@ -261,7 +288,8 @@ def run_benchmark(train: list[str], val: list[str], test: list[str], out_dir: st
     for es in (tr, va, te):
         attach_physics(es, tce_params)
     read_s = time.perf_counter() - started
-    preds, metrics = benchmark_sets(tr, va, te, seed, cnn_epochs, log, blend_min_gain_se, cnn_members)
+    preds, metrics = benchmark_sets(tr, va, te, seed, cnn_epochs, log, blend_min_gain_se, cnn_members,
+                                    cnn_stack_folds)
     metrics["timings_s"].update({"read_s": read_s, "total_s": time.perf_counter() - started})
     atomic_write_text(out_dir / "predictions.csv", preds.to_csv(index=False))
     atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, default=float))
@@ -284,6 +312,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="maximum CNN epochs (early stopping on the validation log-loss, patience 8)")
     parser.add_argument("--cnn-members", type=int, default=1,
                         help="independently seeded CNNs whose probabilities are averaged (default %(default)s)")
+    parser.add_argument("--cnn-stack-folds", type=int, default=0,
+                        help="k >= 2: k CNNs cross-fitted on the training stars; their out-of-fold probabilities "
+                             "are booster inputs and their mean the blend's CNN (0 = off, default)")
     parser.add_argument("--tce-params",
                         help="physical inputs: vetting -> astronet_vetting/tce_params.csv; toi -> the raw TOI "
                              "catalog (catalogs/toi.csv) for the hosts' stellar values; DR24 records carry their own")
