@@ -20,8 +20,8 @@ class ExternalViewsSource(dg.ConfigurableResource):
         dr24_dir: Kepler DR24 AstroNet shards (PC / AFP / NTP), e.g. ../shared/data/kepler_dr24_views.
         toi_catalog: TOI catalog CSV for the TOI set's labels; empty -> the shipped TOI table. A raw
             archive export (catalogs/toi.csv) also gives the TOI hosts' stellar parameters (physics).
-        tce_params: the vetting set's tce_params.csv (physical inputs); empty -> the vetting assets run
-            without them. The DR24 records carry their own.
+        tce_params: the vetting set's tce_params.csv (physical inputs); empty -> a tce_params.csv in
+            vetting_dir if there is one, else none. The DR24 records carry their own.
     Empty folders are allowed: only the `external_views` assets need them, and they say how to set them.
     """
 
@@ -67,8 +67,11 @@ class ExternalViewsSource(dg.ConfigurableResource):
 
     def physics_source(self, dataset: str) -> str | None:
         """Where the physical inputs of `dataset` come from (`physics.attach_physics`); None -> none."""
-        if dataset == "vetting":
-            return self.tce_params or None
+        if dataset == "vetting":  # as `exo-assets benchmark-tfrecord`: a tce_params.csv beside the shards
+            if self.tce_params:
+                return self.tce_params
+            beside = Path(self.vetting_dir).expanduser() / "tce_params.csv" if self.vetting_dir else None
+            return str(beside) if beside is not None and beside.exists() else None
         if dataset == "toi" and self.toi_catalog:
             from exo_assets.science.catalogs import read_archive_csv
 

@@ -138,11 +138,12 @@ def _id_columns(es) -> dict:
 
 def benchmark_sets(tr, va, te, seed: int = 0, cnn_epochs: int = 60, log=print,
                    blend_min_gain_se: float = BlendConfig.min_gain_se, cnn_members: int = 1,
-                   cnn_stack_folds: int = 0) -> tuple[pd.DataFrame, dict]:
+                   cnn_stack_folds: int = 0, return_val: bool = False):
     """Train on `tr`, tune on the star-disjoint rows of `va`, score `te` (three `ExternalSet`s of one dataset).
 
     Returns the test predictions (`row_id`, `tic_id` -- DR24: `kepid`, `tce_plnt_num` -- and one
-    `p_<CLASS>` column per class; one row per signal) and the metrics dict written to metrics.json.
+    `p_<CLASS>` column per class; one row per signal) and the metrics dict written to metrics.json;
+    with `return_val` also the validation rows' cross-fitted probabilities per stage (val_predictions.csv).
     Used by `run_benchmark` (the CLI) and by the `external_benchmark` asset: one implementation.
     `blend_min_gain_se`: the blend's do-no-harm margin (`BlendConfig.min_gain_se`; the project
     default 2 standard errors, as in the Dagster `blend` asset). `cnn_members`: CNNs averaged.
@@ -267,12 +268,36 @@ def benchmark_sets(tr, va, te, seed: int = 0, cnn_epochs: int = 60, log=print,
         "test": test_report, "timings_s": timings,
         "reader": {"train": tr.meta, "val": va.meta, "test": te.meta},
     }
-    return preds, metrics
+    if not return_val:
+        return preds, metrics
+    val_preds = pd.DataFrame({**_id_columns(va), "label": va.features["label"].to_numpy(), "star_disjoint": disjoint})
+    for name, proba in stages:
+        for i, c in enumerate(classes):
+            val_preds[f"{name}_p_{c}"] = proba[:, i]
+    return preds, metrics, val_preds
+
+
+def resolve_physics_source(tce_params: str | None, dataset: str, train: list[str],
+                           labels_from: str | None) -> str | None:
+    """The physics source (`physics.attach_physics`): `tce_params` as given; "auto" -> vetting: the
+    tce_params.csv next to the training shards; toi: `labels_from` when it is a raw TOI export (has `tid`,
+    `st_rad`); otherwise none. "none" or None -> none (DR24 records always carry theirs)."""
+    if tce_params not in ("auto",):
+        return None if tce_params in (None, "", "none") else tce_params
+    if dataset == "vetting":
+        candidate = Path(train[0]).parent / "tce_params.csv"
+        return str(candidate) if candidate.exists() else None
+    if dataset == "toi" and labels_from and Path(labels_from).exists():
+        from exo_assets.science.catalogs import read_archive_csv
+
+        cols = set(read_archive_csv(Path(labels_from)).columns)
+        return labels_from if {"tid", "st_rad"} <= cols else None
+    return None
 
 
 def run_benchmark(train: list[str], val: list[str], test: list[str], out_dir: str | Path,
                   labels_from: str | None = None, seed: int = 0, cnn_epochs: int = 60,
-                  log=print, blend_min_gain_se: float = BlendConfig.min_gain_se, tce_params: str | None = None,
+                  log=print, blend_min_gain_se: float = BlendConfig.min_gain_se, tce_params: str | None = "auto",
                   cnn_members: int = 1, cnn_stack_folds: int = 0) -> dict:
     """Read the shards, join the physics (`tce_params`), `benchmark_sets`, write predictions.csv and
     metrics.json into `out_dir`."""
@@ -285,14 +310,18 @@ def run_benchmark(train: list[str], val: list[str], test: list[str], out_dir: st
     tr = load_external(train, labels_from=labels_from)
     va = load_external(val, dataset=tr.meta["dataset"], labels_from=labels_from)
     te = load_external(test, dataset=tr.meta["dataset"], labels_from=labels_from, require_labels=False)
+    source = resolve_physics_source(tce_params, tr.meta["dataset"], train, labels_from)
+    if source:
+        log(f"[benchmark] physical inputs from {source}")
     for es in (tr, va, te):
-        attach_physics(es, tce_params)
+        attach_physics(es, source)
     read_s = time.perf_counter() - started
-    preds, metrics = benchmark_sets(tr, va, te, seed, cnn_epochs, log, blend_min_gain_se, cnn_members,
-                                    cnn_stack_folds)
+    preds, metrics, val_preds = benchmark_sets(tr, va, te, seed, cnn_epochs, log, blend_min_gain_se, cnn_members,
+                                               cnn_stack_folds, return_val=True)
     metrics["timings_s"].update({"read_s": read_s, "total_s": time.perf_counter() - started})
     atomic_write_text(out_dir / "predictions.csv", preds.to_csv(index=False))
     atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, default=float))
+    atomic_write_text(out_dir / "val_predictions.csv", val_preds.to_csv(index=False))
     log(f"[benchmark] wrote {out_dir / 'predictions.csv'} ({len(preds)} rows) and metrics.json "
         f"in {metrics['timings_s']['total_s']:.0f} s")
     return metrics
@@ -315,6 +344,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cnn-stack-folds", type=int, default=0,
                         help="k >= 2: k CNNs cross-fitted on the training stars; their out-of-fold probabilities "
                              "are booster inputs and their mean the blend's CNN (0 = off, default)")
-    parser.add_argument("--tce-params",
+    parser.add_argument("--tce-params", default="auto",
                         help="physical inputs: vetting -> astronet_vetting/tce_params.csv; toi -> the raw TOI "
-                             "catalog (catalogs/toi.csv) for the hosts' stellar values; DR24 records carry their own")
+                             "catalog (catalogs/toi.csv) for the hosts' stellar values; DR24 records carry their "
+                             "own. 'auto' (default): a tce_params.csv next to the training shards (vetting), the "
+                             "--labels-from catalog when it is a raw TOI export (toi); 'none': without")

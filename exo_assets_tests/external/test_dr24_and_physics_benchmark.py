@@ -125,3 +125,18 @@ def test_physics_columns_are_allowed_features_and_ids_still_refused():
     assert set(PHYSICS_COLUMNS) <= set(R.model_feature_columns(frame))
     with pytest.raises(R.LeakageError):
         R.model_feature_columns(frame, ["planet_radius_re", "tic_id"])
+
+
+def test_physics_source_resolution(tmp_path):
+    from exo_assets.external.benchmark import resolve_physics_source
+
+    shard = tmp_path / "train-00000-of-00001"
+    assert resolve_physics_source("auto", "vetting", [str(shard)], None) is None
+    (tmp_path / "tce_params.csv").write_text("row_id,tic_id\n")
+    assert resolve_physics_source("auto", "vetting", [str(shard)], None) == str(tmp_path / "tce_params.csv")
+    assert resolve_physics_source("none", "vetting", [str(shard)], None) is None
+    assert resolve_physics_source("x.csv", "toi", [str(shard)], None) == "x.csv"
+    cat = tmp_path / "toi.csv"
+    cat.write_text("# comment\ntid,pl_orbper,tfopwg_disp,st_rad\n1,2.0,PC,1.0\n")
+    assert resolve_physics_source("auto", "toi", [str(shard)], str(cat)) == str(cat)
+    assert resolve_physics_source("auto", "dr24", [str(shard)], None) is None
