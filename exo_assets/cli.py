@@ -5,7 +5,7 @@
     exo-assets dev [--port 3000]
     exo-assets bench preprocess | scale | throughput | api
     exo-assets benchmark-tfrecord --train SHARDS... --val SHARDS... --test SHARDS... --out DIR
-    exo-assets materialize-external --set vetting|toi --dir FOLDER [--seed N] [--cnn-epochs N]
+    exo-assets materialize-external --set vetting|toi|dr24 --dir FOLDER [--tce-params CSV] [--seed N] [--cnn-epochs N]
 
 Dagster reads its instance config from $DAGSTER_HOME/dagster.yaml. These commands use
 $DAGSTER_HOME when it is set, else ./.dagster_home, and copy the repository's dagster.yaml there
@@ -136,7 +136,8 @@ def cmd_benchmark_tfrecord(args) -> int:
 
     try:
         run_benchmark(args.train, args.val, args.test, args.out, args.labels_from, args.seed, args.cnn_epochs,
-                      blend_min_gain_se=args.blend_min_gain_se)
+                      blend_min_gain_se=args.blend_min_gain_se, tce_params=args.tce_params,
+                      cnn_members=args.cnn_members, cnn_stack_folds=args.cnn_stack_folds)
     except (TFRecordError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -153,10 +154,13 @@ def cmd_materialize_external(args) -> int:
 
     folder = str(Path(args.dir).resolve())
     external = ExternalViewsSource(**{f"{args.set}_dir": folder},
-                                   toi_catalog=str(Path(args.labels_from).resolve()) if args.labels_from else "")
+                                   toi_catalog=str(Path(args.labels_from).resolve()) if args.labels_from else "",
+                                   tce_params=str(Path(args.tce_params).resolve()) if args.tce_params else "")
     job = build_defs(external=external).resolve_job_def(EXTERNAL_JOB)
     run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}},
-                  "ops": {"external_benchmark": {"config": {"seed": args.seed, "cnn_epochs": args.cnn_epochs}}}}
+                  "ops": {"external_benchmark": {"config": {
+                      "seed": args.seed, "cnn_epochs": args.cnn_epochs, "cnn_members": args.cnn_members,
+                      "cnn_stack_folds": args.cnn_stack_folds}}}}
     started = time.perf_counter()
     result = job.execute_in_process(partition_key=args.set, instance=dg.DagsterInstance.get(), raise_on_error=False,
                                     run_config=run_config)
@@ -225,9 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     ext = sub.add_parser("materialize-external",
                          help="materialize the external-views assets (real TFRecord signals) for one set")
-    ext.add_argument("--set", required=True, choices=["vetting", "toi"], help="which TFRecord set (partition)")
+    ext.add_argument("--set", required=True, choices=["vetting", "toi", "dr24"], help="which TFRecord set (partition)")
     ext.add_argument("--dir", required=True, help="folder with its train-*, val-* (and optional test-*) shards")
-    ext.add_argument("--labels-from", help="TOI catalog CSV for --set toi (default: the shipped TOI table)")
+    ext.add_argument("--labels-from", help="TOI catalog CSV for --set toi (default: the shipped TOI table); a raw "
+                     "archive export also gives the hosts' stellar parameters")
+    ext.add_argument("--tce-params", help="astronet_vetting/tce_params.csv: physical inputs of --set vetting")
+    ext.add_argument("--cnn-members", type=int, default=1, help="CNNs averaged (default 1)")
+    ext.add_argument("--cnn-stack-folds", type=int, default=0,
+                     help="k >= 2: cross-fitted fold CNNs whose out-of-fold probabilities feed the booster")
     ext.add_argument("--seed", type=int, default=0)
     ext.add_argument("--cnn-epochs", type=int, default=60, help="maximum CNN epochs (early stopping, patience 8)")
     ext.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
