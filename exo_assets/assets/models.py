@@ -25,7 +25,8 @@ from exo_assets.models.artifacts import (
     probability_frame,
     stage_table,
 )
-from exo_assets.models.booster import BoosterConfig, train_calibrated_booster
+from exo_assets.models.booster import BoosterConfig, booster_features, train_calibrated_booster
+from exo_assets.models.missingness import MissingnessConfig
 from exo_assets.models.datasets import encode_labels, frame_hash, index_folds, make_split, train_holdout
 from exo_assets.models.metrics import classification_metrics
 from exo_assets.partitions import mission_partitions
@@ -84,11 +85,16 @@ class BoosterSettings(dg.Config):
     min_data_in_leaf: int = 5
     early_stopping_rounds: int = 40
     seed: int = 0
+    #: missingness augmentation (exo_assets.models.missingness): per-group blanking rate, copies per row
+    missing_rate: float = 0.3
+    missing_copies: int = 1
 
     def booster_config(self) -> BoosterConfig:
         return BoosterConfig(num_boost_round=self.num_boost_round, learning_rate=self.learning_rate,
                              num_leaves=self.num_leaves, min_data_in_leaf=self.min_data_in_leaf,
-                             early_stopping_rounds=self.early_stopping_rounds, seed=self.seed)
+                             early_stopping_rounds=self.early_stopping_rounds, seed=self.seed,
+                             missing=MissingnessConfig(rate=self.missing_rate, copies=self.missing_copies,
+                                                       seed=self.seed))
 
 
 def fold_metric_summary(y: np.ndarray, proba: np.ndarray, folds: list, classes: list[str]) -> dict:
@@ -120,13 +126,14 @@ def calibrated_booster(context: dg.AssetExecutionContext, config: BoosterSetting
     meta = {"provenance": archive.provenance, "mission": context.partition_key,
             "input_hashes": {"feature_table": frame_hash(train), "split_seed": holdout_split["seed"]},
             "trained_at": pd.Timestamp.now(tz="UTC").isoformat(), "n_train": len(train)}
-    model, oof_raw, oof = train_calibrated_booster(train[MODEL_FEATURES], y, train["star_id"].to_numpy(), folds,
+    features = booster_features(MODEL_FEATURES)  # without what an API user cannot give (catalog depth)
+    model, oof_raw, oof = train_calibrated_booster(train[features], y, train["star_id"].to_numpy(), folds,
                                                    CLASSES, config.booster_config(), meta)
     cv_raw = classification_metrics(y, oof_raw, CLASSES)
     cv_cal = classification_metrics(y, oof, CLASSES)
     model.meta["cv"] = {**model.meta["cv"], "oof_uncalibrated": cv_raw, "oof_calibrated": cv_cal,
                         "per_fold": fold_metric_summary(y, oof, folds, CLASSES)}
-    hold_proba = model.predict_proba(hold[MODEL_FEATURES]) if len(hold) else np.zeros((0, len(CLASSES)))
+    hold_proba = model.predict_proba(hold[features]) if len(hold) else np.zeros((0, len(CLASSES)))
     bundle = TableBundle(
         tables={"oof": probability_frame(train["signal_id"], train["label"], oof, CLASSES),
                 "holdout": probability_frame(hold["signal_id"], hold["label"], hold_proba, CLASSES),
