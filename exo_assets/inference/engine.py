@@ -3,11 +3,15 @@
 `predict_curve` runs exactly the training code path on the uploaded curve:
 
 1. `validation.validate_curve` (lengths, finite points, sorted times, ephemeris; BJD -> BKJD/BTJD);
+1b. `resolve_inputs`: the shipped catalog by star id (`star`): stellar inputs not given (catalog, else
+   FITS header), the catalog duration of the matching signal when none is given, the star's other
+   signals to mask; each input's source goes into the response's `inputs`;
 2. `prepare.clean_with_ephemerides` (quality mask, normalisation, wotan biweight detrending with the
    transits masked, upper clipping; a stale epoch is refined by BLS as for the catalog);
 3. `features.signal_features` (the five AstroNet views with the `ViewConfig` the CNN was trained
    on, and every vetting diagnostic including the Mandel-Agol fit), assembled into a feature row by
-   `features.feature_rows`;
+   `features.feature_rows`; `measurability.assess_transit`: no measured transit -> `insufficient_data`
+   (no class); one covered event -> `single_transit` (multi-event diagnostics NaN);
 4. `BoosterModel.predict_proba` (temperature-calibrated) and `CNNClassifier.predict_proba`, then
    `blend.apply_blend` and `vetting.apply_vetting` with the stored blend and vetting config;
 5. `response.build_response` (decision, confidence, SHAP, physics fit, optional plots).
@@ -108,7 +112,8 @@ class Classification:
 
 
 def _duration(checked: ValidatedInput, lc: LightCurveData, match: KnownSignal | None) -> tuple[float, str, list]:
-    """T14 (days) and its source: given; the catalog's for the matched signal; else BLS at the given period."""
+    """T14 (days) and its source: "given"; "catalog" (the matched signal's); else "bls" (BLS at the given
+    period; reported as "measured" in `inputs`)."""
     if checked.duration is not None:
         return float(checked.duration), "given", []
     if match is not None and math.isfinite(match.duration) and 0 < match.duration < 0.5 * checked.period:
@@ -118,7 +123,7 @@ def _duration(checked: ValidatedInput, lc: LightCurveData, match: KnownSignal | 
     _, dur, _ = estimate_epoch_bls(first.time, first.flux, checked.period, None)
     if not 0 < dur < 0.5 * checked.period:
         raise FitError(f"could not estimate a duration below half the period (BLS gave {dur:g} d)")
-    return float(dur), "measured", [f"duration not given: {dur:.4f} d estimated by BLS at the given period"]
+    return float(dur), "bls", [f"duration not given: {dur:.4f} d estimated by BLS at the given period"]
 
 
 def _clean(checked: ValidatedInput, request: PredictionRequest, star_id: str, match: KnownSignal | None,
@@ -219,7 +224,8 @@ def inputs_block(checked: ValidatedInput, request: PredictionRequest, resolved: 
                   != "bls_refined" else "measured"}}
     if measured is not None:
         out["duration_days"] = {"value": measured.duration,
-                                "source": eph if measured.duration_source == "given" else measured.duration_source}
+                                "source": {"given": eph, "bls": "measured"}.get(measured.duration_source,
+                                                                               measured.duration_source)}
     for k in TARGET_FIELDS:
         out[k] = {"value": finite_or_none(resolved.values[k]), "source": resolved.sources[k]}
     out["depth_ppm"]["note"] = "catalog depth: reported, not a model input (the measured depth is)"

@@ -34,7 +34,8 @@ class MissingnessConfig:
     """How training rows are copied with fields blanked.
 
     Attributes:
-        rate: probability (0-1) that each group is blanked in a copy, independently; 0 disables.
+        rate: probability (0-1) that each group is blanked in a copy, independently; 0 (default) disables
+            the augmentation altogether.
         copies: augmented copies per training row (the originals are kept).
         all_missing_rate: probability (0-1) that a copy has every group blanked (a bare CSV upload).
         groups: column groups blanked together; columns absent from the table are ignored.
@@ -55,7 +56,8 @@ class MissingnessConfig:
 
     @property
     def enabled(self) -> bool:
-        return self.copies > 0 and (self.rate > 0 or self.all_missing_rate > 0)
+        """Augmentation runs when there are copies to make and `rate` > 0 (the default config is off)."""
+        return self.copies > 0 and self.rate > 0
 
 
 def augment_missing(X: np.ndarray, y: np.ndarray, columns: list[str], config: MissingnessConfig,
