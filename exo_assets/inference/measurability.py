@@ -53,7 +53,7 @@ def _num(value) -> float:
 def assess_transit(status: str, reason: str, features: dict, nan_reasons: dict) -> Assessment:
     """Decide from `signal_features`' status / reason / features / nan_reasons (see the module docstring)."""
     if status != "ok":
-        return Assessment(False, f"the signal could not be measured ({reason})")
+        return Assessment(False, f"no transit measured: the signal could not be measured ({reason})")
     n_tr = _num(features.get("n_transits"))
     n = int(n_tr) if math.isfinite(n_tr) else 0
     if n < 1 or not math.isfinite(_num(features.get("depth_ppm"))):
