@@ -117,8 +117,8 @@ def _duration(checked: ValidatedInput, lc: LightCurveData, match: KnownSignal | 
     if checked.duration is not None:
         return float(checked.duration), "given", []
     if match is not None and math.isfinite(match.duration) and 0 < match.duration < 0.5 * checked.period:
-        return float(match.duration), "catalog", [f"duration not given: the catalog's {match.duration:.4f} d of "
-                                                  f"{match.signal_id} used"]
+        note = f"duration not given: the catalog's {match.duration:.4f} d of {match.signal_id} used"
+        return float(match.duration), "catalog", [note]
     first = clean_light_curve(lc, [])
     _, dur, _ = estimate_epoch_bls(first.time, first.flux, checked.period, None)
     if not 0 < dur < 0.5 * checked.period:

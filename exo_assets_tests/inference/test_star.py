@@ -8,7 +8,11 @@ import math
 import pytest
 
 from exo_assets.inference.errors import MissionMismatch, check_mission
-from exo_assets.inference.measurability import MULTI_EVENT_COLUMNS, assess_transit, mark_single_transit
+from exo_assets.inference.measurability import (
+    MULTI_EVENT_COLUMNS,
+    assess_transit,
+    mark_single_transit,
+)
 from exo_assets.inference.star import (
     StarContext,
     catalog_star_id,

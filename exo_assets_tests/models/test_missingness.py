@@ -6,8 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exo_assets.models.booster import BOOSTER_EXCLUDED_FEATURES, BoosterConfig, booster_features, fit_booster_cv
-from exo_assets.models.missingness import DEFAULT_GROUPS, MissingnessConfig, augment_missing
+from exo_assets.models.booster import (
+    BOOSTER_EXCLUDED_FEATURES,
+    BoosterConfig,
+    booster_features,
+    fit_booster_cv,
+)
+from exo_assets.models.missingness import (
+    DEFAULT_GROUPS,
+    MissingnessConfig,
+    augment_missing,
+)
 
 COLUMNS = ["teff_k", "logg_cgs", "rho_star_catalog_cgs", "density_ratio", "duration_ratio", "radius_rsun", "mag",
            "depth_ppm"]

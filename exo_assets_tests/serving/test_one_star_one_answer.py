@@ -41,8 +41,8 @@ def test_three_ways_of_asking_give_the_same_answer(materialized_home, client, tm
     home, _ = materialized_home
     star_id, signal_id, mission, files, period, t0, duration = case
     by_ephemeris = _cli(home, tmp_path / "eph", *files, "--period", period, "--t0", t0, "--duration", duration)[0]
-    by_catalog = [r for r in _cli(home, tmp_path / "cat", *files, "--mission", mission)
-                  if r.get("signal_id") == signal_id][0]
+    by_catalog = next(r for r in _cli(home, tmp_path / "cat", *files, "--mission", mission)
+                      if r.get("signal_id") == signal_id)
     r = client.post("/api/predict", json=_json_body(files, star_id, mission, period, t0, duration))
     assert r.status_code == 200, r.text
     by_json = r.json()
