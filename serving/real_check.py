@@ -101,7 +101,7 @@ def _row(name: str, archive: str, result: dict, mode: str) -> dict:
     return {"signal": name, "archive": archive, "mode": mode, "class": result.get("prediction"),
             "p_CP": probs.get("CP"), "p_PC": probs.get("PC"), "p_FP": probs.get("FP"),
             "decision": (result.get("decision") or {}).get("label") or f"error {result['error']['code']}",
-            "n_transits": diag.get("n_transits"), "flags": ",".join(result.get("flags") or []),
+            "n_transits": int(diag["n_transits"]) if diag.get("n_transits") is not None else None, "flags": ",".join(result.get("flags") or []),
             "note": (result.get("decision") or {}).get("reason") or result.get("error", {}).get("message", "")}
 
 

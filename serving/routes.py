@@ -116,7 +116,8 @@ def _request_body_docs() -> dict:
 
 
 ERROR_DOCS = {
-    400: {"model": ErrorResponse, "description": "unreadable upload"},
+    400: {"model": ErrorResponse, "description": "unreadable upload, or a FITS whose header names another mission "
+                                                 "than the request (BAD_INPUT)"},
     401: {"model": ErrorResponse, "description": "API key required and missing or wrong"},
     413: {"model": ErrorResponse, "description": "request too large (body or batch size)"},
     415: {"model": ErrorResponse, "description": "unsupported content type"},

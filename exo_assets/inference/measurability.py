@@ -56,9 +56,11 @@ def assess_transit(status: str, reason: str, features: dict, nan_reasons: dict) 
         return Assessment(False, f"no transit measured: the signal could not be measured ({reason})")
     n_tr = _num(features.get("n_transits"))
     n = int(n_tr) if math.isfinite(n_tr) else 0
-    if n < 1 or not math.isfinite(_num(features.get("depth_ppm"))):
-        why = nan_reasons.get("depth_ppm") or "no cadence within the transit window"
-        return Assessment(False, f"no transit measured: no covered event with in-transit data ({why})", n)
+    if n < 1:
+        return Assessment(False, "no transit measured: no covered event has a cadence within the transit window", n)
+    if not math.isfinite(_num(features.get("depth_ppm"))):
+        why = nan_reasons.get("depth_ppm") or "no finite transit depth"
+        return Assessment(False, f"no transit measured: {why}", n)
     fit = str(features.get("ma_fit_status", ""))
     if fit != "ok":
         return Assessment(False, f"no transit measured: the Mandel-Agol fit failed ({fit.removeprefix('failed: ')})",
