@@ -149,9 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("files", nargs="+", type=Path, help="CSV or FITS light curves")
     parser.add_argument("--period", type=float, help="orbital period, days")
     parser.add_argument("--t0", type=float, help="mid-transit time: BKJD/BTJD days, or BJD")
-    parser.add_argument("--duration", type=float, help="transit duration T14, days (default: BLS estimate)")
+    parser.add_argument("--duration", type=float, help="transit duration T14, days (default: the shipped catalog's "
+                        "for a signal of the star with the same period, else a BLS estimate)")
     parser.add_argument("--catalog", type=Path, help="CSV with star_id, period, t0[, duration, signal_id, ...]")
-    parser.add_argument("--mission", choices=["Kepler", "K2", "TESS"], help="mission (FITS: from the header)")
+    parser.add_argument("--mission", choices=["Kepler", "K2", "TESS"], help="mission (FITS: from the header; a FITS "
+                        "of another mission is refused)")
     parser.add_argument("--star-id", help="star id for the outputs and the catalog lookup (default: FITS header "
                                           "or file name)")
     parser.add_argument("--teff", type=float, help="stellar effective temperature, K (default: catalog, header)")
