@@ -28,6 +28,7 @@ from exo_assets.inference import (
     predict_curve,
     read_curve_bytes,
 )
+from exo_assets.inference.errors import check_mission
 from exo_assets.science.lightcurves import LightCurveData
 from serving.deps import get_model_set, get_registry, get_settings, require_api_key
 from serving.errors import ApiError, as_api_error, guarded, validation_message
@@ -84,11 +85,14 @@ def _validate_json(model, body: bytes):
 
 def prediction_request(meta: CurveMeta, options: PredictOptionsModel, settings: ServeSettings,
                        curve: LightCurveData, deadline: float | None = None) -> PredictionRequest:
-    """The engine's request for one curve: `meta` (star id, mission, ephemeris, stellar facts) overrides
-    what the curve's FITS header says; thresholds and the media folder come from the settings."""
-    target = TargetInfo.from_header(curve.header or {}, teff_k=meta.teff_k, logg_cgs=meta.logg_cgs,
-                                    radius_rsun=meta.radius_rsun, mag=meta.mag, depth_ppm=meta.depth_ppm)
-    mission = meta.mission or curve.mission
+    """The engine's request for one curve: `meta` (star id, mission, ephemeris, stellar facts given); the
+    engine fills stellar facts not given from the shipped catalog and the FITS header. A FITS header naming
+    another mission than `meta.mission` is 400 BAD_INPUT. Thresholds and the media folder come from the
+    settings."""
+    nan = float("nan")
+    target = TargetInfo(*(nan if v is None else float(v) for v in (meta.teff_k, meta.logg_cgs, meta.radius_rsun,
+                                                                     meta.mag, meta.depth_ppm)))
+    mission = check_mission(meta.mission, curve.mission)
     if not mission:
         raise InputError("mission is required (Kepler, K2 or TESS) unless the FITS header names it")
     return PredictionRequest(
@@ -112,7 +116,8 @@ def _request_body_docs() -> dict:
 
 
 ERROR_DOCS = {
-    400: {"model": ErrorResponse, "description": "unreadable upload"},
+    400: {"model": ErrorResponse, "description": "unreadable upload, or a FITS whose header names another mission "
+                                                 "than the request (BAD_INPUT)"},
     401: {"model": ErrorResponse, "description": "API key required and missing or wrong"},
     413: {"model": ErrorResponse, "description": "request too large (body or batch size)"},
     415: {"model": ErrorResponse, "description": "unsupported content type"},
@@ -212,7 +217,7 @@ async def _batch_item(request: Request, model_set: ModelSet, settings: ServeSett
     try:
         res = await _run_fit(request, lambda d: _predict_json_item(model_set, item, settings, d))
         return {"index": i, "ok": True, "result": res}
-    except Exception as err:  # noqa: BLE001 - one item's failure is that item's answer
+    except Exception as err:
         api = as_api_error(err, f"in batch item {i}")
     return {"index": i, "ok": False, "error": {"code": api.code, "message": api.message}}
 

@@ -27,8 +27,9 @@ from exo_assets.models.artifacts import (
     stage_table,
 )
 from exo_assets.models.blend import BlendConfig
-from exo_assets.models.booster import BoosterConfig, train_calibrated_booster
+from exo_assets.models.booster import BoosterConfig, booster_features, train_calibrated_booster
 from exo_assets.models.cnn_config import CNNConfig
+from exo_assets.models.missingness import MissingnessConfig
 from exo_assets.models.datasets import encode_labels, frame_hash, index_folds, make_split, train_holdout
 from exo_assets.models.metrics import classification_metrics
 from exo_assets.partitions import mission_partitions
@@ -89,9 +90,15 @@ class BoosterSettings(dg.Config):
     min_data_in_leaf: int = default(BoosterConfig, "min_data_in_leaf")
     early_stopping_rounds: int = default(BoosterConfig, "early_stopping_rounds")
     seed: int = default(BoosterConfig, "seed")
+    #: missingness augmentation (exo_assets.models.missingness; off in the library): per-group blanking
+    #: rate, copies per row. On in the pipeline: a field an API user may not have must not decide the class.
+    missing_rate: float = 0.3
+    missing_copies: int = default(MissingnessConfig, "copies")
 
     def booster_config(self) -> BoosterConfig:
-        return BoosterConfig(**dataclass_kwargs(self, BoosterConfig))
+        return BoosterConfig(**dataclass_kwargs(self, BoosterConfig),
+                             missing=MissingnessConfig(rate=self.missing_rate, copies=self.missing_copies,
+                                                       seed=self.seed))
 
 
 def fold_metric_summary(y: np.ndarray, proba: np.ndarray, folds: list, classes: list[str]) -> dict:
@@ -123,13 +130,14 @@ def calibrated_booster(context: dg.AssetExecutionContext, config: BoosterSetting
     meta = {"provenance": archive.provenance, "mission": context.partition_key,
             "input_hashes": {"feature_table": frame_hash(train), "split_seed": holdout_split["seed"]},
             "trained_at": pd.Timestamp.now(tz="UTC").isoformat(), "n_train": len(train)}
-    model, oof_raw, oof = train_calibrated_booster(train[MODEL_FEATURES], y, train["star_id"].to_numpy(), folds,
+    features = booster_features(MODEL_FEATURES)  # without what an API user cannot give (catalog depth)
+    model, oof_raw, oof = train_calibrated_booster(train[features], y, train["star_id"].to_numpy(), folds,
                                                    CLASSES, config.booster_config(), meta)
     cv_raw = classification_metrics(y, oof_raw, CLASSES)
     cv_cal = classification_metrics(y, oof, CLASSES)
     model.meta["cv"] = {**model.meta["cv"], "oof_uncalibrated": cv_raw, "oof_calibrated": cv_cal,
                         "per_fold": fold_metric_summary(y, oof, folds, CLASSES)}
-    hold_proba = model.predict_proba(hold[MODEL_FEATURES]) if len(hold) else np.zeros((0, len(CLASSES)))
+    hold_proba = model.predict_proba(hold[features]) if len(hold) else np.zeros((0, len(CLASSES)))
     bundle = TableBundle(
         tables={"oof": probability_frame(train["signal_id"], train["label"], oof, CLASSES),
                 "oof_raw": probability_frame(train["signal_id"], train["label"], oof_raw, CLASSES),

@@ -7,7 +7,9 @@
 | `readers` | uploaded CSV / FITS bytes -> `LightCurveData` |
 | `validation` | `validate_curve`: lengths, finite points, sorted times, ephemeris, BJD conversion |
 | `loading` | `MissionModel.from_bundles` (stored bundles -> models) and the hot-swappable `ModelSet` |
-| `engine` | `predict_curve`: validate -> clean -> measure -> classify -> respond (the training code path) |
+| `star` | the shipped catalog by star id: stellar inputs (given > catalog > header), the star's other signals |
+| `measurability` | was the transit measured (else `insufficient_data`)? single transits |
+| `engine` | `predict_curve`: validate -> look up -> clean -> measure -> classify -> respond (training code path) |
 | `response` | the prediction's JSON: decision rule, confidence, SHAP, physics fit, plot data |
 | `plots` | the PNG plots of a prediction |
 

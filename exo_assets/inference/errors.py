@@ -3,6 +3,7 @@
 | class | code | HTTP status | when |
 |---|---|---|---|
 | `InputError` | BAD_INPUT | 422 | the request or the curve is unusable (lengths, too few points, ephemeris, ...) |
+| `MissionMismatch` | BAD_INPUT | 400 | a FITS header names another mission than the request |
 | `FitError` | FIT_FAIL | 422 | the curve is valid but the signal cannot be measured |
 | `FitTimeout` | FIT_FAIL | 504 | the fit ran past its deadline |
 | `ModelError` | MODEL_ERROR | 503 | no usable model for the requested mission |
@@ -29,6 +30,21 @@ class InputError(InferenceError):
 
     code = "BAD_INPUT"
     status = 422
+
+
+class MissionMismatch(InputError):
+    """The uploaded file's header names another mission than the request (the wrong model would answer)."""
+
+    status = 400
+
+
+def check_mission(requested: str | None, header_mission: str | None) -> str:
+    """The mission to use: the request's, or the file's; MissionMismatch when both are given and differ."""
+    req, hdr = (requested or "").strip(), (header_mission or "").strip()
+    if req and hdr and req != hdr:
+        raise MissionMismatch(f"the file's header says mission {hdr!r} but the request says {req!r}: send the "
+                              f"matching mission (or none: the header's is used)")
+    return req or hdr
 
 
 class FitError(InferenceError):

@@ -47,9 +47,14 @@ class PredictOptions:
     apply_vetting: bool = True
 
 
+#: The `TargetInfo` fields, in order.
+TARGET_FIELDS: tuple[str, ...] = ("teff_k", "logg_cgs", "radius_rsun", "mag", "depth_ppm")
+
+
 @dataclass(frozen=True)
 class TargetInfo:
-    """Optional facts about the star and the signal (NaN = unknown; LightGBM handles missing values).
+    """Facts about the star and the signal given with the request (NaN = not given). The engine fills what
+    is not given from the shipped catalog and the FITS header (`inference.star`).
 
     Attributes:
         teff_k: K; logg_cgs: log10 cm s^-2; radius_rsun: R_sun; mag: Kepler/TESS magnitude;
@@ -90,13 +95,16 @@ class PredictionRequest:
             picks the model, `curve.star_id` is echoed back ("uploaded curve" when empty); flux_err,
             quality and segment may be None.
         period, t0, duration: ephemeris, days (duration = T14; estimated by BLS when None).
-        target: optional stellar parameters / catalog depth (booster features).
+        target: stellar parameters / catalog depth given with the request (NaN = not given: looked up).
         options: plots, plot data, SHAP count, vetting.
         decision: decision thresholds.
         other_signals: (period, t0, duration) of the star's other known signals (masked out), days.
         media_dir: folder the PNG plots are written to (under "plots/"); needed for return_plots.
         media_url: URL prefix the plots are served under.
         deadline: `time.monotonic()` value after which FitTimeout is raised between stages.
+        ephemeris_source: where period / t0 (/ duration) came from, reported per input: "given" (request,
+            CLI flags, a user's catalog CSV), "catalog" (the shipped catalog) or "header" (FITS keywords).
+        signal_id: the catalog signal asked for, when known (it is not masked as an "other" signal).
     """
 
     curve: LightCurveData
@@ -110,6 +118,8 @@ class PredictionRequest:
     media_dir: str | Path | None = None
     media_url: str = "/media"
     deadline: float | None = None
+    ephemeris_source: str = "given"
+    signal_id: str = ""
 
 
 def curve_of(time, flux, flux_err=None, quality=None, segment=None, star_id: str = "",

@@ -3,7 +3,8 @@
 
 Decision rule (`DecisionConfig`, defaults cp_thresh 0.5 / cp_high 0.9, `exo_assets.defaults`): p(CP) >=
 cp_high -> "high_confidence_planet"; cp_thresh <= p(CP) < cp_high -> "candidate"; otherwise
-"false_positive" when FP is the most probable class, else "needs_follow_up". Confidence: entropy (nats)
+"false_positive" when FP is the most probable class, else "needs_follow_up"; "insufficient_data" (no
+probabilities at all) when the transit was not measured (`measurability`). Confidence: entropy (nats)
 of the final probabilities, its normalised value H / ln k, margin (top minus second probability) and
 confidence_index = 1 - H / ln k (1 = certain, 0 = uniform).
 
@@ -64,7 +65,7 @@ def decide(probs: dict[str, float], decision: DecisionConfig) -> dict:
     entropy = float(-np.sum(p * np.log(pc)))
     norm = entropy / math.log(len(p)) if len(p) > 1 else 0.0
     margin = float(p[order[0]] - p[order[1]]) if len(p) > 1 else 1.0
-    return {"label": label, "rule": rule, "score": score,
+    return {"label": label, "rule": rule, "reason": "", "score": score,
             "confidence": {"entropy": entropy, "entropy_normalized": norm, "margin": margin,
                            "confidence_index": 1.0 - norm}}
 
@@ -206,18 +207,44 @@ def build_response(model: MissionModel, checked: ValidatedInput, measured: Measu
         "explainability": top_shap(model.booster, classified.row, classes.index(prediction),
                                    request.options.top_k_shap),
         "diagnostics": classified.row[MODEL_FEATURES].iloc[0].to_dict(),
-        "input": {
-            "n_cadences": int(checked.curve.time.size), "n_finite": checked.n_finite,
-            "n_used": int(measured.curve.time.size), "baseline_days": checked.baseline,
-            "time_system": mission_info(mission).time_system, "period_days": checked.period,
-            "t0": measured.t0_views, "t0_fitted": details.get("t0"), "duration_days": measured.duration,
-            "duration_source": measured.duration_source,
-            "epoch_source": str(measured.ephemeris["epoch_source"].iloc[0]), "cleaning": dict(measured.curve.stats),
-            "conversions": checked.conversions,
-        },
+        "input": input_block(checked, measured),
         "plots": None,
         "plot_data": None,
         "warnings": warnings,
+    }
+
+
+def input_block(checked: ValidatedInput, measured: Measurement) -> dict:
+    """The `input` block: cadences used, time system, ephemeris used and its sources, cleaning counts."""
+    details = measured.details
+    return {
+        "n_cadences": int(checked.curve.time.size), "n_finite": checked.n_finite,
+        "n_used": int(measured.curve.time.size), "baseline_days": checked.baseline,
+        "time_system": mission_info(checked.curve.mission).time_system, "period_days": checked.period,
+        "t0": measured.t0_views, "t0_fitted": details.get("t0"), "duration_days": measured.duration,
+        "duration_source": measured.duration_source,
+        "epoch_source": str(measured.ephemeris["epoch_source"].iloc[0]), "cleaning": dict(measured.curve.stats),
+        "conversions": checked.conversions,
+    }
+
+
+def insufficient_response(model: MissionModel, checked: ValidatedInput, measured: Measurement,
+                          request: PredictionRequest, star_id: str, reason: str) -> dict:
+    """The answer when the transit was not measured: decision `insufficient_data` with `reason`, no
+    probabilities, no class (what was measured is still reported)."""
+    feats = dict(measured.result.features)
+    warnings = [*checked.conversions, *measured.warnings, f"insufficient data: {reason}"]
+    if model.provenance == "simulated":
+        warnings.append("model trained on simulated data: probabilities are simulated, not real-world accuracy")
+    numeric = {k: finite_or_none(feats.get(k)) for k in MODEL_FEATURES if k in feats}
+    return {
+        "star_id": star_id, "mission": checked.curve.mission, "provenance": model.provenance,
+        "version": model.info(request.decision), "probs": None, "prediction": None,
+        "decision": {"label": "insufficient_data", "rule": "the transit was not measured: no class is given",
+                     "reason": reason, "score": None, "confidence": None},
+        "stages": None, "physics_fit": physics_fit(feats, measured.details) if feats else None,
+        "vetting": None, "explainability": None, "diagnostics": numeric or None,
+        "input": input_block(checked, measured), "plots": None, "plot_data": None, "warnings": warnings,
     }
 
 

@@ -74,8 +74,9 @@ def validate_curve(curve: LightCurveData, period, t0, duration=None) -> Validate
     """Check a curve and its ephemeris; InputError with a clear message for anything unusable.
 
     Rules: known mission; equal lengths; at least `MIN_POINTS` cadences with finite time and flux;
-    finite times strictly increasing (no duplicates); period and t0 given and finite, 0 < period <=
-    baseline (span of the finite times); duration, when given, 0 < duration < period / 2. Times or t0
+    finite times strictly increasing (no duplicates); period and t0 given and finite, period > 0 (a
+    period longer than the baseline is a single transit: whether its event is covered is measured
+    later, `measurability`); duration, when given, 0 < duration < period / 2. Times or t0
     above `BJD_THRESHOLD` are BJD and converted to the mission's system.
     """
     mission = curve.mission
@@ -117,9 +118,6 @@ def validate_curve(curve: LightCurveData, period, t0, duration=None) -> Validate
     baseline = float(np.nanmax(t[good]) - np.nanmin(t[good]))
     if period <= 0:
         raise InputError(f"period must be positive, got {period:g} days")
-    if period > baseline:
-        raise InputError(f"period {period:g} d is longer than the data's baseline ({baseline:.3f} d): "
-                         "the transit cannot be folded")
     if duration is not None:
         d = finite_or_none(duration)
         if d is None or not 0 < d < 0.5 * period:

@@ -23,6 +23,7 @@ from exo_assets.inference import (
 )
 from exo_assets.inference.response import decide
 from exo_assets.science.features import MODEL_FEATURES
+from serving.schemas import PredictionResponse
 from exo_assets_tests.serving.conftest import small_curve
 
 
@@ -50,7 +51,6 @@ def test_validation_accepts_and_converts_bjd():
     ({"time": np.r_[100.0, _curve()[0][:-1]]}, "duplicate"),
     ({"period": 0.0}, "period must be positive"),
     ({"period": -2.0}, "period must be positive"),
-    ({"period": 10.5}, "longer than the data's baseline"),
     ({"period": None}, "period is required"),
     ({"t0": None}, "t0 is required"),
     ({"t0": float("nan")}, "finite numbers"),
@@ -136,21 +136,34 @@ def test_missing_duration_is_estimated(model_set):
     body = small_curve()
     curve = curve_of(body["time"], body["flux"], body["flux_err"], mission="TESS")
     out = predict_curve(model_set, PredictionRequest(curve, body["period"], body["t0"], None))
-    assert out["input"]["duration_source"] == "bls"
+    assert out["input"]["duration_source"] == "bls" and out["inputs"]["duration_days"]["source"] == "measured"
     assert out["input"]["duration_days"] == pytest.approx(body["duration"], rel=0.5)
     assert any("duration not given" in w for w in out["warnings"])
 
 
-def test_unmeasurable_signal_is_a_fit_failure(model_set):
-    from exo_assets.inference import FitError
-
+def test_unmeasured_transit_is_insufficient_data_not_a_class(model_set):
     body = small_curve()
     t = np.asarray(body["time"])
-    # an ephemeris whose transits fall in no cadence: the curve is fine, the signal cannot be measured
+    # an ephemeris whose transits fall in no cadence: the curve is fine, the transit is not measured
     keep = np.abs(((t - body["t0"] + 0.5 * body["period"]) % body["period"]) - 0.5 * body["period"]) > 0.6
-    with pytest.raises(FitError):
-        predict_curve(model_set, PredictionRequest(curve_of(t[keep], np.asarray(body["flux"])[keep], mission="TESS"),
-                                                   body["period"], body["t0"], body["duration"]))
+    out = predict_curve(model_set, PredictionRequest(curve_of(t[keep], np.asarray(body["flux"])[keep], mission="TESS"),
+                                                     body["period"], body["t0"], body["duration"]))
+    assert out["decision"]["label"] == "insufficient_data" and "no transit measured" in out["decision"]["reason"]
+    assert out["probs"] is None and out["prediction"] is None and out["stages"] is None
+    assert any("insufficient data" in w for w in out["warnings"])
+    PredictionResponse.model_validate(out)
+
+
+def test_period_longer_than_the_data_is_a_single_transit(model_set):
+    """One covered event and a period longer than the baseline: predicted, flagged, multi-event tests NaN."""
+    body = small_curve()
+    t = np.asarray(body["time"])
+    out = predict_curve(model_set, PredictionRequest(curve_of(t, body["flux"], mission="TESS"),
+                                                     3.0 * (t.max() - t.min()), body["t0"], body["duration"]))
+    assert out["prediction"] in ("CP", "PC", "FP") and "single_transit" in out["flags"]
+    assert out["diagnostics"]["n_transits"] == 1
+    assert out["diagnostics"]["odd_even_sigma"] is None and out["diagnostics"]["transit_depth_chi2_dof"] is None
+    PredictionResponse.model_validate(out)
 
 
 def test_same_features_views_and_probabilities_as_training(materialized_home, model_set):
