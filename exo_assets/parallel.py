@@ -33,8 +33,18 @@ from functools import partial
 
 # Imported once by the forkserver, so a new worker starts with them loaded (lightkurve alone takes
 # ~8 s to import here; the science modules import it, wotan and batman lazily, at first use).
-_PRELOAD = ["exo_assets", "numba", "lightkurve", "wotan", "batman", "scipy.optimize", "astropy.timeseries",
-            "exo_assets.science.prepare", "exo_assets.science.features", "exo_assets.science.simulator"]
+_PRELOAD = [
+    "exo_assets",
+    "numba",
+    "lightkurve",
+    "wotan",
+    "batman",
+    "scipy.optimize",
+    "astropy.timeseries",
+    "exo_assets.science.prepare",
+    "exo_assets.science.features",
+    "exo_assets.science.simulator",
+]
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 _local = threading.local()
 
@@ -63,7 +73,9 @@ class ItemFailure(RuntimeError):
     def __init__(self, errors: list[ItemError]):
         self.errors = errors
         first = errors[0]
-        super().__init__(f"{len(errors)} item(s) failed; first (item {first.index}): {first.message}\n{first.detail}")
+        super().__init__(
+            f"{len(errors)} item(s) failed; first (item {first.index}): {first.message}\n{first.detail}"
+        )
 
 
 OnError = Callable[[object, ItemError], object] | None
@@ -131,7 +143,7 @@ def _finish(items: list, outcomes: dict[int, tuple], on_error: OnError) -> list:
 
 
 def _chunks(indexed: list[tuple[int, object]], size: int) -> list[list[tuple[int, object]]]:
-    return [indexed[i:i + size] for i in range(0, len(indexed), size)]
+    return [indexed[i : i + size] for i in range(0, len(indexed), size)]
 
 
 def _process_pool(max_workers: int) -> ProcessPoolExecutor:
@@ -140,8 +152,9 @@ def _process_pool(max_workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers, mp_context=ctx, initializer=_init_worker)
 
 
-def _run_pool(fn: Callable, chunks: list[list[tuple[int, object]]], max_workers: int,
-              outcomes: dict[int, tuple]) -> list[tuple[int, object]]:
+def _run_pool(
+    fn: Callable, chunks: list[list[tuple[int, object]]], max_workers: int, outcomes: dict[int, tuple]
+) -> list[tuple[int, object]]:
     """Run chunks with at most `max_workers` in flight; returns the (index, item) pairs lost to a dying worker.
 
     A worker that dies breaks the pool: the chunks in flight are lost, a fresh pool takes the rest.
@@ -175,8 +188,9 @@ def _run_pool(fn: Callable, chunks: list[list[tuple[int, object]]], max_workers:
     return lost
 
 
-def parallel_map(fn: Callable, items: Iterable, max_workers: int = 2, min_items: int = 4,
-                 on_error: OnError = None) -> list:
+def parallel_map(
+    fn: Callable, items: Iterable, max_workers: int = 2, min_items: int = 4, on_error: OnError = None
+) -> list:
     """`[fn(x) for x in items]` in `max_workers` local processes when there are at least `min_items`.
 
     `fn` must be a module-level function and items and results picklable. Order is preserved; a
@@ -198,7 +212,12 @@ def parallel_map(fn: Callable, items: Iterable, max_workers: int = 2, min_items:
     if lost:
         lost = _run_pool(fn, _chunks(lost, 1), 1, outcomes)
     for index, _ in lost:
-        outcomes[index] = (index, False, "worker process died while running this item (crash or out of memory)", "")
+        outcomes[index] = (
+            index,
+            False,
+            "worker process died while running this item (crash or out of memory)",
+            "",
+        )
     return _finish(items, outcomes, on_error)
 
 
@@ -218,8 +237,9 @@ def threaded_map(fn: Callable, items: Iterable, max_workers: int = 2, on_error: 
     return _finish(items, outcomes, on_error)
 
 
-def _dask_round(client, fn: Callable, indexed: list[tuple[int, object]], scatter: bool,
-                outcomes: dict[int, tuple]) -> list[tuple[int, object]]:
+def _dask_round(
+    client, fn: Callable, indexed: list[tuple[int, object]], scatter: bool, outcomes: dict[int, tuple]
+) -> list[tuple[int, object]]:
     """One task per (index, item); fills `outcomes`, returns the pairs whose task was lost (not an
     exception of `fn`, which `_call_chunk` records as that item's failure)."""
     chunks = [[pair] for pair in indexed]

@@ -63,14 +63,21 @@ async def lifespan(app: FastAPI):
     torch.set_num_threads(settings.torch_threads)  # process-wide; restored at shutdown
     registry = ModelRegistry(settings.dagster_home, settings.missions)
     app.state.registry = registry
-    app.state.executor = ThreadPoolExecutor(max_workers=settings.fit_workers, thread_name_prefix="exo-fit",
-                                            initializer=_init_fit_thread, initargs=(settings.numba_threads,))
+    app.state.executor = ThreadPoolExecutor(
+        max_workers=settings.fit_workers,
+        thread_name_prefix="exo-fit",
+        initializer=_init_fit_thread,
+        initargs=(settings.numba_threads,),
+    )
     try:
         await asyncio.to_thread(registry.refresh)
     except Exception:  # noqa: BLE001 - serve 503s rather than not start
         log.exception("initial model load failed")
-    task = asyncio.create_task(_reload_loop(registry, settings.reload_interval_s)) \
-        if settings.reload_interval_s > 0 else None
+    task = (
+        asyncio.create_task(_reload_loop(registry, settings.reload_interval_s))
+        if settings.reload_interval_s > 0
+        else None
+    )
     try:
         yield
     finally:
@@ -121,12 +128,18 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     if settings.cors_origins:  # outermost, so that even a 413 carries the CORS headers
-        app.add_middleware(EnvelopeCORSMiddleware, allow_origins=list(settings.cors_origins),
-                           allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-API-Key"],
-                           allow_credentials=False)
+        app.add_middleware(
+            EnvelopeCORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key"],
+            allow_credentials=False,
+        )
     install_error_handlers(app)
     app.include_router(router)
-    app.mount(settings.media_url, StaticFiles(directory=str(settings.media_path), check_dir=False), name="media")
+    app.mount(
+        settings.media_url, StaticFiles(directory=str(settings.media_path), check_dir=False), name="media"
+    )
     app.openapi = functools.partial(openapi_schema, app)
     return app
 
@@ -142,5 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    uvicorn.run("serving.app:create_app", factory=True, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(
+        "serving.app:create_app", factory=True, host=args.host, port=args.port, log_level=args.log_level
+    )
     return 0

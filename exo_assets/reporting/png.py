@@ -29,7 +29,9 @@ def palette_png(img, colors: int) -> bytes:
     from PIL import Image
 
     out = io.BytesIO()
-    img.convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(out, format="PNG", optimize=True)
+    img.convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(
+        out, format="PNG", optimize=True
+    )
     return out.getvalue()
 
 
@@ -62,7 +64,9 @@ def markdown_image(png: bytes, alt: str) -> str:
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
 
 
-def example_views_png(title: str, global_views: np.ndarray, local_views: np.ndarray, names: list[str]) -> bytes:
+def example_views_png(
+    title: str, global_views: np.ndarray, local_views: np.ndarray, names: list[str]
+) -> bytes:
     """`reporting.figures.views_grid_figure` (global and local views of a few signals) as PNG bytes (90 dpi)."""
     from exo_assets.reporting.figures import views_grid_figure
 

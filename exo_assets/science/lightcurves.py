@@ -52,8 +52,23 @@ class LightCurveData:
         return int(self.time.size)
 
 
-_HEADER_KEYS = ("OBJECT", "TELESCOP", "MISSION", "KEPLERID", "TICID", "QUARTER", "CAMPAIGN", "SECTOR",
-                "TEFF", "LOGG", "RADIUS", "KEPMAG", "TESSMAG", "SIMULATD", "CREATOR")
+_HEADER_KEYS = (
+    "OBJECT",
+    "TELESCOP",
+    "MISSION",
+    "KEPLERID",
+    "TICID",
+    "QUARTER",
+    "CAMPAIGN",
+    "SECTOR",
+    "TEFF",
+    "LOGG",
+    "RADIUS",
+    "KEPMAG",
+    "TESSMAG",
+    "SIMULATD",
+    "CREATOR",
+)
 
 
 def _mission_from_header(hdr) -> str:
