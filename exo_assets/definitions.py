@@ -15,8 +15,7 @@ warnings.filterwarnings(
     "ignore", category=dg.PreviewWarning, message=".*partitions_def on an AssetCheckSpec.*"
 )
 
-from exo_assets.assets import features, ingest, models  # noqa: E402
-from exo_assets.assets import external_views, report, sectors  # noqa: E402
+from exo_assets.assets import external_views, features, ingest, models, report, sectors  # noqa: E402
 from exo_assets.assets.external_views import EXTERNAL_JOB  # noqa: E402
 from exo_assets.automation import build_automation  # noqa: E402
 from resources import ComputeResource, ExoIOManager, ExternalViewsSource, LightCurveArchive  # noqa: E402

@@ -174,7 +174,7 @@ def test_catalog_schedule_requests_the_tess_catalog_partition_daily(tmp_path):
     defs = _defs(FakeArchive(), tmp_path)
     schedule = defs.resolve_schedule_def(CATALOG_SCHEDULE)
     assert schedule.cron_schedule == "0 6 * * *" and schedule.job_name == CATALOG_JOB
-    when = dt.datetime(2026, 1, 2, 6, 0, tzinfo=dt.timezone.utc)
+    when = dt.datetime(2026, 1, 2, 6, 0, tzinfo=dt.UTC)
     with dg.instance_for_test() as instance:
         request = schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=when))
     assert request.partition_key == "TESS" and "2026-01-02T06:00" in request.run_key

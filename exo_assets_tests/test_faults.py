@@ -22,8 +22,8 @@ import pytest
 import requests
 
 from exo_assets.assets import features, ingest, models
-from exo_assets.science.catalogs import load_catalog
 from exo_assets.assets.ingest import star_curve_paths
+from exo_assets.science.catalogs import load_catalog
 from exo_assets.storage import read_npz
 from exo_assets.storage.curves import read_star_curve
 from exo_assets_tests.conftest import PI_MEN_FILE

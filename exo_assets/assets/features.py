@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from exo_assets.assets.ingest import star_curve_paths
 from exo_assets.assets.metadata import markdown_table, reason_counts
 from exo_assets.assets.settings import dataclass_kwargs, default
-from exo_assets.reporting.png import example_views_png, markdown_image
 from exo_assets.partitions import mission_partitions
+from exo_assets.reporting.png import example_views_png, markdown_image
 from exo_assets.science.diagnostics import StellarParams
 from exo_assets.science.features import (
     FEATURE_SCHEMA,
@@ -26,7 +27,6 @@ from exo_assets.science.features import (
     validate_feature_table,
 )
 from exo_assets.science.views import ViewConfig
-from exo_assets.assets.ingest import star_curve_paths
 from exo_assets.storage import ArrayBundle, TableBundle
 from exo_assets.storage.curves import read_star_curve
 from resources.archive import LightCurveArchive

@@ -106,6 +106,7 @@ def ours(lc: LightCurveData, eph, config: ViewConfig = ViewConfig()):
 def lightkurve_route(lc: LightCurveData, eph, config: ViewConfig = ViewConfig()):
     """The same with lightkurve; returns (global binned flux, local binned flux, local bin centres)."""
     import lightkurve as lk
+
     from exo_assets.science.cleaning import default_bitmask
 
     period, t0, duration = eph

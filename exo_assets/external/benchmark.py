@@ -36,7 +36,6 @@ from exo_assets.models.datasets import encode_labels
 from exo_assets.models.metrics import classification_metrics
 from exo_assets.storage import atomic_write_text
 
-
 #: What the figures are measured on: the shards given, not the embedded simulator. (The sets in
 #: ../shared/data are real TESS signals; this code cannot tell real shards from synthetic ones.)
 EXTERNAL_DATA_LABEL = "AstroNet-format TFRecord shards (external data, not the embedded simulator)"

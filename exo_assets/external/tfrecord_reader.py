@@ -43,6 +43,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from exo_assets.science.catalogs import (
+    LABEL_MAPS,
+    LeakageError,
+    assert_no_leakage,
+    leakage_columns,
+    read_archive_csv,
+)
 from exo_assets.science.view_features import (
     DERIVED_SCALAR_COLUMNS,
     DERIVED_SCALAR_SCHEMA,
@@ -55,13 +62,6 @@ from exo_assets.science.view_features import (
     global_masks,
     local_masks,
     noise_floored_scale,
-)
-from exo_assets.science.catalogs import (
-    LABEL_MAPS,
-    LeakageError,
-    assert_no_leakage,
-    leakage_columns,
-    read_archive_csv,
 )
 
 DATASETS: tuple[str, ...] = ("vetting", "toi", "dr24")

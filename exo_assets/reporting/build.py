@@ -21,7 +21,6 @@ from exo_assets.reporting import figures as F
 from exo_assets.reporting.explain import SHAP_METHOD, booster_shap, gain_share
 from exo_assets.reporting.options import ReportOptions
 from exo_assets.reporting.pdf import PAGE_SIZE, Page, render_pdf, text_block
-from exo_assets.storage import json_default
 from exo_assets.reporting.tables import (
     PLANET_CLASSES,
     SPLIT_LABELS,
@@ -40,6 +39,7 @@ from exo_assets.reporting.tables import (
     stage_proba,
     vetting_flag_rates,
 )
+from exo_assets.storage import json_default
 
 SECTIONS: tuple[str, ...] = (
     "1. Data provenance",
@@ -526,7 +526,7 @@ def build_summary(
         notes = [
             f"Missions summarised: {', '.join(present)}. Missing (no final_report materialized): "
             f"{', '.join(missing) or 'none'}.",
-            f"Data provenance: "
+            "Data provenance: "
             + ", ".join(f"{m} {docs[m].get('provenance', 'unknown')}" for m in present)
             + ".",
         ]
@@ -584,4 +584,4 @@ def build_summary(
 
 def now_iso() -> str:
     """Current UTC time, ISO 8601 (seconds)."""
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()

@@ -8,7 +8,7 @@ import pytest
 
 from exo_assets.assets import ingest
 from exo_assets.storage.curves import read_star_curve
-from exo_assets_tests.conftest import KEPLER90_FILES, KIC10797460_FILE
+from exo_assets_tests.conftest import KEPLER90_FILES
 from resources import ComputeResource, ExoIOManager, LightCurveArchive
 
 ASSETS = [ingest.catalog, ingest.raw_fits, ingest.cleaned_curves]

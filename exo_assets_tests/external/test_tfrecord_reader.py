@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from tfrecord.writer import TFRecordWriter  # noqa: E402  (a hard dependency: never skipped)
 
 from exo_assets.external import tfrecord_reader as R
+from exo_assets.science.catalogs import LeakageError, leakage_columns
 from exo_assets.science.view_features import (
     DERIVED_SCALAR_COLUMNS,
     VIEW_FEATURE_COLUMNS,
@@ -19,9 +21,6 @@ from exo_assets.science.view_features import (
     compute_view_features,
     derived_scalar_features,
 )
-from exo_assets.science.catalogs import LeakageError, leakage_columns
-
-from tfrecord.writer import TFRecordWriter  # noqa: E402  (a hard dependency: never skipped)
 
 RNG_SEED = 7
 

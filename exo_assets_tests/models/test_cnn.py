@@ -12,9 +12,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from exo_assets.parallel import parallel_map
 from exo_assets.models.cnn import CNNClassifier, CNNConfig, class_weights, cnn_oof, focal_loss
 from exo_assets.models.splits import cv_folds
+from exo_assets.parallel import parallel_map
 
 CLASSES = ["CP", "PC", "FP"]
 

@@ -18,11 +18,11 @@ from exo_assets.assets import features, ingest
 from exo_assets.models.datasets import frame_hash
 from exo_assets.parallel import ItemFailure, parallel_map
 from exo_assets.storage import read_npz
-from resources import ComputeResource, ExoIOManager, LightCurveArchive
 from exo_assets_tests.resources.compute_jobs import compile_numba as _compile_numba
 from exo_assets_tests.resources.compute_jobs import pid as _pid
 from exo_assets_tests.resources.compute_jobs import square_or_die as _square_or_die
 from exo_assets_tests.resources.compute_jobs import square_or_fail as _square_or_fail
+from resources import ComputeResource, ExoIOManager, LightCurveArchive
 from resources.compute import ComputeUnavailable
 
 FEATURE_ASSETS = [ingest.catalog, ingest.raw_fits, ingest.cleaned_curves, features.features]

@@ -41,9 +41,9 @@ Physical choices (details in each module):
 from exo_assets.science.simulator.core import (
     DEFAULT_BITMASK,
     SIMULATOR_VERSION,
+    Segment,
     SimulatedStar,
     SimulatorConfig,
-    Segment,
     simulate_star,
 )
 from exo_assets.science.simulator.fits_writer import (

@@ -29,7 +29,7 @@ import numpy as np
 
 from exo_assets.science.missions import mission_info
 from exo_assets.science.simulator import fits_format as ff
-from exo_assets.science.simulator.core import SimulatedStar, Segment
+from exo_assets.science.simulator.core import Segment, SimulatedStar
 from exo_assets.science.simulator.rng import stable_hash
 
 CREATOR = "LightCurveExporterPipelineModule exo-assets simulator"
