@@ -246,7 +246,7 @@ def _dask_round(
     data = client.scatter(chunks, hash=False) if scatter else chunks
     futures = client.map(partial(_call_chunk, fn, pin_threads=True), data, pure=False)
     lost = []
-    for pair, future in zip(indexed, futures):
+    for pair, future in zip(indexed, futures, strict=True):
         try:
             for outcome in future.result():
                 outcomes[outcome[0]] = outcome

@@ -157,7 +157,8 @@ def star_curve_paths(cleaned: TableBundle) -> dict[str, Path]:
         return {}
     ok = stars[(stars["status"] == "ok") & stars["curve_file"].notna()]
     return {
-        str(star): cleaned.dirs["curves"] / str(name) for star, name in zip(ok["star_id"], ok["curve_file"])
+        str(star): cleaned.dirs["curves"] / str(name)
+        for star, name in zip(ok["star_id"], ok["curve_file"], strict=True)
     }
 
 

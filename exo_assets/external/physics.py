@@ -109,7 +109,7 @@ def impute_stellar(radius_rsun, mass_msun, logg_cgs) -> tuple[np.ndarray, np.nda
 def _vec(fn, *arrays) -> np.ndarray:
     """Apply a scalar science function row by row (NaN where an input is not finite or it fails)."""
     out = np.full(len(arrays[0]), np.nan)
-    for i, args in enumerate(zip(*arrays)):
+    for i, args in enumerate(zip(*arrays, strict=True)):
         if all(np.isfinite(a) for a in args):
             try:
                 out[i] = fn(*args)

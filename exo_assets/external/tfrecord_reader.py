@@ -351,7 +351,7 @@ def read_shards(paths, verify_crc: bool = True) -> tuple[pd.DataFrame, dict[str,
                     view_rows.setdefault(key, [None] * len(scalar_rows)).append(value)
                 else:
                     row[key] = value
-            for key, lst in view_rows.items():  # records lacking a view get NaNs
+            for lst in view_rows.values():  # records lacking a view get NaNs
                 if len(lst) < len(scalar_rows) + 1:
                     lst.append(None)
             scalar_rows.append(row)
@@ -386,7 +386,7 @@ def shard_paths(folder) -> list[str]:
 
 
 def detect_dataset(columns) -> str:
-    """ "vetting" or "toi" from the shard feature names.
+    """The dataset, "vetting" or "toi", from the shard feature names.
 
     vetting: Transit_Depth (underscore) or secondary_view; toi: 'Transit Depth' (with a space).
     """
@@ -523,7 +523,9 @@ def dedupe_consecutive(
     report = {
         "records": int(len(scalars)),
         "kept": int(keep.sum()),
-        "runs_by_length": {int(k): int(v) for k, v in zip(*np.unique(lengths, return_counts=True))},
+        "runs_by_length": {
+            int(k): int(v) for k, v in zip(*np.unique(lengths, return_counts=True), strict=True)
+        },
         "runs_with_differing_scalars": differs,
         "runs_where_a_later_record_has_a_stronger_central_signal": stronger_later,
     }

@@ -44,7 +44,7 @@ def expected_calibration_error(y: np.ndarray, proba: np.ndarray, n_bins: int = 1
     bins = reliability_bins(y, proba, n_bins)
     n = len(y)
     ece = 0.0
-    for count, acc, conf in zip(bins["counts"], bins["accuracy"], bins["confidence"]):
+    for count, acc, conf in zip(bins["counts"], bins["accuracy"], bins["confidence"], strict=True):
         ece += count / n * abs(acc - conf)
     return float(ece)
 

@@ -79,7 +79,7 @@ def class_balance_figure(balance: pd.DataFrame, classes: list[str], title: str, 
             color=_color(c, i),
             label=c,
         )
-        for rect, n in zip(bars, counts):
+        for rect, n in zip(bars, counts, strict=True):
             if n > 0:
                 ax_n.annotate(
                     f"{int(n)}",
@@ -101,7 +101,7 @@ def class_balance_figure(balance: pd.DataFrame, classes: list[str], title: str, 
     for i, c in enumerate(classes):
         share = np.divide(balance[c].to_numpy(float), totals, out=np.zeros(len(stages)), where=totals > 0)
         ax_f.bar(x, share, 0.65, bottom=bottom, color=_color(c, i), label=c)
-        for xi, (b, s) in enumerate(zip(bottom, share)):
+        for xi, (b, s) in enumerate(zip(bottom, share, strict=True)):
             if s >= 0.06:
                 ax_f.text(xi, b + s / 2, f"{s:.0%}", ha="center", va="center", fontsize=7, color="white")
         bottom += share
@@ -291,7 +291,7 @@ def importance_figure(share: pd.DataFrame, title: str, top: int = 15, fig=None):
         _empty(ax, "no importance available")
     else:
         bars = ax.barh(head["feature"], 100 * head["share"], color="#1f77b4")
-        for rect, s in zip(bars, head["share"]):
+        for rect, s in zip(bars, head["share"], strict=True):
             ax.text(
                 rect.get_width(),
                 rect.get_y() + rect.get_height() / 2,
@@ -457,7 +457,9 @@ def vetting_flags_figure(rates: pd.DataFrame, classes: list[str], title: str, fi
             color=_color(c, i),
             label=c,
         )
-    ax.set_yticks(y, [f"{f} (w={w:g})" for f, w in zip(rates["flag"], rates["weight"])], fontsize=8)
+    ax.set_yticks(
+        y, [f"{f} (w={w:g})" for f, w in zip(rates["flag"], rates["weight"], strict=True)], fontsize=8
+    )
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of signals flagged (OOF + holdout)")
     ax.legend(fontsize=8, title="true class", title_fontsize=8, loc="lower right")
@@ -497,7 +499,7 @@ def summary_figure(summary: pd.DataFrame, title: str, stages: tuple[str, ...] = 
                     color=STAGE_COLORS[stage],
                     label=STAGE_LABELS[stage],
                 )
-                for rect, v in zip(bars, vals):
+                for rect, v in zip(bars, vals, strict=True):
                     ax.text(
                         rect.get_x() + rect.get_width() / 2,
                         (0 if np.isnan(v) else v) + 0.01,

@@ -173,7 +173,7 @@ def _quadratic_bridges(time, flux, keep, filled, span_days, min_side=5, n_iter=2
             break
         w = new_w
     run_of = np.repeat(np.arange(len(run_start)), run_end - run_start + 1)
-    positions = np.concatenate([np.arange(a, b + 1) for a, b in zip(run_start, run_end)])
+    positions = np.concatenate([np.arange(a, b + 1) for a, b in zip(run_start, run_end, strict=True)])
     use = enough[run_of] & ~keep[positions]
     uu = (time[positions] - centre[run_of]) / scale[run_of, 0]
     c = coef[run_of]

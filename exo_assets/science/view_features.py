@@ -624,11 +624,11 @@ def compute_view_features(
     nan = np.full(n_rows, np.nan)
     out: dict[str, np.ndarray] = {c: nan.copy() for c in VIEW_FEATURE_COLUMNS}
 
-    lv_depth = lv_scatter = None
+    lv_depth = None
     if "local" in present:
         out.update(_local_shape_features(present["local"], local_half_width_durations))
         out.update(_local_profile_features(present["local"], local_half_width_durations))
-        lv_depth, lv_scatter = out["lv_depth"], out["lv_oot_scatter"]
+        lv_depth = out["lv_depth"]
 
     if "global" in present:
         g = present["global"]

@@ -123,7 +123,7 @@ def test_vetting_benchmark_joins_tce_params_and_chooses_on_disjoint_rows(tmp_pat
     keys = []
     for paths in (train, val, test):
         s, _ = read_shards(paths)
-        keys += list(zip(s["tic_id"], s["row_id"]))
+        keys += list(zip(s["tic_id"], s["row_id"], strict=True))
     params = _tce_params(tmp_path / "tce_params.csv", keys)
     assert (
         cli.main(

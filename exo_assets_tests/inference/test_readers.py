@@ -17,7 +17,7 @@ def test_csv_case_insensitive_with_aliases_and_exact_floats():
     f = np.array([1.0000000000000002, 0.9999999999999998, np.nan])
     text = "# a comment line\nBTJD, PDCSAP_FLUX ,Flux_Err,QUALITY\n" + "\n".join(
         f"{float(a)!r},{'' if np.isnan(b) else repr(float(b))},0.001,{q}"
-        for a, b, q in zip(t, f, (0, 128, 0))
+        for a, b, q in zip(t, f, (0, 128, 0), strict=True)
     )
     curve = read_csv_curve(text.encode())
     assert np.array_equal(curve.time, t)  # bit-for-bit, not a fast approximate parse

@@ -6,6 +6,7 @@ import json
 import pickletools
 import zipfile
 from dataclasses import replace
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -216,7 +217,7 @@ def test_cnn_oof(data):
     np.testing.assert_allclose(oof.sum(axis=1), 1.0, atol=1e-9)
     assert info["n_predictions"] == {"min": 2, "max": 2, "missing": 0}
     assert len(info["folds"]) == len(folds) == 6
-    for f, (tr, va) in zip(info["folds"], folds):
+    for f, (tr, va) in zip(info["folds"], folds, strict=True):
         assert f["n_val"] == len(va) and f["n_train"] + f["n_inner_val"] == len(tr)
         assert f["n_inner_val"] > 0 and 1 <= f["best_epoch"] <= 10
     assert 1 <= info["median_best_epoch"] <= 10
@@ -278,7 +279,7 @@ def test_focal_loss_downweights_easy_examples():
         le, lh = focal_loss(easy, target, gamma=gamma), focal_loss(hard, target, gamma=gamma)
         assert le < lh
         ratios.append(float(le / lh))
-    assert all(a > b for a, b in zip(ratios, ratios[1:]))  # easy examples matter less and less
+    assert all(a > b for a, b in pairwise(ratios))  # easy examples matter less and less
     assert focal_loss(easy, target, gamma=2.0) < focal_loss(easy, target, gamma=0.0)
 
 

@@ -43,7 +43,7 @@ def built():
 def test_pdf_has_every_section_in_order_and_the_expected_pages(built):
     _, report, pages = built
     assert len(pages) == report.pages == 10  # 9 sections; section 7 has an importance and a SHAP page
-    for text, header in zip(pages, report.page_headers):
+    for text, header in zip(pages, report.page_headers, strict=True):
         assert header in text
     numbers = [int(h.split(".")[0]) for h in report.page_headers]
     assert numbers == sorted(numbers) and set(numbers) == set(range(1, 10))

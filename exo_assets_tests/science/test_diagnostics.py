@@ -345,9 +345,9 @@ def _real(mission, pattern, star, signal):
     rows = cat[cat.star_id == star]
     lc, bad = read_star(sorted(glob.glob(str(FIXTURES / pattern))))
     assert lc is not None and not bad
-    eph = list(zip(rows.period_days, rows.epoch, rows.duration_days))
+    eph = list(zip(rows.period_days, rows.epoch, rows.duration_days, strict=True))
     row = rows[rows.signal_id == signal].iloc[0]
-    others = [e for e, sid in zip(eph, rows.signal_id) if sid != signal]
+    others = [e for e, sid in zip(eph, rows.signal_id, strict=True) if sid != signal]
     return clean_light_curve(lc, eph), row, others
 
 

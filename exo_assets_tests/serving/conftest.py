@@ -28,7 +28,9 @@ def small_curve(n: int = 6000, seed: int = 0) -> dict:
 
 
 def csv_bytes(body: dict, header: str = "time,flux,flux_err") -> bytes:
-    rows = [header] + [f"{t!r},{f!r},{e!r}" for t, f, e in zip(body["time"], body["flux"], body["flux_err"])]
+    rows = [header] + [
+        f"{t!r},{f!r},{e!r}" for t, f, e in zip(body["time"], body["flux"], body["flux_err"], strict=True)
+    ]
     return ("\n".join(rows) + "\n").encode()
 
 

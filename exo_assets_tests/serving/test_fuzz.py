@@ -23,6 +23,18 @@ def _settings(home, tmp):
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
+def _fuzz_operation(op, calls: list) -> None:
+    """Hypothesis cases for one operation; a function of its own so `run` binds this `op`, not a loop's."""
+
+    @given(case=op.as_strategy())
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    def run(case):
+        response = case.call_and_validate(checks=CHECKS)
+        calls.append((op.label, case.media_type, response.status_code))
+
+    run()
+
+
 def test_generated_requests_never_get_a_server_error(materialized_home, tmp_path):
     """schemathesis generates requests for every operation of the app's own OpenAPI schema (25 examples
     each, valid and invalid bodies, JSON and multipart): each gets a documented status and a body matching
@@ -41,14 +53,7 @@ def test_generated_requests_never_get_a_server_error(materialized_home, tmp_path
     calls = []
     try:
         for op in operations:
-
-            @given(case=op.as_strategy())
-            @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-            def run(case):
-                response = case.call_and_validate(checks=CHECKS)
-                calls.append((op.label, case.media_type, response.status_code))
-
-            run()
+            _fuzz_operation(op, calls)
     finally:
         schemathesis.python.asgi.shutdown_lifespans()
     statuses = {s for _, _, s in calls}

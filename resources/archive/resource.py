@@ -98,7 +98,7 @@ class LightCurveArchive(dg.ConfigurableResource):
 
     @property
     def provenance(self) -> str:
-        """ "simulated", "local" or "MAST": the label every downstream result carries."""
+        """One of "simulated", "local" or "MAST": the label every downstream result carries."""
         return PROVENANCE[self.backend]
 
     def resolved_cache_dir(self) -> Path:
@@ -183,7 +183,7 @@ class LightCurveArchive(dg.ConfigurableResource):
         per star through `map_jobs`, and return the manifest (one row per selected signal)."""
         rows, groups = self._plan(catalog, backend)
         results = self.map_jobs(job_fn, [(backend, star, frame, extra) for star, frame in groups], compute)
-        for result, (_, frame) in zip(results, groups):
+        for result, (_, frame) in zip(results, groups, strict=True):
             rows.extend(manifest_rows(result, frame, backend.name))
         return manifest_frame(rows)
 
