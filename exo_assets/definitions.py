@@ -45,7 +45,8 @@ def build_defs(
         - external_group,
         description="Materialize every per-mission asset for one mission partition.",
     )
-    # Unpartitioned, so it cannot join the mission job: run it after the missions (exo-assets materialize does).
+    # Unpartitioned, so it cannot join the mission job: run it after the missions
+    # (exo-assets materialize does).
     summary_job = dg.define_asset_job(
         SUMMARY_JOB,
         selection=dg.AssetSelection.assets(report.report_summary),
@@ -54,7 +55,8 @@ def build_defs(
     external_job = dg.define_asset_job(
         EXTERNAL_JOB,
         selection=external_group,
-        description="Read an AstroNet TFRecord set (partition vetting / toi) and benchmark the project's models on it.",
+        description="Read an AstroNet TFRecord set (partition vetting / toi) and benchmark the project's "
+        "models on it.",
     )
     automation = build_automation(mission_job)  # sensors and schedule, STOPPED by default
     return dg.Definitions(

@@ -92,7 +92,8 @@ def available_cores() -> int:
 def _init_worker() -> None:
     for var in _THREAD_VARS:
         # numba reads NUMBA_NUM_THREADS once, at import (the forkserver preloads it): changing the variable
-        # afterwards makes its next config reload (at the first compile) fail; set_num_threads below is the way.
+        # afterwards makes its next config reload (at the first compile) fail; set_num_threads below
+        # is the way.
         if var == "NUMBA_NUM_THREADS" and "numba" in sys.modules:
             continue
         os.environ[var] = "1"
@@ -112,7 +113,10 @@ def _single_threaded_once() -> None:
 
 
 def _call_chunk(fn: Callable, chunk: Sequence[tuple[int, object]], pin_threads: bool = False) -> list[tuple]:
-    """Run `fn` on (index, item) pairs; returns (index, True, result) or (index, False, message, traceback)."""
+    """Run `fn` on (index, item) pairs.
+
+    Returns (index, True, result) or (index, False, message, traceback) per pair.
+    """
     if pin_threads:
         _single_threaded_once()
     out = []
@@ -155,7 +159,9 @@ def _process_pool(max_workers: int) -> ProcessPoolExecutor:
 def _run_pool(
     fn: Callable, chunks: list[list[tuple[int, object]]], max_workers: int, outcomes: dict[int, tuple]
 ) -> list[tuple[int, object]]:
-    """Run chunks with at most `max_workers` in flight; returns the (index, item) pairs lost to a dying worker.
+    """Run chunks with at most `max_workers` in flight.
+
+    Returns the (index, item) pairs lost to a dying worker.
 
     A worker that dies breaks the pool: the chunks in flight are lost, a fresh pool takes the rest.
     """

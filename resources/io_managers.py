@@ -6,9 +6,9 @@ Layout under the root folder (default: the Dagster instance's storage directory,
     <root>/<asset key>/<partition>.parquet        pandas DataFrame
     <root>/<asset key>/<partition>.json           dict (JSON)
     <root>/<asset key>/<partition>.npz            ArrayBundle (numpy arrays, loaded with allow_pickle=False)
-    <root>/<asset key>/<partition>.bundle.json    TableBundle pointer -> <partition>.bundle/<version>/ (*.parquet
-                                                  tables, native files such as model.lgb.txt, model.pt, and
-                                                  folders of per-star files, e.g. curves/)
+    <root>/<asset key>/<partition>.bundle.json    TableBundle pointer -> <partition>.bundle/<version>/
+                                                  (*.parquet tables, native files such as model.lgb.txt,
+                                                  model.pt, and folders of per-star files, e.g. curves/)
 
 Single files are written to a temporary name and renamed. A bundle is written into a fresh version
 folder (a bundle's streamed folders are moved in, not copied, when they sit on the same file system),
@@ -153,7 +153,8 @@ class ExoIOManager(dg.ConfigurableIOManager):
             size = write_json(obj, path)
         else:
             raise dg.DagsterInvariantViolationError(
-                f"ExoIOManager cannot store {type(obj).__name__} (no pickle): use DataFrame, dict, TableBundle or ArrayBundle"
+                f"ExoIOManager cannot store {type(obj).__name__} (no pickle): "
+                "use DataFrame, dict, TableBundle or ArrayBundle"
             )
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "stored_bytes": size})
 

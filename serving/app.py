@@ -23,7 +23,7 @@ variables, read when the app is created), `routes` (the `APIRouter`), `deps` (de
 The models load in the lifespan (`serving.registry.ModelRegistry`) and are hot-reloaded on a timer
 and on `/api/models/info`. Fits run in a bounded thread pool with a deadline: on timeout the client
 gets 504 at once and the engine stops at its next stage boundary (cleaning, diagnostics, plots).
-"""
+"""  # noqa: E501  # markdown table rows cannot be wrapped
 
 from __future__ import annotations
 
@@ -120,9 +120,9 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="exo-assets inference API",
         version="1",
-        description="Classifies a transit signal in a light curve as CP / PC / FP with the models materialized "
-        "by the exo-assets Dagster pipeline. Models trained on the embedded simulator answer with "
-        '`"provenance": "simulated"`: their probabilities are not real-world accuracy.',
+        description="Classifies a transit signal in a light curve as CP / PC / FP with the models "
+        "materialized by the exo-assets Dagster pipeline. Models trained on the embedded simulator answer "
+        'with `"provenance": "simulated"`: their probabilities are not real-world accuracy.',
         lifespan=lifespan,
     )
     app.state.settings = settings

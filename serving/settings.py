@@ -111,7 +111,8 @@ class ServeSettings(BaseSettings):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> ServeSettings:
-        """Settings from the environment (`os.environ`, or only `environ` when given), then explicit overrides."""
+        """Settings from the environment (`os.environ`, or only `environ` when given), then explicit
+        overrides."""
         if environ is None:
             token = _READ_ENV.set(True)
             try:

@@ -98,15 +98,16 @@ def _jobs(cleaned: TableBundle, catalog: pd.DataFrame, mission: str, view_config
         "feature_table": dg.AssetOut(
             kinds={"pandas", "parquet"},
             owners=["team:exo-assets"],
-            description="One row per signal: catalog physics, vetting diagnostics (depth, SNR, MES, odd/even, "
-            "secondary, trapezoid V-shape, Mandel-Agol fit, stellar density and duration ratios, BLS refinement, "
-            "per-transit consistency) and view scale; status and reason; NaN + reason where not measurable.",
+            description="One row per signal: catalog physics, vetting diagnostics (depth, SNR, MES, "
+            "odd/even, secondary, trapezoid V-shape, Mandel-Agol fit, stellar density and duration ratios, "
+            "BLS refinement, per-transit consistency) and view scale; status and reason; NaN + reason where "
+            "not measurable.",
         ),
         "cnn_tensors": dg.AssetOut(
             kinds={"numpy"},
             owners=["team:exo-assets"],
-            description="float32 AstroNet-style views (global 2001, local/odd/even/secondary 201 bins) of the "
-            "signals with status ok, with signal ids and labels aligned to feature_table. NPZ.",
+            description="float32 AstroNet-style views (global 2001, local/odd/even/secondary 201 bins) of "
+            "the signals with status ok, with signal ids and labels aligned to feature_table. NPZ.",
         ),
     },
     ins={"catalog": dg.AssetIn(), "cleaned_curves": dg.AssetIn()},

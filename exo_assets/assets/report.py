@@ -204,10 +204,10 @@ def catalog_export(instance: dg.DagsterInstance, mission: str) -> str:
         "raw_fits": dg.AssetIn(),
     },
     description="Evaluation report of one mission: report.pdf with numbered sections (data provenance, class "
-    "balance, CV and holdout metrics of booster / CNN / blend / blend + vetting, confusion matrices, reliability, "
-    "planet-vs-FP ROC and PR curves, gain importance and SHAP, example global and local views per class correctly "
-    "and wrongly classified, vetting-flag rates), the figures as PNG files and metrics.json (the blend asset's "
-    "metrics dicts).",
+    "balance, CV and holdout metrics of booster / CNN / blend / blend + vetting, confusion matrices, "
+    "reliability, planet-vs-FP ROC and PR curves, gain importance and SHAP, example global and local views "
+    "per class correctly and wrongly classified, vetting-flag rates), the figures as PNG files and "
+    "metrics.json (the blend asset's metrics dicts).",
 )
 def final_report(
     context: dg.AssetExecutionContext,
@@ -342,9 +342,9 @@ SUMMARY_AUTOMATION = (
     owners=["team:exo-assets"],
     ins={"final_report": dg.AssetIn(metadata={"allow_missing_partitions": True})},
     automation_condition=SUMMARY_AUTOMATION,
-    description="Cross-mission summary of every materialized final_report partition (missing missions are listed, "
-    "not an error): summary.pdf, summary.png, summary.json and a table of the booster / CNN / blend / blend + "
-    "vetting metrics per mission and split.",
+    description="Cross-mission summary of every materialized final_report partition (missing missions are "
+    "listed, not an error): summary.pdf, summary.png, summary.json and a table of the booster / CNN / blend "
+    "/ blend + vetting metrics per mission and split.",
 )
 def report_summary(
     context: dg.AssetExecutionContext, config: SummarySettings, final_report: dict

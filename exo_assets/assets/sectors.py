@@ -26,9 +26,10 @@ from resources.compute import ComputeResource
     owners=["team:exo-assets"],
     pool="archive",
     ins={"catalog": dg.AssetIn(partition_mapping=dg.SpecificPartitionsPartitionMapping(["TESS"]))},
-    description="TESS light curves of ONE sector (partition key = sector number) for the selected TESS catalog "
-    "stars, fetched into the archive cache (simulated / local folder by SECTOR keyword / MAST search by sector). "
-    "Value: a manifest with one row per signal: status (found / missing = not observed in that sector), files.",
+    description="TESS light curves of ONE sector (partition key = sector number) for the selected TESS "
+    "catalog stars, fetched into the archive cache (simulated / local folder by SECTOR keyword / MAST search "
+    "by sector). Value: a manifest with one row per signal: status (found / missing = not observed in that "
+    "sector), files.",
 )
 def tess_sector_fits(
     context: dg.AssetExecutionContext,

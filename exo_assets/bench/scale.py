@@ -14,7 +14,8 @@ report) cost grows with signals as measured between the two largest sizes. For t
 table (9,564 signals) on this machine and on W workers:  t = fixed + n * s_model + n * s_star * (w0 / W),
 with w0 the workers used here (one per core). No download (simulated archive), cores as fast as these.
 
-Usage: ``exo-assets bench scale [--sizes 90 300 1000] [--mission Kepler] [--workers-projection 16 64] [--dask]``.
+Usage:
+``exo-assets bench scale [--sizes 90 300 1000] [--mission Kepler] [--workers-projection 16 64] [--dask]``.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ Projection (printed, and labelled as one): the wall time of N signals on a C-cor
                            measured here (capped at 1; on a busy machine it is pessimistic),
 assuming one worker per core on cores as fast as these, the 1->2-worker efficiency holding up to C
 workers, one signal per star (multi-planet stars share one cleaning, so real catalogs are cheaper
-per signal), and no FITS download or reading (the archive cache is warm). Kepler DR25: ~34,000 TCEs, 65k cadences each;
-one TESS sector: ~20,000 2-min targets, ~20k cadences each.
+per signal), and no FITS download or reading (the archive cache is warm).
+Kepler DR25: ~34,000 TCEs, 65k cadences each; one TESS sector: ~20,000 2-min targets, ~20k cadences each.
 
 Usage: ``exo-assets bench throughput [--quick] [--signals 24] [--tess-signals 48] [--repeats 2]
 [--backends local dask]``.
@@ -177,8 +177,8 @@ def main(argv=None) -> int:
     print(
         f"PROJECTION (not a measurement) for {args.cores} one-thread workers: N x (worker CPU s per signal, "
         f"1 worker) / ({args.cores} x efficiency), efficiency = wall rate(2 workers) / (2 x rate(1 worker)) "
-        f"measured here (capped at 1) and assumed to hold up to {args.cores} workers; cores as fast as these; "
-        "one signal per star; no FITS download or reading; simulated curves.",
+        f"measured here (capped at 1) and assumed to hold up to {args.cores} workers; "
+        "cores as fast as these; one signal per star; no FITS download or reading; simulated curves.",
         file=out,
     )
     for backend in args.backends:
@@ -192,7 +192,8 @@ def main(argv=None) -> int:
             ideal = projection_hours(n, cost, 1.0, args.cores)
             print(
                 f"projected {backend:5s} {label}: {n:,} signals in {hours * 60:.0f} min ({hours:.2f} h) "
-                f"[cost {cost * 1000:.0f} ms/signal, efficiency {eff:.2f}; at efficiency 1: {ideal * 60:.0f} min]",
+                f"[cost {cost * 1000:.0f} ms/signal, efficiency {eff:.2f}; "
+                f"at efficiency 1: {ideal * 60:.0f} min]",
                 file=out,
             )
     return 0

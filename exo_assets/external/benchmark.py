@@ -108,7 +108,8 @@ def benchmark_booster_config(seed: int = 0) -> BoosterConfig:
     )
 
 
-#: Name of the scalar input of the benchmark CNN (an entry of its views dict, see `CNNConfig.scalar_channels`).
+#: Name of the scalar input of the benchmark CNN (an entry of its views dict, see
+#: `CNNConfig.scalar_channels`).
 CNN_SCALAR_CHANNEL = "scalars"
 
 
@@ -175,7 +176,9 @@ def benchmark_sets(
     cnn_stack_folds: int = 0,
     return_val: bool = False,
 ):
-    """Train on `tr`, tune on the star-disjoint rows of `va`, score `te` (three `ExternalSet`s of one dataset).
+    """Train on `tr`, tune on the star-disjoint rows of `va`, score `te`.
+
+    `tr`, `va`, `te`: three `ExternalSet`s of one dataset.
 
     Returns the test predictions (`row_id`, `tic_id` -- DR24: `kepid`, `tce_plnt_num` -- and one
     `p_<CLASS>` column per class; one row per signal) and the metrics dict written to metrics.json;
@@ -234,7 +237,8 @@ def benchmark_sets(
         for member in range(max(1, int(cnn_members))):
             cnns.append(fit_cnn(np.arange(len(y_tr)), member))
             log(
-                f"[benchmark] cnn member {member}: best epoch {cnns[-1].best_epoch} ({time.perf_counter() - t:.1f} s)"
+                f"[benchmark] cnn member {member}: best epoch {cnns[-1].best_epoch} "
+                f"({time.perf_counter() - t:.1f} s)"
             )
     timings["cnn_s"] = time.perf_counter() - t
 
@@ -365,8 +369,8 @@ def benchmark_sets(
         "validation_all_rows": all_report,
         "validation_cnn_members": member_reports,
         "validation_note": f"choices (early stopping, temperatures, alpha) on {choose_note}; `validation` is "
-        "scored on those rows, cross-fitted on halves of their stars; `validation_all_rows` on every validation "
-        "row (rows of stars also in train scored with parameters fit on the disjoint rows)",
+        "scored on those rows, cross-fitted on halves of their stars; `validation_all_rows` on every "
+        "validation row (rows of stars also in train scored with parameters fit on the disjoint rows)",
         "blend": {"final": final_blend.to_dict(), "crossfit": crossfit, "min_gain_se": blend_min_gain_se},
         "physics": {
             "train": tr.meta.get("physics"),

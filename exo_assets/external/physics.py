@@ -3,8 +3,8 @@
 Sources (see ../shared/data/SOURCES.md):
 
 ``vetting``  astronet_vetting/tce_params.csv, joined on (`row_id`, `tic_id`): TIC `star_rad` (R_sun),
-             `star_mass` (M_sun), `teff` (K), `logg` (cgs), the unrescaled `Transit_Depth` (ppm), `Tmag` (mag);
-             `Duration` there is in hours (days in the shards, which are kept).
+             `star_mass` (M_sun), `teff` (K), `logg` (cgs), the unrescaled `Transit_Depth` (ppm),
+             `Tmag` (mag); `Duration` there is in hours (days in the shards, which are kept).
 ``toi``      the TOI catalog (catalogs/toi.csv; raw archive export): the host's `st_rad`, `st_teff`,
              `st_logg`, `st_tmag`, joined by TIC id (star-level values only; no disposition, no planet fit).
 ``dr24``     the records' own DR24 `tce_*` columns (`tce_sradius`, `tce_slogg`, `tce_steff`, `tce_depth`...).

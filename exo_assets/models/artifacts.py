@@ -11,7 +11,7 @@ Each bundle is a `storage.TableBundle` (Parquet tables, verbatim files, JSON att
 | blend | none | oof, holdout (`signal_id, label, <stage>_p_<class>`, `vetting_penalty`, `flag_<flag>`) | blend, vetting, metrics, classes, provenance, mission |
 
 `CNNClassifier.save` writes the same two CNN files into a folder.
-"""
+"""  # noqa: E501  # markdown table rows cannot be wrapped
 
 from __future__ import annotations
 

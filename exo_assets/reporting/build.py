@@ -53,7 +53,10 @@ SECTIONS: tuple[str, ...] = (
     "9. Vetting flags",
 )
 SUMMARY_SECTIONS: tuple[str, ...] = ("1. Missions and metrics", "2. Metrics by mission")
-SIMULATED_NOTE = "SIMULATED DATA: figures on the embedded simulator show that the pipeline works; they are not real-world accuracy."
+SIMULATED_NOTE = (
+    "SIMULATED DATA: figures on the embedded simulator show that the pipeline works; "
+    "they are not real-world accuracy."
+)
 
 
 @dataclass
@@ -345,8 +348,8 @@ def build_report(inp: ReportInputs, settings: ReportOptions | None = None) -> Re
     def page_metrics(sub):
         notes = [
             SIMULATED_NOTE if prov == "simulated" else f"Data provenance: {prov}.",
-            "OOF = out-of-fold predictions of the training stars (booster averaged over CV repeats, CNN on the "
-            "first repeat); holdout = stars never used in training, scored once.",
+            "OOF = out-of-fold predictions of the training stars (booster averaged over CV repeats, CNN on "
+            "the first repeat); holdout = stars never used in training, scored once.",
             "ROC-AUC and PR-AUC (average precision): binary planet (CP+PC) vs FP. ECE-15: top-label expected "
             "calibration error, 15 bins. Values: metrics dict of the blend asset (metrics.json).",
         ]
@@ -357,9 +360,11 @@ def build_report(inp: ReportInputs, settings: ReportOptions | None = None) -> Re
         ]
         fold_bits = [f"{k} {fmt(v.get('mean'))} +/- {fmt(v.get('sd'))}" for k, v in per_fold.items()]
         extra = [
-            f"booster CV per fold (mean +/- sd over {inp.booster_attrs.get('cv', {}).get('n_folds', '?')} folds): "
+            "booster CV per fold (mean +/- sd over "
+            f"{inp.booster_attrs.get('cv', {}).get('n_folds', '?')} folds): "
             + ("; ".join(fold_bits) or "n/a"),
-            f"blend alpha = {fmt(blend.get('alpha'))} (OOF log-loss booster {fmt(blend.get('oof_logloss_booster'))}, "
+            f"blend alpha = {fmt(blend.get('alpha'))} "
+            f"(OOF log-loss booster {fmt(blend.get('oof_logloss_booster'))}, "
             f"CNN {fmt(blend.get('oof_logloss_cnn'))}, blend {fmt(blend.get('oof_logloss_blend'))})",
         ]
         blocks.append(("Cross-validation and blend", extra, True))
@@ -542,7 +547,8 @@ def build_summary(
                 lines.append(f"{m:<9}{line}")
         extra = [
             f"{m:<9}alpha {fmt(docs[m].get('blend', {}).get('alpha'), 3)}; report generated "
-            f"{docs[m].get('generated_at') or 'unknown'}; catalog export {docs[m].get('catalog_export', 'unknown')}"
+            f"{docs[m].get('generated_at') or 'unknown'}; "
+            f"catalog export {docs[m].get('catalog_export', 'unknown')}"
             for m in present
         ]
         text_block(

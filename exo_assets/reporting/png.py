@@ -67,7 +67,8 @@ def markdown_image(png: bytes, alt: str) -> str:
 def example_views_png(
     title: str, global_views: np.ndarray, local_views: np.ndarray, names: list[str]
 ) -> bytes:
-    """`reporting.figures.views_grid_figure` (global and local views of a few signals) as PNG bytes (90 dpi)."""
+    """`reporting.figures.views_grid_figure` as PNG bytes (90 dpi): global and local views of a few
+    signals."""
     from exo_assets.reporting.figures import views_grid_figure
 
     return to_png(views_grid_figure(title, global_views, local_views, names), dpi=90)

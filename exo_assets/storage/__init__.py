@@ -1,4 +1,5 @@
-"""Storage helpers shared by the IO managers, the archive cache and the simulator: atomic writes and bundles."""
+"""Storage helpers shared by the IO managers, the archive cache and the simulator: atomic writes and
+bundles."""
 
 from exo_assets.storage.arrays import ArrayBundle, read_npz, write_npz
 from exo_assets.storage.atomic import atomic_path, atomic_write_bytes, atomic_write_text

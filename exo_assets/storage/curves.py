@@ -74,7 +74,10 @@ def write_star_curve(folder: str | Path, star_id: str, time, flux, flux_err, seg
 
 
 def read_star_curve(path: str | Path) -> StoredCurve:
-    """Read a curve written by `write_star_curve` (raises FileNotFoundError / ValueError when absent or bad)."""
+    """Read a curve written by `write_star_curve`.
+
+    Raises FileNotFoundError / ValueError when it is absent or bad.
+    """
     table = pq.read_table(path)
     if table.schema.names[:4] != CURVE_SCHEMA.names:
         raise ValueError(f"{path}: not a stored curve (columns {table.schema.names})")

@@ -55,7 +55,8 @@ def test_feature_table_and_tensors_hold_every_split_aligned(materialized):
 
 
 def test_benchmark_asset_is_the_cli_benchmark(materialized, tmp_path):
-    """Same seed, same shards: the asset's predictions equal `exo-assets benchmark-tfrecord`'s (one code path)."""
+    """Same seed, same shards: the asset's predictions equal `exo-assets benchmark-tfrecord`'s
+    (one code path)."""
     _, store, result, (train, val, test) = materialized
     bundle = result.output_for_node("external_benchmark")
     preds = bundle.tables["predictions"]

@@ -1,4 +1,5 @@
-"""The Kepler DR24 set through the same reader and benchmark, physics joins and CNN stacking (small shards)."""
+"""The Kepler DR24 set through the same reader and benchmark, physics joins and CNN stacking
+(small shards)."""
 
 import json
 

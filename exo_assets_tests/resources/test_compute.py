@@ -125,7 +125,8 @@ def _materialize(store, cache, compute, instance=None, raise_on_error=True, run_
 
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
-    """(store, cache, instance, result) of catalog -> features for 6 simulated TESS stars on the local backend."""
+    """(store, cache, instance, result) of catalog -> features for 6 simulated TESS stars on the
+    local backend."""
     root = tmp_path_factory.mktemp("local_run")
     instance = dg.DagsterInstance.ephemeral()
     result = _materialize(root / "store", root / "cache", ComputeResource(max_workers=2), instance)

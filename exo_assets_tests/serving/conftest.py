@@ -12,7 +12,8 @@ from exo_assets.bench.preprocess import synthetic_curve
 
 
 def small_curve(n: int = 6000, seed: int = 0) -> dict:
-    """A TESS-like simulated curve (2-min cadence, ~8 days, two transits of a 3.7-day planet) as a JSON body."""
+    """A TESS-like simulated curve (2-min cadence, ~8 days, two transits of a 3.7-day planet) as a
+    JSON body."""
     lc, (period, t0, duration) = synthetic_curve("TESS", n=n, seed=seed)
     good = np.isfinite(lc.flux)
     return {

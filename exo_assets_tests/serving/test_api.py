@@ -109,7 +109,8 @@ def _catalog_row(mission, signal):
 
 
 def test_real_kepler90_fits_end_to_end(client):
-    """Kepler-90 g (KOI K00351.03, 59.7 d, 566 ppm) in the real DR25 quarter-3 file: the Kepler model answers."""
+    """Kepler-90 g (KOI K00351.03, 59.7 d, 566 ppm) in the real DR25 quarter-3 file: the Kepler model
+    answers."""
     row = _catalog_row("Kepler", "KOI K00351.03")
     cat = load_catalog("Kepler")
     others = [

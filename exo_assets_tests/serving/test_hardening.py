@@ -1,4 +1,5 @@
-"""API hardening: API keys, CORS, fit timeout, settings read at app creation, no path traversal under /media."""
+"""API hardening: API keys, CORS, fit timeout, settings read at app creation, no path traversal
+under /media."""
 
 from __future__ import annotations
 

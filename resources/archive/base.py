@@ -104,8 +104,8 @@ def cached_files(
     cache_dir: Path, mission: str, star_id: str, fingerprint: str | None = None, sector: int | None = None
 ) -> list[str] | None:
     """The indexed files of a star (of one TESS sector when given) if all are present with their
-    recorded sizes and SHA-256 checksums (and the same fingerprint, when given); None means fetch again (missing,
-    resized, corrupted or stale)."""
+    recorded sizes and SHA-256 checksums (and the same fingerprint, when given); None means fetch again
+    (missing, resized, corrupted or stale)."""
     path = index_path(cache_dir, mission, star_id, sector)
     if not path.exists():
         return None

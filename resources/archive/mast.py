@@ -3,7 +3,8 @@
 Downloads land in MAST's folder layout under `cache_dir` (lightkurve's `download_dir`), and a small
 index file per star (`<cache_dir>/index/<mission>/<star>.json`, file names, sizes and SHA-256) lets
 later runs use the cache without touching the network; a cached file whose size or checksum no longer
-matches (truncated or corrupted) is fetched again. Network errors are retried with exponential backoff, then recorded as a failure.
+matches (truncated or corrupted) is fetched again. Network errors are retried with exponential backoff,
+then recorded as a failure.
 
 TESS sectors: `tess_sectors(star_ids)` lists the sectors in the lightkurve search results of the
 given stars (the "TESS Sector NN" mission names), and `fetch_star_sector` searches and downloads one

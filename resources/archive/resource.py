@@ -151,7 +151,10 @@ class LightCurveArchive(dg.ConfigurableResource):
         )
 
     def _plan(self, catalog: pd.DataFrame, backend) -> tuple[list[dict], list[tuple[str, pd.DataFrame]]]:
-        """(manifest rows of the "skipped" signals, [(star_id, usable catalog rows)]) of the selected stars."""
+        """Plan the selected stars.
+
+        Returns (manifest rows of the "skipped" signals, [(star_id, usable catalog rows)]).
+        """
         selected = self.select(catalog, backend)
         reasons = validate_catalog_rows(selected)
         rows: list[dict] = []
