@@ -25,8 +25,8 @@ import sys
 import threading
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
@@ -119,7 +119,7 @@ def _call_chunk(fn: Callable, chunk: Sequence[tuple[int, object]], pin_threads: 
     """
     if pin_threads:
         _single_threaded_once()
-    out = []
+    out: list[tuple] = []
     for index, item in chunk:
         try:
             out.append((index, True, fn(item)))
@@ -170,6 +170,7 @@ def _run_pool(
     while pending:
         with _process_pool(max_workers) as pool:
             inflight: dict = {}
+            done: Collection[Future]
             broken = False
             while (pending or inflight) and not broken:
                 while pending and len(inflight) < max_workers:

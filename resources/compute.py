@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import Literal
+from typing import Any, Literal
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -48,8 +48,8 @@ class ComputeResource(dg.ConfigurableResource):
     scheduler_address: str = ""
     connect_timeout_s: float = Field(default=10.0, gt=0)
 
-    _client: object = PrivateAttr(default=None)
-    _cluster: object = PrivateAttr(default=None)
+    _client: Any = PrivateAttr(default=None)
+    _cluster: Any = PrivateAttr(default=None)
 
     def workers(self) -> int:
         """Local worker processes (`max_workers`, 0 = all cores)."""

@@ -50,7 +50,8 @@ def _init_fit_thread(numba_threads: int) -> None:
     """numba's thread count is per calling thread: set it in each fit thread (see ServeSettings)."""
     import numba
 
-    numba.set_num_threads(min(numba_threads, numba.config.NUMBA_NUM_THREADS))
+    # numba.config sets its attributes at import time, which mypy cannot see
+    numba.set_num_threads(min(numba_threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
 @contextlib.asynccontextmanager
@@ -140,7 +141,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app.mount(
         settings.media_url, StaticFiles(directory=str(settings.media_path), check_dir=False), name="media"
     )
-    app.openapi = functools.partial(openapi_schema, app)
+    app.openapi = functools.partial(openapi_schema, app)  # type: ignore[method-assign]  # FastAPI's documented override
     return app
 
 

@@ -116,10 +116,11 @@ async def _internal(request: Request, err: Exception):
 
 def install_error_handlers(app: FastAPI) -> None:
     """Every error of `app` answers with the envelope."""
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(InferenceError, _inference_error)
-    app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(StarletteHTTPException, _http)
+    # Starlette types a handler's exception as `Exception`, so handlers of a subclass need the ignores
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(InferenceError, _inference_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal)
 
 

@@ -20,11 +20,15 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from exo_assets.inference import MissionModel, ModelSet
 from exo_assets.instance import open_instance
 from exo_assets.models.artifacts import stored_view_config
 from exo_assets.science.missions import MISSIONS
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 __all__ = ["MODEL_ASSETS", "ModelRegistry", "consistent", "latest_lineage", "load_mission", "open_instance"]
 MODEL_ASSETS = ("calibrated_booster", "cnn_oof", "blend")
@@ -104,7 +108,7 @@ class ModelRegistry:
         self._keys: dict[str, tuple] = {}
         self._lock = threading.Lock()
         self._instance = None
-        self._defs = None
+        self._defs: dg.Definitions | None = None
         self._last_check = 0.0
         self.last_error = ""
         self.reloads = 0

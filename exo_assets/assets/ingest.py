@@ -7,6 +7,7 @@ summarised in the materialization metadata.
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -93,7 +94,7 @@ def raw_fits(
         manifest, backend = archive.fetch(catalog, mission, compute)
     found = manifest[manifest["status"] == FOUND]
     stars = manifest.drop_duplicates("star_id")
-    metadata = {
+    metadata: dict[str, Any] = {
         "backend": archive.backend,
         "provenance": archive.provenance,
         "signals": len(manifest),

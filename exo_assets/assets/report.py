@@ -181,7 +181,9 @@ def catalog_export(instance: dg.DagsterInstance, mission: str) -> str:
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("catalog"), asset_partitions=[mission]), limit=1
     ).records
     if records:
-        value = records[0].asset_materialization.metadata.get("catalog_export")
+        materialization = records[0].asset_materialization
+        assert materialization is not None  # a materialization record
+        value = materialization.metadata.get("catalog_export")
         if value is not None:
             return str(value.value)
     from exo_assets.science.catalogs import catalog_version

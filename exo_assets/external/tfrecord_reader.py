@@ -330,7 +330,7 @@ def read_shards(paths, verify_crc: bool = True) -> tuple[pd.DataFrame, dict[str,
         raise ValueError("read_shards needs at least one shard path")
     cls = _example_class()
     scalar_rows: list[dict] = []
-    view_rows: dict[str, list[np.ndarray]] = {}
+    view_rows: dict[str, list[np.ndarray | None]] = {}
     view_len: dict[str, tuple[int, str]] = {}
     for path in paths:
         name = Path(path).name

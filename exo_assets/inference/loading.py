@@ -9,6 +9,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,9 @@ def _reliability(blend_oof: pd.DataFrame, classes: list[str]) -> dict:
     lookup = {c: i for i, c in enumerate(classes)}
     y = blend_oof["label"].map(lookup).to_numpy()
     ok = ~pd.isna(y)
-    bins = reliability_bins(y[ok].astype(int), blend_oof.loc[ok, cols].to_numpy(np.float64), 15)
+    bins: dict[str, Any] = reliability_bins(
+        y[ok].astype(int), blend_oof.loc[ok, cols].to_numpy(np.float64), 15
+    )
     bins["source"] = "out-of-fold blend + vetting probabilities of the training stars"
     return bins
 
@@ -136,6 +139,7 @@ class MissionModel:
         view = ViewConfig(**{k: v for k, v in (vc or {}).items() if k in ViewConfig.__dataclass_fields__})
         if cnn is not None:
             lengths = cnn.input_lengths
+            assert lengths is not None  # set on every fitted or loaded CNN
             if lengths.get("global") != view.global_bins or lengths.get("local") != view.local_bins:
                 raise ModelError(
                     f"{mission}: CNN input lengths {lengths} do not match the view config {view}"

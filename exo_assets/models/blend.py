@@ -251,8 +251,10 @@ def fit_blend(
             edges = np.asarray(config.gate_bins, dtype=np.float64)
         model.gate_edges = [float(e) for e in edges]
 
+    # gate_values is set (checked above) whenever the model has a gate feature
     if p_cnn_oof is None:
         if model.gate_feature is not None:
+            assert gate_values is not None
             model.gate_alphas = [0.0] * (len(model.gate_edges) + 1)
             idx = _gate_index(gate_values, np.asarray(model.gate_edges))
             model.gate_counts = [int((idx == b).sum()) for b in range(len(model.gate_alphas))]
@@ -268,6 +270,7 @@ def fit_blend(
     model.alpha = _search_alpha(y, p_b, p_c, grid, config.min_gain_se)
 
     if model.gate_feature is not None:
+        assert gate_values is not None
         edges = np.asarray(model.gate_edges)
         idx = _gate_index(gate_values, edges)
 

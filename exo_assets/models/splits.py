@@ -63,7 +63,7 @@ def cv_folds(
     if per_class_groups < 2:
         return []  # some class has fewer than two stars: no valid stratified, grouped folds
     k = max(2, min(n_splits, per_class_groups, len(np.unique(groups))))
-    folds = []
+    folds: list[tuple[np.ndarray, np.ndarray]] = []
     for r in range(n_repeats):
         splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed + r)
         folds.extend((tr, va) for tr, va in splitter.split(np.zeros(len(labels)), labels, groups))

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,9 @@ from exo_assets.reporting.tables import (
     vetting_flag_rates,
 )
 from exo_assets.storage import json_default
+
+if TYPE_CHECKING:
+    from exo_assets.models.booster import BoosterModel
 
 SECTIONS: tuple[str, ...] = (
     "1. Data provenance",
@@ -88,7 +92,7 @@ class ReportInputs:
     view_config: dict
     blend_attrs: dict
     blend_tables: dict[str, pd.DataFrame]
-    booster: object
+    booster: BoosterModel
     booster_attrs: dict
     importance: pd.DataFrame
     cnn_attrs: dict
@@ -264,7 +268,8 @@ def build_report(inp: ReportInputs, settings: ReportOptions | None = None) -> Re
         for sp in SPLITS
         for st in STAGES
     ]
-    reliability_input, roc_input = {}, {}
+    reliability_input: dict[str, dict] = {}
+    roc_input: dict[str, dict] = {}
     for sp in SPLITS:
         t = tables[sp]
         y = label_index(t["label"], classes) if len(t) else np.zeros(0, int)

@@ -131,12 +131,12 @@ def confusion_figure(
         if idx >= len(panels):
             ax.set_visible(False)
             continue
-        name, cm = panels[idx]
-        if cm is None:
+        name, counts = panels[idx]
+        if counts is None:
             _empty(ax, "no rows")
             ax.set_title(name, fontsize=9)
             continue
-        cm = np.asarray(cm, dtype=float)
+        cm = np.asarray(counts, dtype=float)
         rows = cm.sum(axis=1, keepdims=True)
         share = np.divide(cm, rows, out=np.full_like(cm, np.nan), where=rows > 0)
         image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
@@ -166,7 +166,10 @@ def confusion_figure(
 
 
 def reliability_figure(
-    splits: dict[str, dict[str, tuple[np.ndarray, np.ndarray, float]]], title: str, n_bins: int = 15, fig=None
+    splits: dict[str, dict[str, tuple[np.ndarray, np.ndarray, float | None]]],
+    title: str,
+    n_bins: int = 15,
+    fig=None,
 ):
     """Top-label reliability diagrams, one column per split: accuracy vs mean confidence per
     confidence bin (`exo_assets.models.metrics.reliability_bins`, the binning of ECE-15) and, below,

@@ -85,7 +85,8 @@ def render_pdf(
         with PdfPages(buf, metadata={"Title": title, "Creator": "exo-assets", **(metadata or {})}) as pdf:
             for n, page in enumerate(pages, start=1):
                 fig = Figure(figsize=PAGE_SIZE, layout="constrained")
-                head, body, foot = fig.subfigures(3, 1, height_ratios=[0.55, 10, 0.3])
+                # matplotlib's stubs type subfigures() as one SubFigure or an array; 3 x 1 gives the array
+                head, body, foot = fig.subfigures(3, 1, height_ratios=[0.55, 10, 0.3])  # type: ignore[misc]
                 head.text(0.02, 0.5, page.header, fontsize=15, weight="bold", va="center", ha="left")
                 page.draw(body)
                 foot.text(0.02, 0.5, footer, fontsize=7.5, color="0.35", va="center", ha="left")

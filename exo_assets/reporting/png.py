@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,7 +19,9 @@ def to_png(fig: Figure, dpi: int = 100, compress_level: int | None = None) -> by
     `compress_level` (0-9, zlib) trades size for speed; None is Pillow's default (6). The API's plots use 1.
     """
     buf = io.BytesIO()
-    kwargs = {"pil_kwargs": {"compress_level": compress_level}} if compress_level is not None else {}
+    kwargs: dict[str, Any] = (
+        {"pil_kwargs": {"compress_level": compress_level}} if compress_level is not None else {}
+    )
     fig.savefig(buf, format="png", dpi=dpi, **kwargs)
     return buf.getvalue()
 
@@ -56,7 +58,7 @@ def shrink_png(png: bytes, width: int, colors: int = 64) -> bytes:
         if img.width <= width:
             return png
         height = max(1, round(img.height * width / img.width))
-        return palette_png(img.convert("RGB").resize((width, height), Image.LANCZOS), colors)
+        return palette_png(img.convert("RGB").resize((width, height), Image.Resampling.LANCZOS), colors)
 
 
 def markdown_image(png: bytes, alt: str) -> str:

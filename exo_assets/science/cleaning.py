@@ -213,7 +213,7 @@ def clean_light_curve(
     from wotan import flatten
 
     ephemerides = [tuple(map(float, e)) for e in ephemerides]
-    stats = {"n_raw": int(lc.time.size)}
+    stats: dict[str, float] = {"n_raw": int(lc.time.size)}
     if lc.time.size == 0:
         raise LightCurveError("light curve has no cadences")
     if bitmask is None:

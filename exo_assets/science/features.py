@@ -244,6 +244,7 @@ def stack_views(results: list[SignalResult], view_config: ViewConfig = ViewConfi
     sizes = {"global": view_config.global_bins, **{k: view_config.local_bins for k in VIEW_NAMES[1:]}}
     arrays = {name: np.zeros((len(ok), sizes[name]), dtype=np.float32) for name in VIEW_NAMES}
     for i, res in enumerate(ok):
+        assert res.views is not None  # filtered above
         for name, view in res.views.as_dict().items():
             arrays[name][i] = view
     arrays["signal_id"] = np.array([r.signal_id for r in ok], dtype=str)

@@ -243,7 +243,7 @@ def odd_even_local_views(
     flux = np.asarray(flux, float)
     phase = phase_fold(time, period, t0)
     odd = (transit_number(time, period, t0) % 2) == 1
-    out = []
+    out: list[np.ndarray | None] = []
     for sel in (odd, ~odd):
         try:
             out.append(_local(phase[sel], flux[sel], period, duration, config))

@@ -136,7 +136,9 @@ def write_index(
     """Record a star's files and sizes (of one TESS sector when given) atomically."""
     from exo_assets.storage import atomic_write_text
 
-    meta = {"files": [{"path": p, "size": Path(p).stat().st_size, "sha256": file_sha256(p)} for p in paths]}
+    meta: dict[str, object] = {
+        "files": [{"path": p, "size": Path(p).stat().st_size, "sha256": file_sha256(p)} for p in paths]
+    }
     if fingerprint is not None:
         meta["fingerprint"] = fingerprint
     atomic_write_text(index_path(cache_dir, mission, star_id, sector), json.dumps(meta))

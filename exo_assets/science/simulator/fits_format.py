@@ -19,7 +19,7 @@ BLOCK = 2880
 _TFORM_DTYPE = {"D": ">f8", "E": ">f4", "J": ">i4", "K": ">i8", "I": ">i2"}
 
 
-def _format_float(value: float) -> str:
+def _format_float(value: float | np.floating) -> str:
     s = repr(float(value))
     if "e" in s:
         mant, exp = s.split("e")

@@ -119,7 +119,7 @@ def _identity_cards(star: SimulatedStar, seg: Segment) -> list[tuple]:
     mission = star.mission
     cat = star.truth.get("star", {}).get("catalog", {})
     tid = target_number(star.star_id, mission)
-    out = [
+    out: list[tuple] = [
         ("TELESCOP", "TESS" if mission == "TESS" else "Kepler", "telescope"),
         ("INSTRUME", "TESS Photometer" if mission == "TESS" else "Kepler Photometer", "detector type"),
         ("OBJECT", _object_name(star, tid), "string version of target id"),
