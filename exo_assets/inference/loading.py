@@ -9,7 +9,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,9 @@ from exo_assets.models.vetting import VettingConfig
 from exo_assets.science.missions import MISSIONS
 from exo_assets.science.views import ViewConfig
 from exo_assets.storage import json_safe
+
+if TYPE_CHECKING:
+    from exo_assets.models.cnn import CNNClassifier
 
 
 def _reliability(blend_oof: pd.DataFrame, classes: list[str]) -> dict:
@@ -74,7 +77,7 @@ class MissionModel:
 
     mission: str
     booster: BoosterModel
-    cnn: object | None
+    cnn: CNNClassifier | None
     blend: BlendModel
     vetting: VettingConfig
     view_config: ViewConfig
