@@ -11,10 +11,11 @@ import warnings
 import dagster as dg
 
 # Asset checks are partitioned by mission like their assets (a preview feature in Dagster 1.13).
-warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def on an AssetCheckSpec.*")
+warnings.filterwarnings(
+    "ignore", category=dg.PreviewWarning, message=".*partitions_def on an AssetCheckSpec.*"
+)
 
-from exo_assets.assets import features, ingest, models  # noqa: E402
-from exo_assets.assets import external_views, report, sectors  # noqa: E402
+from exo_assets.assets import external_views, features, ingest, models, report, sectors  # noqa: E402
 from exo_assets.assets.external_views import EXTERNAL_JOB  # noqa: E402
 from exo_assets.automation import build_automation  # noqa: E402
 from resources import ComputeResource, ExoIOManager, ExternalViewsSource, LightCurveArchive  # noqa: E402
@@ -23,9 +24,12 @@ MISSION_JOB = "mission_pipeline"
 SUMMARY_JOB = "report_summary_job"
 
 
-def build_defs(archive: LightCurveArchive | None = None, io_manager: ExoIOManager | None = None,
-               compute: ComputeResource | None = None,
-               external: ExternalViewsSource | None = None) -> dg.Definitions:
+def build_defs(
+    archive: LightCurveArchive | None = None,
+    io_manager: ExoIOManager | None = None,
+    compute: ComputeResource | None = None,
+    external: ExternalViewsSource | None = None,
+) -> dg.Definitions:
     """Definitions with the given resources (defaults: simulated archive, instance-storage IO manager,
     local process pool on every core for the per-star work, no TFRecord folders configured)."""
     assets = dg.load_assets_from_modules([ingest, features, models, report])
@@ -36,18 +40,23 @@ def build_defs(archive: LightCurveArchive | None = None, io_manager: ExoIOManage
     external_group = dg.AssetSelection.groups(external_views.EXTERNAL)
     mission_job = dg.define_asset_job(
         MISSION_JOB,
-        selection=dg.AssetSelection.all() - dg.AssetSelection.assets(sectors.tess_sector_fits, report.report_summary)
+        selection=dg.AssetSelection.all()
+        - dg.AssetSelection.assets(sectors.tess_sector_fits, report.report_summary)
         - external_group,
         description="Materialize every per-mission asset for one mission partition.",
     )
-    # Unpartitioned, so it cannot join the mission job: run it after the missions (exo-assets materialize does).
+    # Unpartitioned, so it cannot join the mission job: run it after the missions
+    # (exo-assets materialize does).
     summary_job = dg.define_asset_job(
-        SUMMARY_JOB, selection=dg.AssetSelection.assets(report.report_summary),
+        SUMMARY_JOB,
+        selection=dg.AssetSelection.assets(report.report_summary),
         description="Cross-mission summary of whichever final_report partitions are materialized.",
     )
     external_job = dg.define_asset_job(
-        EXTERNAL_JOB, selection=external_group,
-        description="Read an AstroNet TFRecord set (partition vetting / toi) and benchmark the project's models on it.",
+        EXTERNAL_JOB,
+        selection=external_group,
+        description="Read an AstroNet TFRecord set (partition vetting / toi) and benchmark the project's "
+        "models on it.",
     )
     automation = build_automation(mission_job)  # sensors and schedule, STOPPED by default
     return dg.Definitions(

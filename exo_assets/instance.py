@@ -30,5 +30,7 @@ def open_instance(home: str | Path, create: bool = False):
     cfg_file = home / "dagster.yaml"
     config = yaml.safe_load(cfg_file.read_text()) if cfg_file.is_file() else {}
     storage = (config or {}).get("storage")
-    overrides = {"storage": {"sqlite": {"base_dir": str(home)}}} if storage is None or "sqlite" in storage else {}
+    overrides = (
+        {"storage": {"sqlite": {"base_dir": str(home)}}} if storage is None or "sqlite" in storage else {}
+    )
     return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides=overrides))

@@ -24,17 +24,27 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Sequence
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
 
 # Imported once by the forkserver, so a new worker starts with them loaded (lightkurve alone takes
 # ~8 s to import here; the science modules import it, wotan and batman lazily, at first use).
-_PRELOAD = ["exo_assets", "numba", "lightkurve", "wotan", "batman", "scipy.optimize", "astropy.timeseries",
-            "exo_assets.science.prepare", "exo_assets.science.features", "exo_assets.science.simulator"]
+_PRELOAD = [
+    "exo_assets",
+    "numba",
+    "lightkurve",
+    "wotan",
+    "batman",
+    "scipy.optimize",
+    "astropy.timeseries",
+    "exo_assets.science.prepare",
+    "exo_assets.science.features",
+    "exo_assets.science.simulator",
+]
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 _local = threading.local()
 
@@ -63,7 +73,9 @@ class ItemFailure(RuntimeError):
     def __init__(self, errors: list[ItemError]):
         self.errors = errors
         first = errors[0]
-        super().__init__(f"{len(errors)} item(s) failed; first (item {first.index}): {first.message}\n{first.detail}")
+        super().__init__(
+            f"{len(errors)} item(s) failed; first (item {first.index}): {first.message}\n{first.detail}"
+        )
 
 
 OnError = Callable[[object, ItemError], object] | None
@@ -80,7 +92,8 @@ def available_cores() -> int:
 def _init_worker() -> None:
     for var in _THREAD_VARS:
         # numba reads NUMBA_NUM_THREADS once, at import (the forkserver preloads it): changing the variable
-        # afterwards makes its next config reload (at the first compile) fail; set_num_threads below is the way.
+        # afterwards makes its next config reload (at the first compile) fail; set_num_threads below
+        # is the way.
         if var == "NUMBA_NUM_THREADS" and "numba" in sys.modules:
             continue
         os.environ[var] = "1"
@@ -100,10 +113,13 @@ def _single_threaded_once() -> None:
 
 
 def _call_chunk(fn: Callable, chunk: Sequence[tuple[int, object]], pin_threads: bool = False) -> list[tuple]:
-    """Run `fn` on (index, item) pairs; returns (index, True, result) or (index, False, message, traceback)."""
+    """Run `fn` on (index, item) pairs.
+
+    Returns (index, True, result) or (index, False, message, traceback) per pair.
+    """
     if pin_threads:
         _single_threaded_once()
-    out = []
+    out: list[tuple] = []
     for index, item in chunk:
         try:
             out.append((index, True, fn(item)))
@@ -131,7 +147,7 @@ def _finish(items: list, outcomes: dict[int, tuple], on_error: OnError) -> list:
 
 
 def _chunks(indexed: list[tuple[int, object]], size: int) -> list[list[tuple[int, object]]]:
-    return [indexed[i:i + size] for i in range(0, len(indexed), size)]
+    return [indexed[i : i + size] for i in range(0, len(indexed), size)]
 
 
 def _process_pool(max_workers: int) -> ProcessPoolExecutor:
@@ -140,9 +156,12 @@ def _process_pool(max_workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers, mp_context=ctx, initializer=_init_worker)
 
 
-def _run_pool(fn: Callable, chunks: list[list[tuple[int, object]]], max_workers: int,
-              outcomes: dict[int, tuple]) -> list[tuple[int, object]]:
-    """Run chunks with at most `max_workers` in flight; returns the (index, item) pairs lost to a dying worker.
+def _run_pool(
+    fn: Callable, chunks: list[list[tuple[int, object]]], max_workers: int, outcomes: dict[int, tuple]
+) -> list[tuple[int, object]]:
+    """Run chunks with at most `max_workers` in flight.
+
+    Returns the (index, item) pairs lost to a dying worker.
 
     A worker that dies breaks the pool: the chunks in flight are lost, a fresh pool takes the rest.
     """
@@ -151,6 +170,7 @@ def _run_pool(fn: Callable, chunks: list[list[tuple[int, object]]], max_workers:
     while pending:
         with _process_pool(max_workers) as pool:
             inflight: dict = {}
+            done: Collection[Future]
             broken = False
             while (pending or inflight) and not broken:
                 while pending and len(inflight) < max_workers:
@@ -175,8 +195,9 @@ def _run_pool(fn: Callable, chunks: list[list[tuple[int, object]]], max_workers:
     return lost
 
 
-def parallel_map(fn: Callable, items: Iterable, max_workers: int = 2, min_items: int = 4,
-                 on_error: OnError = None) -> list:
+def parallel_map(
+    fn: Callable, items: Iterable, max_workers: int = 2, min_items: int = 4, on_error: OnError = None
+) -> list:
     """`[fn(x) for x in items]` in `max_workers` local processes when there are at least `min_items`.
 
     `fn` must be a module-level function and items and results picklable. Order is preserved; a
@@ -198,7 +219,12 @@ def parallel_map(fn: Callable, items: Iterable, max_workers: int = 2, min_items:
     if lost:
         lost = _run_pool(fn, _chunks(lost, 1), 1, outcomes)
     for index, _ in lost:
-        outcomes[index] = (index, False, "worker process died while running this item (crash or out of memory)", "")
+        outcomes[index] = (
+            index,
+            False,
+            "worker process died while running this item (crash or out of memory)",
+            "",
+        )
     return _finish(items, outcomes, on_error)
 
 
@@ -218,15 +244,16 @@ def threaded_map(fn: Callable, items: Iterable, max_workers: int = 2, on_error: 
     return _finish(items, outcomes, on_error)
 
 
-def _dask_round(client, fn: Callable, indexed: list[tuple[int, object]], scatter: bool,
-                outcomes: dict[int, tuple]) -> list[tuple[int, object]]:
+def _dask_round(
+    client, fn: Callable, indexed: list[tuple[int, object]], scatter: bool, outcomes: dict[int, tuple]
+) -> list[tuple[int, object]]:
     """One task per (index, item); fills `outcomes`, returns the pairs whose task was lost (not an
     exception of `fn`, which `_call_chunk` records as that item's failure)."""
     chunks = [[pair] for pair in indexed]
     data = client.scatter(chunks, hash=False) if scatter else chunks
     futures = client.map(partial(_call_chunk, fn, pin_threads=True), data, pure=False)
     lost = []
-    for pair, future in zip(indexed, futures):
+    for pair, future in zip(indexed, futures, strict=True):
         try:
             for outcome in future.result():
                 outcomes[outcome[0]] = outcome

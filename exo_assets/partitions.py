@@ -22,7 +22,9 @@ def sector_from_key(key: str) -> int:
     """
     text = str(key).strip()
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise ValueError(f"a tess_sectors partition key must be a TESS sector number such as '27', got {key!r}")
+        raise ValueError(
+            f"a tess_sectors partition key must be a TESS sector number such as '27', got {key!r}"
+        )
     return int(text)
 
 

@@ -21,8 +21,20 @@ KIC10797460_FILE = FIXTURES / "fits" / "kepler" / "kic010797460_lightkurve.fits"
 #: of single modules (test_faults first_run, test_compute local_run, test_models_pipeline run,
 #: test_external_views materialized, test_benchmark bench, test_report_build built, test_injection_recovery
 #: injected). Other slow tests carry `@pytest.mark.slow` themselves.
-SLOW_FIXTURES = frozenset({"materialized_home", "dagster_dev", "dask_cluster", "first_run", "local_run", "run",
-                           "materialized", "bench", "built", "injected"})
+SLOW_FIXTURES = frozenset(
+    {
+        "materialized_home",
+        "dagster_dev",
+        "dask_cluster",
+        "first_run",
+        "local_run",
+        "run",
+        "materialized",
+        "bench",
+        "built",
+        "injected",
+    }
+)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -52,8 +64,9 @@ def bad_fits_dir(tmp_path) -> Path:
     return folder
 
 
-def materialize_home(home: Path, missions: tuple[str, ...] = ("TESS",), targets: int = 30, seed: int = 2,
-                     cnn_epochs: int = 3) -> dict[str, str]:
+def materialize_home(
+    home: Path, missions: tuple[str, ...] = ("TESS",), targets: int = 30, seed: int = 2, cnn_epochs: int = 3
+) -> dict[str, str]:
     """Materialize the mission job into a persistent Dagster instance at `home` (small, simulated).
 
     Returns {mission: run_id}. Uses the default IO manager (instance storage), like `exo-assets materialize`.
@@ -62,17 +75,25 @@ def materialize_home(home: Path, missions: tuple[str, ...] = ("TESS",), targets:
     from resources import LightCurveArchive
 
     home.mkdir(parents=True, exist_ok=True)
-    defs = build_defs(archive=LightCurveArchive(cache_dir=str(home / "cache"), targets_per_mission=targets,
-                                                sim_seed=seed))
+    defs = build_defs(
+        archive=LightCurveArchive(cache_dir=str(home / "cache"), targets_per_mission=targets, sim_seed=seed)
+    )
     job = defs.resolve_job_def(MISSION_JOB)
     run_ids = {}
     from exo_assets.instance import open_instance
 
     with open_instance(home, create=True) as instance:
         for mission in missions:
-            result = job.execute_in_process(partition_key=mission, instance=instance, run_config={
-                "ops": {"cnn_oof": {"config": {"epochs": cnn_epochs, "patience": 2}},
-                        "holdout_split": {"config": {"n_splits": 3, "n_repeats": 1}}}})
+            result = job.execute_in_process(
+                partition_key=mission,
+                instance=instance,
+                run_config={
+                    "ops": {
+                        "cnn_oof": {"config": {"epochs": cnn_epochs, "patience": 2}},
+                        "holdout_split": {"config": {"n_splits": 3, "n_repeats": 1}},
+                    }
+                },
+            )
             assert result.success
             run_ids[mission] = result.run_id
     return run_ids

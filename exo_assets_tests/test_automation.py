@@ -74,8 +74,9 @@ def test_sensor_new_sector_adds_partition_requests_download_and_cursor_persists(
         first = _evaluate_sector_sensor(defs, instance, archive, None)
         assert isinstance(first, dg.SensorResult)
         assert [r.partition_key for r in first.run_requests] == ["1"]
-        assert [(r.partitions_def_name, list(r.partition_keys)) for r in first.dynamic_partitions_requests] == \
-            [(TESS_SECTORS, ["1"])]
+        assert [
+            (r.partitions_def_name, list(r.partition_keys)) for r in first.dynamic_partitions_requests
+        ] == [(TESS_SECTORS, ["1"])]
         assert first.cursor == "1"
         _apply(instance, first)
 
@@ -144,7 +145,9 @@ def test_refresh_sensor_requests_the_tess_mission_run_once_downloads_are_done(tm
         for key in ("1", "2"):
             instance.report_runless_asset_event(dg.AssetMaterialization("tess_sector_fits", partition=key))
         # a sector download still queued: wait, cursor unchanged
-        queued = instance.create_run_for_job(defs.resolve_job_def(SECTOR_JOB), tags={"dagster/partition": "3"})
+        queued = instance.create_run_for_job(
+            defs.resolve_job_def(SECTOR_JOB), tags={"dagster/partition": "3"}
+        )
         assert queued.job_name == SECTOR_JOB
         waiting = sensor(dg.build_sensor_context(instance=instance))
         assert isinstance(waiting, dg.SkipReason) and queued.run_id in waiting.skip_message
@@ -157,7 +160,9 @@ def test_refresh_sensor_requests_the_tess_mission_run_once_downloads_are_done(tm
         assert request.tags["exo-assets/tess_sector"] == "2"
         assert sensor.job_name == MISSION_JOB
         # cursor persists: the same materializations do not trigger again, a new one does
-        assert isinstance(sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor)), dg.SkipReason)
+        assert isinstance(
+            sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor)), dg.SkipReason
+        )
         instance.report_runless_asset_event(dg.AssetMaterialization("tess_sector_fits", partition="2"))
         assert sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor)).run_requests
 
@@ -169,7 +174,7 @@ def test_catalog_schedule_requests_the_tess_catalog_partition_daily(tmp_path):
     defs = _defs(FakeArchive(), tmp_path)
     schedule = defs.resolve_schedule_def(CATALOG_SCHEDULE)
     assert schedule.cron_schedule == "0 6 * * *" and schedule.job_name == CATALOG_JOB
-    when = dt.datetime(2026, 1, 2, 6, 0, tzinfo=dt.timezone.utc)
+    when = dt.datetime(2026, 1, 2, 6, 0, tzinfo=dt.UTC)
     with dg.instance_for_test() as instance:
         request = schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=when))
     assert request.partition_key == "TESS" and "2026-01-02T06:00" in request.run_key
@@ -209,12 +214,15 @@ def test_report_summary_is_requested_once_after_any_final_report_partition_updat
 
 @pytest.mark.slow
 def test_sector_download_then_raw_fits_includes_every_registered_sector(tmp_path):
-    archive = LightCurveArchive(cache_dir=str(tmp_path / "cache"), targets_per_mission=4, tess_sectors=2,
-                                max_workers=1)
+    archive = LightCurveArchive(
+        cache_dir=str(tmp_path / "cache"), targets_per_mission=4, tess_sectors=2, max_workers=1
+    )
     defs = _defs(archive, tmp_path)
     with dg.instance_for_test() as instance:
         resources = {"archive": archive, "compute": ONE_WORKER, "io_manager": ExoIOManager()}
-        assert dg.materialize([ingest.catalog], partition_key="TESS", instance=instance, resources=resources).success
+        assert dg.materialize(
+            [ingest.catalog], partition_key="TESS", instance=instance, resources=resources
+        ).success
         instance.add_dynamic_partitions(TESS_SECTORS, ["2"])
         result = defs.resolve_job_def(SECTOR_JOB).execute_in_process(partition_key="2", instance=instance)
         assert result.success
@@ -229,14 +237,17 @@ def test_sector_download_then_raw_fits_includes_every_registered_sector(tmp_path
         assert mat.partition == "2" and mat.metadata["provenance"].value == "simulated"
 
         instance.add_dynamic_partitions(TESS_SECTORS, ["1"])
-        raw = dg.materialize([ingest.catalog, ingest.raw_fits], partition_key="TESS", instance=instance,
-                             resources=resources)
+        raw = dg.materialize(
+            [ingest.catalog, ingest.raw_fits], partition_key="TESS", instance=instance, resources=resources
+        )
         manifest = raw.output_for_node("raw_fits")
         ok = manifest[manifest["status"] == FOUND].drop_duplicates("star_id")
         assert len(ok) == n_stars and (ok["n_files"] == 2).all()
         names = sorted(f.split("/")[-1][:10] for fs in ok["files"] for f in json.loads(fs))
         assert names.count("tess-s0001") == n_stars and names.count("tess-s0002") == n_stars
-        assert set(files) <= {f for fs in ok["files"] for f in json.loads(fs)}  # the downloaded sector-2 files
+        assert set(files) <= {
+            f for fs in ok["files"] for f in json.loads(fs)
+        }  # the downloaded sector-2 files
         raw_mat = instance.get_latest_materialization_event(dg.AssetKey("raw_fits")).asset_materialization
         assert raw_mat.metadata["tess_sectors"].value == "1, 2"
 
@@ -246,12 +257,16 @@ def test_sector_asset_with_a_key_that_is_not_a_sector_fails_clearly_and_stores_n
     archive = LightCurveArchive(cache_dir=str(tmp_path / "cache"), targets_per_mission=2)
     defs = _defs(archive, tmp_path)
     with dg.instance_for_test() as instance:
-        assert dg.materialize([ingest.catalog], partition_key="TESS", instance=instance,
-                              resources={"archive": archive, "compute": ONE_WORKER,
-                                         "io_manager": ExoIOManager()}).success
+        assert dg.materialize(
+            [ingest.catalog],
+            partition_key="TESS",
+            instance=instance,
+            resources={"archive": archive, "compute": ONE_WORKER, "io_manager": ExoIOManager()},
+        ).success
         instance.add_dynamic_partitions(TESS_SECTORS, ["latest"])
-        result = defs.resolve_job_def(SECTOR_JOB).execute_in_process(partition_key="latest", instance=instance,
-                                                                     raise_on_error=False)
+        result = defs.resolve_job_def(SECTOR_JOB).execute_in_process(
+            partition_key="latest", instance=instance, raise_on_error=False
+        )
         assert not result.success
         failure = result.failure_data_for_node("tess_sector_fits")
         assert "TESS sector number" in failure.error.message
@@ -287,13 +302,24 @@ def test_simulated_sector_is_added_without_touching_cached_sectors(tmp_path):
 
 def test_combine_sector_manifests_statuses():
     def rows(status, reason="", files=(), attempts=1):
-        return {"signal_id": "s1", "star_id": "TIC 1", "status": status, "reason": reason, "files": json.dumps(files),
-                "n_files": len(files), "n_bytes": 10 * len(files), "attempts": attempts, "backend": "mast"}
+        return {
+            "signal_id": "s1",
+            "star_id": "TIC 1",
+            "status": status,
+            "reason": reason,
+            "files": json.dumps(files),
+            "n_files": len(files),
+            "n_bytes": 10 * len(files),
+            "attempts": attempts,
+            "backend": "mast",
+        }
 
     def combine(*parts):
         return combine_sector_manifests({i + 1: manifest_frame([p]) for i, p in enumerate(parts)}).iloc[0]
 
-    found = combine(rows(FOUND, files=["a.fits"]), rows(MISSING, "not observed"), rows(FOUND, files=["c.fits"]))
+    found = combine(
+        rows(FOUND, files=["a.fits"]), rows(MISSING, "not observed"), rows(FOUND, files=["c.fits"])
+    )
     assert found["status"] == FOUND and json.loads(found["files"]) == ["a.fits", "c.fits"]
     assert found["n_bytes"] == 20 and found["attempts"] == 3
     failed = combine(rows(MISSING, "x"), rows(FAILED, "HTTP 503"))
@@ -350,7 +376,11 @@ def test_mast_sectors_from_search_results_with_network_mocked(tmp_path, monkeypa
 
     monkeypatch.setattr(MastBackend, "_search", fake_search)
     backend = MastBackend(tmp_path, max_retries=2, backoff_seconds=0.0, sleep=lambda s: None)
-    assert backend.tess_sectors(["TIC 1", "TIC 2", "TIC 3", "TIC 4"]) == [1, 27, 68]  # one star down: the rest count
+    assert backend.tess_sectors(["TIC 1", "TIC 2", "TIC 3", "TIC 4"]) == [
+        1,
+        27,
+        68,
+    ]  # one star down: the rest count
     assert calls.count("TIC 4") == 2  # retried
     with pytest.raises(ConnectionError, match="every MAST search failed"):
         backend.tess_sectors(["TIC 4"])
@@ -382,7 +412,12 @@ def test_mast_fetches_one_sector_and_caches_it_per_sector(tmp_path, monkeypatch)
     monkeypatch.setattr(lightkurve, "search_lightcurve", fake)
     backend = MastBackend(tmp_path / "cache")
     res = backend.fetch_star_sector("TIC 261136679", pd.DataFrame(), 1)
-    assert res.status == FOUND and seen[-1] == {"mission": "TESS", "author": "SPOC", "exptime": 120, "sector": 1}
+    assert res.status == FOUND and seen[-1] == {
+        "mission": "TESS",
+        "author": "SPOC",
+        "exptime": 120,
+        "sector": 1,
+    }
     again = backend.fetch_star_sector("TIC 261136679", pd.DataFrame(), 1)
     assert again.attempts == 0 and len(seen) == 1  # per-sector cache index: no second search
     other = backend.fetch_star_sector("TIC 261136679", pd.DataFrame(), 2)

@@ -26,12 +26,18 @@ def test_external_views_group_has_its_own_job_outside_the_mission_job():
     from exo_assets.definitions import EXTERNAL_JOB
 
     external = {"external_feature_table", "external_cnn_tensors", "external_benchmark"}
-    mission_assets = {k.to_user_string() for k in defs.resolve_job_def(MISSION_JOB).asset_layer.executable_asset_keys}
-    external_assets = {k.to_user_string() for k in defs.resolve_job_def(EXTERNAL_JOB).asset_layer.executable_asset_keys}
+    mission_assets = {
+        k.to_user_string() for k in defs.resolve_job_def(MISSION_JOB).asset_layer.executable_asset_keys
+    }
+    external_assets = {
+        k.to_user_string() for k in defs.resolve_job_def(EXTERNAL_JOB).asset_layer.executable_asset_keys
+    }
     assert not external & mission_assets and "blend" in mission_assets
     assert external_assets == external
     node = defs.resolve_asset_graph().get(dg.AssetKey("external_benchmark"))
-    assert node.partitions_def.get_partition_keys() == ["vetting", "toi"] and node.group_name == "external_views"
+    assert (
+        node.partitions_def.get_partition_keys() == ["vetting", "toi"] and node.group_name == "external_views"
+    )
 
 
 def test_dagster_yaml_is_a_valid_instance_config(tmp_path, monkeypatch):
@@ -51,11 +57,15 @@ def test_cli_materialize_records_runs_in_dagster_home(tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.chdir(os.path.dirname(os.path.dirname(__file__)))
-    code = cli.main(["materialize", "--mission", "TESS", "--targets", "15", "--seed", "5", "--cnn-epochs", "2"])
+    code = cli.main(
+        ["materialize", "--mission", "TESS", "--targets", "15", "--seed", "5", "--cnn-epochs", "2"]
+    )
     assert code == 0
     instance = dg.DagsterInstance.from_config(str(home))
     runs = instance.get_runs()  # newest first: the cross-mission summary after the TESS partition
-    assert [r.job_name for r in runs] == [SUMMARY_JOB, MISSION_JOB] and runs[1].tags.get("dagster/partition") == "TESS"
+    assert [r.job_name for r in runs] == [SUMMARY_JOB, MISSION_JOB] and runs[1].tags.get(
+        "dagster/partition"
+    ) == "TESS"
     manifest = pd.read_parquet(home / "storage" / "raw_fits" / "TESS.parquet")
     assert manifest["star_id"].nunique() == 15
     assert (home / "storage" / "cleaned_curves" / "TESS.bundle.json").exists()
@@ -74,8 +84,11 @@ def test_cli_too_few_targets_fails_with_a_clear_reason(tmp_path, monkeypatch, ca
     assert cli.main(["materialize", "--mission", "K2", "--targets", "2"]) == 1
     instance = dg.DagsterInstance.from_config(str(tmp_path / "home"))
     assert instance.get_latest_materialization_event(dg.AssetKey("feature_table")) is not None
-    failure = [e for e in instance.all_logs(instance.get_runs()[0].run_id)
-               if e.dagster_event and e.dagster_event.event_type_value == "STEP_FAILURE"]
+    failure = [
+        e
+        for e in instance.all_logs(instance.get_runs()[0].run_id)
+        if e.dagster_event and e.dagster_event.event_type_value == "STEP_FAILURE"
+    ]
     assert "raise --targets" in str(failure[0].dagster_event.event_specific_data.error)
 
 

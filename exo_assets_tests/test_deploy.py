@@ -63,7 +63,12 @@ def test_instance_config_uses_postgres_from_env(deploy_home):
     assert value["postgres_db"]["port"] == 6432 and value["postgres_db"]["hostname"] == "postgres.dagster.svc"
     url = make_url(pg_url_from_config(value))  # the URL the storage hands to SQLAlchemy
     assert (url.username, url.password, url.host, url.port, url.database) == (
-        "exo", "s3cret/with:odd@chars", "postgres.dagster.svc", 6432, "dagster")
+        "exo",
+        "s3cret/with:odd@chars",
+        "postgres.dagster.svc",
+        6432,
+        "dagster",
+    )
     assert url.query["sslmode"] == "require"
     # run, event-log and schedule storage all live in the same database
     for data in (ref.run_storage_data, ref.event_storage_data, ref.schedule_storage_data):
@@ -97,8 +102,9 @@ def test_k8s_run_launcher_and_queued_coordinator(deploy_home):
     assert klass is QueuedRunCoordinator
     coordinator = klass.from_config_value(ref.run_coordinator_data, value)
     # the instance merges the `concurrency:` block into the coordinator's queue like this
-    concurrency = ConcurrencyConfig.from_concurrency_settings(ref.settings["concurrency"],
-                                                              coordinator.get_run_queue_config())
+    concurrency = ConcurrencyConfig.from_concurrency_settings(
+        ref.settings["concurrency"], coordinator.get_run_queue_config()
+    )
     assert concurrency.run_queue_config.max_concurrent_runs == 6
     assert concurrency.run_queue_config.tag_concurrency_limits[0]["key"] == "dagster/partition"
     assert concurrency.pool_config.default_pool_limit == 2

@@ -22,8 +22,8 @@ import pytest
 import requests
 
 from exo_assets.assets import features, ingest, models
-from exo_assets.science.catalogs import load_catalog
 from exo_assets.assets.ingest import star_curve_paths
+from exo_assets.science.catalogs import load_catalog
 from exo_assets.storage import read_npz
 from exo_assets.storage.curves import read_star_curve
 from exo_assets_tests.conftest import PI_MEN_FILE
@@ -50,6 +50,7 @@ def _flip_byte(path: Path) -> None:
 
 # --- MAST: timeouts and HTTP errors ---------------------------------------------------------------
 
+
 class _Search:
     """lightkurve SearchResult stand-in; download_all copies a real TESS file, or raises."""
 
@@ -66,8 +67,9 @@ class _Search:
         if self.fail(n):
             response = requests.Response()
             response.status_code = 503 if self.star == FLAKY_STAR else 404
-            raise requests.HTTPError(f"{response.status_code} Server Error for url: https://mast.stsci.edu/...",
-                                     response=response)
+            raise requests.HTTPError(
+                f"{response.status_code} Server Error for url: https://mast.stsci.edu/...", response=response
+            )
         dest = Path(download_dir) / "mastDownload" / "TESS" / self.star.replace(" ", "_") / PI_MEN_FILE.name
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(PI_MEN_FILE, dest)
@@ -85,7 +87,9 @@ def fake_mast(monkeypatch):
         with log["lock"]:
             log["searches"][target] = log["searches"].get(target, 0) + 1
         if target == TIMEOUT_STAR:
-            raise requests.exceptions.ReadTimeout("HTTPSConnectionPool(host='mast.stsci.edu'): Read timed out.")
+            raise requests.exceptions.ReadTimeout(
+                "HTTPSConnectionPool(host='mast.stsci.edu'): Read timed out."
+            )
         fail = {FLAKY_STAR: lambda n: n <= 2, GONE_STAR: lambda n: True}.get(target, lambda n: False)
         return _Search(target, log, fail)
 
@@ -99,8 +103,14 @@ def _rows(*stars):
 
 
 def test_mast_timeouts_and_http_errors_are_retried_then_recorded(tmp_path, fake_mast):
-    archive = LightCurveArchive(backend="mast", cache_dir=str(tmp_path), targets_per_mission=0, max_retries=3,
-                                backoff_seconds=0, max_workers=3)
+    archive = LightCurveArchive(
+        backend="mast",
+        cache_dir=str(tmp_path),
+        targets_per_mission=0,
+        max_retries=3,
+        backoff_seconds=0,
+        max_workers=3,
+    )
     manifest, _ = archive.fetch(_rows(TIMEOUT_STAR, FLAKY_STAR, GONE_STAR), "TESS")
     by_star = manifest.drop_duplicates("star_id").set_index("star_id")
     assert by_star.loc[TIMEOUT_STAR, "status"] == FAILED and by_star.loc[TIMEOUT_STAR, "attempts"] == 3
@@ -124,6 +134,7 @@ def test_mast_timeout_backoff_doubles(tmp_path, fake_mast):
 
 # --- corrupted cache files --------------------------------------------------------------------------
 
+
 def test_corrupted_mast_cache_file_same_size_is_detected_and_fetched_again(tmp_path, fake_mast):
     backend = MastBackend(tmp_path, max_retries=3, backoff_seconds=0, sleep=lambda s: None)
     first = backend.fetch_star(FLAKY_STAR, "TESS", _rows(FLAKY_STAR))
@@ -138,7 +149,9 @@ def test_corrupted_mast_cache_file_same_size_is_detected_and_fetched_again(tmp_p
 
 
 def test_corrupted_simulated_file_is_regenerated_identically(tmp_path):
-    archive = LightCurveArchive(cache_dir=str(tmp_path), targets_per_mission=0, kepler_quarters=1, max_workers=1)
+    archive = LightCurveArchive(
+        cache_dir=str(tmp_path), targets_per_mission=0, kepler_quarters=1, max_workers=1
+    )
     catalog = load_catalog("Kepler")
     rows = catalog[catalog["star_id"] == catalog["star_id"].iloc[0]]
     manifest, _ = archive.fetch(rows, "Kepler")
@@ -152,15 +165,27 @@ def test_corrupted_simulated_file_is_regenerated_identically(tmp_path):
 
 # --- crashes, reruns, reproducibility ---------------------------------------------------------------
 
+
 def _resources(store: Path, cache: Path) -> dict:
-    return {"archive": LightCurveArchive(cache_dir=str(cache), targets_per_mission=5, sim_seed=7, selection_seed=7),
-            "io_manager": ExoIOManager(base_dir=str(store)), "compute": ComputeResource(max_workers=2)}
+    return {
+        "archive": LightCurveArchive(
+            cache_dir=str(cache), targets_per_mission=5, sim_seed=7, selection_seed=7
+        ),
+        "io_manager": ExoIOManager(base_dir=str(store)),
+        "compute": ComputeResource(max_workers=2),
+    }
 
 
 def _run(store, cache, instance=None, selection=None, run_config=None, raise_on_error=True):
-    return dg.materialize(FEATURE_ASSETS, resources=_resources(store, cache), partition_key="TESS",
-                          instance=instance or dg.DagsterInstance.ephemeral(), selection=selection,
-                          run_config=run_config or {}, raise_on_error=raise_on_error)
+    return dg.materialize(
+        FEATURE_ASSETS,
+        resources=_resources(store, cache),
+        partition_key="TESS",
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        selection=selection,
+        run_config=run_config or {},
+        raise_on_error=raise_on_error,
+    )
 
 
 def _stored_files(store: Path) -> dict[str, bytes]:
@@ -169,7 +194,9 @@ def _stored_files(store: Path) -> dict[str, bytes]:
     for path in sorted(store.rglob("*")):
         if path.is_file() and not path.name.endswith(".bundle.json"):
             rel = path.relative_to(store).parts
-            rel = [p for p in rel if not (len(p) > 16 and p[8] == "T" and "-" in p)]  # drop the version folder
+            rel = [
+                p for p in rel if not (len(p) > 16 and p[8] == "T" and "-" in p)
+            ]  # drop the version folder
             out["/".join(rel)] = path.read_bytes()
     return out
 
@@ -194,11 +221,15 @@ def test_rerun_is_idempotent(first_run):
     # byte for byte: catalog, cleaned-curve tables, feature table, CNN views; the raw_fits manifest
     # differs only in `attempts` (tries made by this run: 0 = served from the cache)
     manifest = "raw_fits/TESS.parquet"
-    assert {k: v for k, v in after.items() if k != manifest} == {k: v for k, v in before.items() if k != manifest}
+    assert {k: v for k, v in after.items() if k != manifest} == {
+        k: v for k, v in before.items() if k != manifest
+    }
     assert len(list((store / "cleaned_curves" / "TESS.bundle").iterdir())) == 1  # old version pruned
     assert not [p for p in store.rglob(".*")]  # no temporary files left
     # the cache is reused as is, nothing simulated again
-    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (cache / "simulated").rglob("*.fits")} == cache_files
+    assert {
+        p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (cache / "simulated").rglob("*.fits")
+    } == cache_files
     m1, m2 = first.output_for_node("raw_fits"), again.output_for_node("raw_fits")
     assert (m2["attempts"] == 0).all()
     pd.testing.assert_frame_equal(m1.drop(columns="attempts"), m2.drop(columns="attempts"))
@@ -227,8 +258,14 @@ def test_crash_while_writing_leaves_previous_values_readable(first_run, tmp_path
 
     # 1. the cleaned-curves bundle crashes on its first table: the previous bundle stays current
     monkeypatch.setattr(pd.DataFrame, "to_parquet", half_written_parquet)
-    result = _run(store, root / "cache", instance, selection=["cleaned_curves"], raise_on_error=False,
-                  run_config={"ops": {"cleaned_curves": {"config": {"sigma_upper": 3.0}}}})
+    result = _run(
+        store,
+        root / "cache",
+        instance,
+        selection=["cleaned_curves"],
+        raise_on_error=False,
+        run_config={"ops": {"cleaned_curves": {"config": {"sigma_upper": 3.0}}}},
+    )
     assert not result.success
     monkeypatch.setattr(pd.DataFrame, "to_parquet", real_to_parquet)
     assert _stored_files(store) == before
@@ -241,8 +278,14 @@ def test_crash_while_writing_leaves_previous_values_readable(first_run, tmp_path
         raise OSError("No space left on device")
 
     monkeypatch.setattr(np, "savez_compressed", half_written_npz)
-    result = _run(store, root / "cache", instance, selection=["feature_table", "cnn_tensors"], raise_on_error=False,
-                  run_config={"ops": {"features": {"config": {"local_bins": 101}}}})
+    result = _run(
+        store,
+        root / "cache",
+        instance,
+        selection=["feature_table", "cnn_tensors"],
+        raise_on_error=False,
+        run_config={"ops": {"features": {"config": {"local_bins": 101}}}},
+    )
     assert not result.success
     monkeypatch.undo()
     views = read_npz(store / "cnn_tensors" / "TESS.npz")
@@ -261,14 +304,23 @@ def test_same_inputs_and_seed_give_the_same_model_hash(materialized_home, tmp_pa
         (store / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(home / "storage" / rel, store / rel)
     assets = dg.load_assets_from_modules([ingest, features, models])
-    result = dg.materialize(assets, selection=["calibrated_booster"], partition_key="TESS",
-                            resources={"archive": LightCurveArchive(), "io_manager": ExoIOManager(base_dir=str(store)),
-                                       "compute": ComputeResource(max_workers=1)},
-                            instance=dg.DagsterInstance.ephemeral())
+    result = dg.materialize(
+        assets,
+        selection=["calibrated_booster"],
+        partition_key="TESS",
+        resources={
+            "archive": LightCurveArchive(),
+            "io_manager": ExoIOManager(base_dir=str(store)),
+            "compute": ComputeResource(max_workers=1),
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert result.success
     stored = read_bundle(home / "storage" / "calibrated_booster" / "TESS.bundle.json")
     retrained = read_bundle(store / "calibrated_booster" / "TESS.bundle.json")
-    assert hashlib.sha256(retrained.files["model.lgb.txt"]).hexdigest() == \
-        hashlib.sha256(stored.files["model.lgb.txt"]).hexdigest()
+    assert (
+        hashlib.sha256(retrained.files["model.lgb.txt"]).hexdigest()
+        == hashlib.sha256(stored.files["model.lgb.txt"]).hexdigest()
+    )
     assert retrained.attrs["input_hashes"] == stored.attrs["input_hashes"]
     pd.testing.assert_frame_equal(retrained["oof"], stored["oof"])

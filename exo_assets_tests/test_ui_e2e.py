@@ -37,8 +37,11 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PARTITION = "K2"
 STARS = 12
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package `chromium`, "
-                                "installed by .ci/run): the UI end-to-end test needs a headless browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Chromium is not installed (Debian package `chromium`, "
+    "installed by .ci/run): the UI end-to-end test needs a headless browser",
+)
 
 
 def _free_port() -> int:
@@ -75,7 +78,9 @@ class DagsterDev:
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        req = urllib.request.Request(f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=60) as resp:
             out = json.loads(resp.read())
         assert "errors" not in out, out["errors"]
@@ -93,12 +98,35 @@ def dagster_dev(tmp_path):
     shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
     port = _free_port()
     log = tmp_path / "dagster_dev.log"
-    env = {**os.environ, "DAGSTER_HOME": str(home), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "NUMBA_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NUMBA_NUM_THREADS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
-                                 "-p", str(port)], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "dev",
+                "-w",
+                "workspace.yaml",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     dev = DagsterDev(port, home, log)
     try:
         deadline = time.monotonic() + 150
@@ -159,32 +187,45 @@ def _check_asset_listing(dev: DagsterDev) -> None:
         if isinstance(partitions_def, dg.DynamicPartitionsDefinition):
             assert node["partitionDefinition"] == {"type": "DYNAMIC", "name": TESS_SECTORS}, name
         elif partitions_def is not None:
-            assert node["isPartitioned"] and node["partitionKeys"] == partitions_def.get_partition_keys(), name
+            assert node["isPartitioned"] and node["partitionKeys"] == partitions_def.get_partition_keys(), (
+                name
+            )
         else:
             assert not node["isPartitioned"], name
     assert nodes["raw_fits"]["kinds"] and set(nodes["tess_sector_fits"]["kinds"]) == {"fits", "parquet"}
 
 
 def _check_automation_listed_and_stopped(dev: DagsterDev) -> None:
-    repo = dev.graphql(AUTOMATION, {"sel": {"repositoryLocationName": dev.location,
-                                            "repositoryName": "__repository__"}})["repositoryOrError"]
+    repo = dev.graphql(
+        AUTOMATION, {"sel": {"repositoryLocationName": dev.location, "repositoryName": "__repository__"}}
+    )["repositoryOrError"]
     sensors = {s["name"]: s["sensorState"]["status"] for s in repo["sensors"]}
     schedules = {s["name"]: (s["cronSchedule"], s["scheduleState"]["status"]) for s in repo["schedules"]}
-    assert sensors == {NEW_SECTOR_SENSOR: "STOPPED", REFRESH_SENSOR: "STOPPED",
-                       "default_automation_condition_sensor": "STOPPED"}
+    assert sensors == {
+        NEW_SECTOR_SENSOR: "STOPPED",
+        REFRESH_SENSOR: "STOPPED",
+        "default_automation_condition_sensor": "STOPPED",
+    }
     assert schedules[CATALOG_SCHEDULE] == ("0 6 * * *", "STOPPED")
 
 
 def _launch_and_wait(dev: DagsterDev, cache_dir: Path, timeout_s: float = 420.0) -> str:
     run_config = {
         "resources": {"archive": {"config": {"targets_per_mission": STARS, "cache_dir": str(cache_dir)}}},
-        "ops": {"cnn_oof": {"config": {"epochs": 2, "patience": 1}},
-                "holdout_split": {"config": {"n_splits": 3, "n_repeats": 1}}},
+        "ops": {
+            "cnn_oof": {"config": {"epochs": 2, "patience": 1}},
+            "holdout_split": {"config": {"n_splits": 3, "n_repeats": 1}},
+        },
     }
-    params = {"selector": {"repositoryLocationName": dev.location, "repositoryName": "__repository__",
-                           "jobName": MISSION_JOB},
-              "runConfigData": run_config,
-              "executionMetadata": {"tags": [{"key": "dagster/partition", "value": PARTITION}]}}
+    params = {
+        "selector": {
+            "repositoryLocationName": dev.location,
+            "repositoryName": "__repository__",
+            "jobName": MISSION_JOB,
+        },
+        "runConfigData": run_config,
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": PARTITION}]},
+    }
     launched = dev.graphql(LAUNCH, {"p": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
@@ -210,9 +251,19 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 def _chromium(url: str, png: Path, profile: Path, budget_ms: int = 20000, timeout_s: float = 120.0) -> str:
     """Screenshot `url` to `png` and return its JS-rendered DOM (one headless Chromium run)."""
-    cmd = [CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--disable-dev-shm-usage",
-           f"--user-data-dir={profile}", "--window-size=1600,1000", f"--virtual-time-budget={budget_ms}",
-           f"--screenshot={png}", "--dump-dom", url]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--disable-gpu",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1600,1000",
+        f"--virtual-time-budget={budget_ms}",
+        f"--screenshot={png}",
+        "--dump-dom",
+        url,
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout_s)
@@ -231,22 +282,42 @@ def test_dagster_dev_lists_assets_runs_a_partition_and_renders_the_asset_graph(d
     for asset in ("raw_fits", "blend"):
         mats = dev.graphql(MATERIALIZED, {"key": {"path": [asset]}, "p": [PARTITION]})["assetOrError"]
         assert mats["assetMaterializations"] == [{"runId": run_id, "partition": PARTITION}], asset
-    assert (dev.home / "storage" / "raw_fits" / f"{PARTITION}.parquet").exists()  # the instance's IO manager root
+    assert (
+        dev.home / "storage" / "raw_fits" / f"{PARTITION}.parquet"
+    ).exists()  # the instance's IO manager root
 
     png = tmp_path / "asset_graph.png"
-    dom = _chromium(f"{dev.url}/assets/catalog?view=lineage&lineageScope=downstream&lineageDepth=50", png,
-                    tmp_path / "chromium_profile")
+    dom = _chromium(
+        f"{dev.url}/assets/catalog?view=lineage&lineageScope=downstream&lineageDepth=50",
+        png,
+        tmp_path / "chromium_profile",
+    )
     print(f"asset graph screenshot: {png}")
     assert png.exists() and png.stat().st_size > 20_000 and _png_size(png) == (1600, 1000)
     shown = {name for name in _expected_assets() if re.search(rf">\s*{re.escape(name)}\s*<", dom)}
     # The external-views group is not connected to the mission graph: its own lineage page, where the
     # zoomed-out graph shortens labels in the middle ("external_fe…_table").
-    ext = _chromium(f"{dev.url}/assets/external_benchmark?view=lineage&lineageScope=upstream&lineageDepth=5",
-                    tmp_path / "external_graph.png", tmp_path / "chromium_profile")
+    ext = _chromium(
+        f"{dev.url}/assets/external_benchmark?view=lineage&lineageScope=upstream&lineageDepth=5",
+        tmp_path / "external_graph.png",
+        tmp_path / "chromium_profile",
+    )
     labels = re.findall(r">\s*([^<>]+?)\s*<", ext)
-    shown |= {name for name in _expected_assets() if name.startswith("external_") and any(
-        lab == name or ("…" in lab and name.startswith(lab.split("…")[0]) and name.endswith(lab.split("…")[-1])
-                        and len(lab.split("…")[0]) >= 8) for lab in labels)}
+    shown |= {
+        name
+        for name in _expected_assets()
+        if name.startswith("external_")
+        and any(
+            lab == name
+            or (
+                "…" in lab
+                and name.startswith(lab.split("…")[0])
+                and name.endswith(lab.split("…")[-1])
+                and len(lab.split("…")[0]) >= 8
+            )
+            for lab in labels
+        )
+    }
     assert shown == set(_expected_assets()), f"not on the asset graph page: {set(_expected_assets()) - shown}"
     for group in {spec.group_name for spec in defs.resolve_all_asset_specs()} - {"external_views"}:
         assert re.search(rf">\s*{re.escape(group)}\s*<", dom), f"group {group} not shown"

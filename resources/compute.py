@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import Literal
+from typing import Any, Literal
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -48,8 +48,8 @@ class ComputeResource(dg.ConfigurableResource):
     scheduler_address: str = ""
     connect_timeout_s: float = Field(default=10.0, gt=0)
 
-    _client: object = PrivateAttr(default=None)
-    _cluster: object = PrivateAttr(default=None)
+    _client: Any = PrivateAttr(default=None)
+    _cluster: Any = PrivateAttr(default=None)
 
     def workers(self) -> int:
         """Local worker processes (`max_workers`, 0 = all cores)."""
@@ -74,17 +74,27 @@ class ComputeResource(dg.ConfigurableResource):
                 if address:
                     self._client = Client(address, timeout=self.connect_timeout_s, set_as_default=False)
                 else:
-                    self._cluster = LocalCluster(n_workers=self.workers(), threads_per_worker=1, processes=True,
-                                                 dashboard_address=None)
+                    self._cluster = LocalCluster(
+                        n_workers=self.workers(), threads_per_worker=1, processes=True, dashboard_address=None
+                    )
                     self._client = Client(self._cluster, set_as_default=False)
             except (OSError, TimeoutError) as exc:
-                raise ComputeUnavailable(f"cannot reach the Dask scheduler at {address!r} within "
-                                         f"{self.connect_timeout_s:g} s ({type(exc).__name__}: {exc}); "
-                                         "check scheduler_address or use backend 'local'") from exc
+                raise ComputeUnavailable(
+                    f"cannot reach the Dask scheduler at {address!r} within "
+                    f"{self.connect_timeout_s:g} s ({type(exc).__name__}: {exc}); "
+                    "check scheduler_address or use backend 'local'"
+                ) from exc
         return self._client
 
-    def map(self, fn: Callable, items: Iterable, *, on_error: Callable[[object, ItemError], object] | None = None,
-            max_workers: int = 0, io_bound: bool = False) -> list:
+    def map(
+        self,
+        fn: Callable,
+        items: Iterable,
+        *,
+        on_error: Callable[[object, ItemError], object] | None = None,
+        max_workers: int = 0,
+        io_bound: bool = False,
+    ) -> list:
         """`[fn(x) for x in items]` on the configured backend, in input order.
 
         Args:

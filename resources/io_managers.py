@@ -6,9 +6,9 @@ Layout under the root folder (default: the Dagster instance's storage directory,
     <root>/<asset key>/<partition>.parquet        pandas DataFrame
     <root>/<asset key>/<partition>.json           dict (JSON)
     <root>/<asset key>/<partition>.npz            ArrayBundle (numpy arrays, loaded with allow_pickle=False)
-    <root>/<asset key>/<partition>.bundle.json    TableBundle pointer -> <partition>.bundle/<version>/ (*.parquet
-                                                  tables, native files such as model.lgb.txt, model.pt, and
-                                                  folders of per-star files, e.g. curves/)
+    <root>/<asset key>/<partition>.bundle.json    TableBundle pointer -> <partition>.bundle/<version>/
+                                                  (*.parquet tables, native files such as model.lgb.txt,
+                                                  model.pt, and folders of per-star files, e.g. curves/)
 
 Single files are written to a temporary name and renamed. A bundle is written into a fresh version
 folder (a bundle's streamed folders are moved in, not copied, when they sit on the same file system),
@@ -27,8 +27,15 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from exo_assets.storage import (ArrayBundle, TableBundle, atomic_path, atomic_write_text, json_default, read_npz,
-                                write_npz)
+from exo_assets.storage import (
+    ArrayBundle,
+    TableBundle,
+    atomic_path,
+    atomic_write_text,
+    json_default,
+    read_npz,
+    write_npz,
+)
 
 UNPARTITIONED = "__all__"
 
@@ -68,8 +75,16 @@ def write_bundle(bundle: TableBundle, pointer: Path) -> int:
             shutil.move(str(src), str(folder / name))
             moved[name] = folder / name
             total += sum(p.stat().st_size for p in moved[name].iterdir())
-        write_json({"version": version, "tables": sorted(bundle.tables), "files": sorted(bundle.files),
-                    "dirs": sorted(bundle.dirs), "attrs": bundle.attrs}, pointer)
+        write_json(
+            {
+                "version": version,
+                "tables": sorted(bundle.tables),
+                "files": sorted(bundle.files),
+                "dirs": sorted(bundle.dirs),
+                "attrs": bundle.attrs,
+            },
+            pointer,
+        )
     except BaseException:  # crash or interrupt mid-write: the pointer still names the previous version
         shutil.rmtree(folder, ignore_errors=True)
         for src in bundle.dirs.values():  # a staged folder not yet moved in is discarded too
@@ -138,12 +153,15 @@ class ExoIOManager(dg.ConfigurableIOManager):
             size = write_json(obj, path)
         else:
             raise dg.DagsterInvariantViolationError(
-                f"ExoIOManager cannot store {type(obj).__name__} (no pickle): use DataFrame, dict, TableBundle or ArrayBundle"
+                f"ExoIOManager cannot store {type(obj).__name__} (no pickle): "
+                "use DataFrame, dict, TableBundle or ArrayBundle"
             )
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "stored_bytes": size})
 
     def load_input(self, context: dg.InputContext):
-        if context.has_asset_partitions and (len(context.asset_partition_keys) != 1 or not context.has_partition_key):
+        if context.has_asset_partitions and (
+            len(context.asset_partition_keys) != 1 or not context.has_partition_key
+        ):
             return self._load_partitions(context)
         partition = context.asset_partition_key if context.has_asset_partitions else None
         return self._load(context, partition)
@@ -165,8 +183,12 @@ class ExoIOManager(dg.ConfigurableIOManager):
 
     def _load(self, context: dg.InputContext, partition: str | None):
         stem = self._stem(context, partition)
-        for suffix, reader in ((".bundle.json", read_bundle), (".parquet", pd.read_parquet), (".npz", read_npz),
-                               (".json", lambda p: json.loads(p.read_text()))):
+        for suffix, reader in (
+            (".bundle.json", read_bundle),
+            (".parquet", pd.read_parquet),
+            (".npz", read_npz),
+            (".json", lambda p: json.loads(p.read_text())),
+        ):
             path = stem.with_name(stem.name + suffix)
             if path.exists():
                 return reader(path)

@@ -23,7 +23,7 @@ variables, read when the app is created), `routes` (the `APIRouter`), `deps` (de
 The models load in the lifespan (`serving.registry.ModelRegistry`) and are hot-reloaded on a timer
 and on `/api/models/info`. Fits run in a bounded thread pool with a deadline: on timeout the client
 gets 504 at once and the engine stops at its next stage boundary (cleaning, diagnostics, plots).
-"""
+"""  # noqa: E501  # markdown table rows cannot be wrapped
 
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ def _init_fit_thread(numba_threads: int) -> None:
     """numba's thread count is per calling thread: set it in each fit thread (see ServeSettings)."""
     import numba
 
-    numba.set_num_threads(min(numba_threads, numba.config.NUMBA_NUM_THREADS))
+    # numba.config sets its attributes at import time, which mypy cannot see
+    numba.set_num_threads(min(numba_threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
 @contextlib.asynccontextmanager
@@ -63,14 +64,21 @@ async def lifespan(app: FastAPI):
     torch.set_num_threads(settings.torch_threads)  # process-wide; restored at shutdown
     registry = ModelRegistry(settings.dagster_home, settings.missions)
     app.state.registry = registry
-    app.state.executor = ThreadPoolExecutor(max_workers=settings.fit_workers, thread_name_prefix="exo-fit",
-                                            initializer=_init_fit_thread, initargs=(settings.numba_threads,))
+    app.state.executor = ThreadPoolExecutor(
+        max_workers=settings.fit_workers,
+        thread_name_prefix="exo-fit",
+        initializer=_init_fit_thread,
+        initargs=(settings.numba_threads,),
+    )
     try:
         await asyncio.to_thread(registry.refresh)
     except Exception:  # noqa: BLE001 - serve 503s rather than not start
         log.exception("initial model load failed")
-    task = asyncio.create_task(_reload_loop(registry, settings.reload_interval_s)) \
-        if settings.reload_interval_s > 0 else None
+    task = (
+        asyncio.create_task(_reload_loop(registry, settings.reload_interval_s))
+        if settings.reload_interval_s > 0
+        else None
+    )
     try:
         yield
     finally:
@@ -113,21 +121,27 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="exo-assets inference API",
         version="1",
-        description="Classifies a transit signal in a light curve as CP / PC / FP with the models materialized "
-        "by the exo-assets Dagster pipeline. Models trained on the embedded simulator answer with "
-        '`"provenance": "simulated"`: their probabilities are not real-world accuracy.',
+        description="Classifies a transit signal in a light curve as CP / PC / FP with the models "
+        "materialized by the exo-assets Dagster pipeline. Models trained on the embedded simulator answer "
+        'with `"provenance": "simulated"`: their probabilities are not real-world accuracy.',
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     if settings.cors_origins:  # outermost, so that even a 413 carries the CORS headers
-        app.add_middleware(EnvelopeCORSMiddleware, allow_origins=list(settings.cors_origins),
-                           allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-API-Key"],
-                           allow_credentials=False)
+        app.add_middleware(
+            EnvelopeCORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key"],
+            allow_credentials=False,
+        )
     install_error_handlers(app)
     app.include_router(router)
-    app.mount(settings.media_url, StaticFiles(directory=str(settings.media_path), check_dir=False), name="media")
-    app.openapi = functools.partial(openapi_schema, app)
+    app.mount(
+        settings.media_url, StaticFiles(directory=str(settings.media_path), check_dir=False), name="media"
+    )
+    app.openapi = functools.partial(openapi_schema, app)  # type: ignore[method-assign]  # FastAPI's documented override
     return app
 
 
@@ -142,5 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    uvicorn.run("serving.app:create_app", factory=True, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(
+        "serving.app:create_app", factory=True, host=args.host, port=args.port, log_level=args.log_level
+    )
     return 0

@@ -21,7 +21,8 @@ def get_registry(request: Request) -> ModelRegistry:
 
 
 def get_model_set(registry: ModelRegistry = Depends(get_registry)) -> ModelSet:
-    """The models of this request: a reference held for its whole duration (hot reloads swap the registry's)."""
+    """The models of this request: a reference held for its whole duration (hot reloads swap the
+    registry's)."""
     return registry.current
 
 

@@ -83,6 +83,7 @@ async def guarded(coro, where: str = ""):
 
 # ------------------------------------------------------------------------------------------ handlers
 
+
 async def _api_error(request: Request, err: ApiError):
     return error_response(err.status, err.code, err.message)
 
@@ -100,8 +101,12 @@ async def _http(request: Request, err: StarletteHTTPException):
     message = err.detail if isinstance(err.detail, str) else "request refused"
     if err.status_code == 404:
         message = f"not found: {request.url.path}"
-    return error_response(err.status_code, "INTERNAL" if err.status_code >= 500 else "BAD_INPUT", message,
-                          headers=getattr(err, "headers", None))
+    return error_response(
+        err.status_code,
+        "INTERNAL" if err.status_code >= 500 else "BAD_INPUT",
+        message,
+        headers=getattr(err, "headers", None),
+    )
 
 
 async def _internal(request: Request, err: Exception):
@@ -111,14 +116,16 @@ async def _internal(request: Request, err: Exception):
 
 def install_error_handlers(app: FastAPI) -> None:
     """Every error of `app` answers with the envelope."""
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(InferenceError, _inference_error)
-    app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(StarletteHTTPException, _http)
+    # Starlette types a handler's exception as `Exception`, so handlers of a subclass need the ignores
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(InferenceError, _inference_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal)
 
 
 # ------------------------------------------------------------------------------------------ middleware
+
 
 class BodyLimitMiddleware:
     """Refuse request bodies over `max_bytes` with 413, early: a larger Content-Length is refused before
@@ -134,10 +141,15 @@ class BodyLimitMiddleware:
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None:
             if not length.isdigit():
-                return await error_response(400, "BAD_INPUT", "invalid Content-Length header")(scope, receive, send)
+                return await error_response(400, "BAD_INPUT", "invalid Content-Length header")(
+                    scope, receive, send
+                )
             if int(length) > self.max_bytes:
-                return await error_response(413, "BAD_INPUT", f"request body of {int(length)} bytes exceeds the "
-                                            f"limit of {self.max_bytes} bytes")(scope, receive, send)
+                return await error_response(
+                    413,
+                    "BAD_INPUT",
+                    f"request body of {int(length)} bytes exceeds the limit of {self.max_bytes} bytes",
+                )(scope, receive, send)
         seen = 0
         started = False
 
@@ -170,6 +182,9 @@ class EnvelopeCORSMiddleware(CORSMiddleware):
         response = super().preflight_response(request_headers)
         if response.status_code == 200:
             return response
-        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
-        return error_response(response.status_code, "BAD_INPUT", bytes(response.body).decode(errors="replace"),
-                              headers=headers)
+        headers = {
+            k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")
+        }
+        return error_response(
+            response.status_code, "BAD_INPUT", bytes(response.body).decode(errors="replace"), headers=headers
+        )

@@ -20,11 +20,15 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from exo_assets.inference import MissionModel, ModelSet
 from exo_assets.instance import open_instance
 from exo_assets.models.artifacts import stored_view_config
 from exo_assets.science.missions import MISSIONS
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 __all__ = ["MODEL_ASSETS", "ModelRegistry", "consistent", "latest_lineage", "load_mission", "open_instance"]
 MODEL_ASSETS = ("calibrated_booster", "cnn_oof", "blend")
@@ -40,10 +44,15 @@ def latest_lineage(instance, missions=MISSIONS) -> dict[str, dict[str, dict]]:
         per = {}
         for asset in MODEL_ASSETS:
             recs = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[mission]), limit=1).records
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[mission]), limit=1
+            ).records
             if recs:
                 r = recs[0]
-                per[asset] = {"run_id": r.run_id, "storage_id": int(r.storage_id), "timestamp": float(r.timestamp)}
+                per[asset] = {
+                    "run_id": r.run_id,
+                    "storage_id": int(r.storage_id),
+                    "timestamp": float(r.timestamp),
+                }
         out[mission] = per
     return out
 
@@ -64,7 +73,9 @@ def load_mission(defs, instance, mission: str, lineage: dict, device: str = "cpu
         blend = loader.load_asset_value("blend", partition_key=mission)
         view_config = stored_view_config(cnn)
         if not view_config:  # models materialized before cnn_oof recorded its views' settings
-            view_config = loader.load_asset_value("cnn_tensors", partition_key=mission).attrs.get("view_config")
+            view_config = loader.load_asset_value("cnn_tensors", partition_key=mission).attrs.get(
+                "view_config"
+            )
     return MissionModel.from_bundles(mission, booster, cnn, blend, view_config, lineage, device=device)
 
 
@@ -82,8 +93,13 @@ class ModelRegistry:
         min_check_interval_s: `refresh(force=False)` does nothing if the last check is more recent.
     """
 
-    def __init__(self, dagster_home: str | Path, missions=MISSIONS, device: str = "cpu",
-                 min_check_interval_s: float = 1.0):
+    def __init__(
+        self,
+        dagster_home: str | Path,
+        missions=MISSIONS,
+        device: str = "cpu",
+        min_check_interval_s: float = 1.0,
+    ):
         self.dagster_home = Path(dagster_home)
         self.missions = tuple(missions)
         self.device = device
@@ -92,7 +108,7 @@ class ModelRegistry:
         self._keys: dict[str, tuple] = {}
         self._lock = threading.Lock()
         self._instance = None
-        self._defs = None
+        self._defs: dg.Definitions | None = None
         self._last_check = 0.0
         self.last_error = ""
         self.reloads = 0

@@ -56,8 +56,9 @@ class ServeSettings(BaseSettings):
     `ServeSettings(...)` takes explicit values only; `ServeSettings.from_env()` reads the environment.
     """
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, env_ignore_empty=True,
-                                      populate_by_name=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, env_ignore_empty=True, populate_by_name=True, extra="ignore"
+    )
 
     dagster_home: Path = Field(Path(DAGSTER_HOME_DEFAULT), validation_alias=_aliases("dagster_home"))
     cp_thresh: float = Field(CP_THRESH, gt=0.0, le=1.0, validation_alias=_aliases("cp_thresh"))
@@ -102,14 +103,16 @@ class ServeSettings(BaseSettings):
         return Path(self.media_dir) if self.media_dir else Path(self.dagster_home) / "serving_media"
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings):
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
         """Explicit values only, unless `from_env` is reading the environment (pydantic-settings' source)."""
         return (init_settings, env_settings) if _READ_ENV.get() else (init_settings,)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> ServeSettings:
-        """Settings from the environment (`os.environ`, or only `environ` when given), then explicit overrides."""
+        """Settings from the environment (`os.environ`, or only `environ` when given), then explicit
+        overrides."""
         if environ is None:
             token = _READ_ENV.set(True)
             try:

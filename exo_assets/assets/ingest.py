@@ -5,9 +5,9 @@ prepare.prepare_star. Per-target failures are kept in the stored tables with the
 summarised in the materialization metadata.
 """
 
-
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -48,7 +48,9 @@ def catalog(context: dg.AssetExecutionContext, config: CatalogConfig) -> dg.Outp
     frame = load_catalog(mission, catalog_dir)
     assert_no_leakage(frame.columns)
     counts = frame["label"].value_counts().reindex(["CP", "PC", "FP"], fill_value=0)
-    schema = pd.DataFrame([(c, u, m) for c, (u, m) in CATALOG_SCHEMA.items()], columns=["column", "unit", "meaning"])
+    schema = pd.DataFrame(
+        [(c, u, m) for c, (u, m) in CATALOG_SCHEMA.items()], columns=["column", "unit", "meaning"]
+    )
     return dg.Output(
         frame,
         metadata={
@@ -76,8 +78,12 @@ def catalog(context: dg.AssetExecutionContext, config: CatalogConfig) -> dg.Outp
     "(simulated / local folder / MAST). Value: a manifest with one row per signal: status, reason, files. "
     "TESS: the files of every registered sector (tess_sector_fits); with none registered, fetched directly.",
 )
-def raw_fits(context: dg.AssetExecutionContext, catalog: pd.DataFrame,
-             archive: LightCurveArchive, compute: ComputeResource) -> dg.Output[pd.DataFrame]:
+def raw_fits(
+    context: dg.AssetExecutionContext,
+    catalog: pd.DataFrame,
+    archive: LightCurveArchive,
+    compute: ComputeResource,
+) -> dg.Output[pd.DataFrame]:
     mission = context.partition_key
     sectors, bad_keys = registered_tess_sectors(context.instance) if mission == "TESS" else ([], [])
     if bad_keys:
@@ -88,7 +94,7 @@ def raw_fits(context: dg.AssetExecutionContext, catalog: pd.DataFrame,
         manifest, backend = archive.fetch(catalog, mission, compute)
     found = manifest[manifest["status"] == FOUND]
     stars = manifest.drop_duplicates("star_id")
-    metadata = {
+    metadata: dict[str, Any] = {
         "backend": archive.backend,
         "provenance": archive.provenance,
         "signals": len(manifest),
@@ -131,8 +137,11 @@ def _prepare(args) -> StarResult:
     res = prepare_star(paths, signals, config)
     if res.curve is not None:
         c = res.curve
-        res.stats = {**res.stats, "n_points": int(c.time.size),
-                     "curve_file": write_star_curve(folder, res.star_id, c.time, c.flux, c.flux_err, c.segment)}
+        res.stats = {
+            **res.stats,
+            "n_points": int(c.time.size),
+            "curve_file": write_star_curve(folder, res.star_id, c.time, c.flux, c.flux_err, c.segment),
+        }
         res.curve = None
     return res
 
@@ -148,7 +157,10 @@ def star_curve_paths(cleaned: TableBundle) -> dict[str, Path]:
     if "curve_file" not in stars or "curves" not in cleaned.dirs:
         return {}
     ok = stars[(stars["status"] == "ok") & stars["curve_file"].notna()]
-    return {str(star): cleaned.dirs["curves"] / str(name) for star, name in zip(ok["star_id"], ok["curve_file"])}
+    return {
+        str(star): cleaned.dirs["curves"] / str(name)
+        for star, name in zip(ok["star_id"], ok["curve_file"], strict=True)
+    }
 
 
 def _summarise(results: list[StarResult], raw_fits: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -168,7 +180,9 @@ def _summarise(results: list[StarResult], raw_fits: pd.DataFrame) -> tuple[pd.Da
     for column in ("curve_file", "n_points"):
         if column not in star_table:
             star_table[column] = None
-    eph_table = pd.concat(ephs, ignore_index=True) if ephs else pd.DataFrame(columns=[*EPHEMERIS_COLUMNS, "status"])
+    eph_table = (
+        pd.concat(ephs, ignore_index=True) if ephs else pd.DataFrame(columns=[*EPHEMERIS_COLUMNS, "status"])
+    )
     ok = star_table[star_table["status"] == "ok"]
     metadata = {
         "stars_ok": len(ok),
@@ -192,16 +206,23 @@ def _summarise(results: list[StarResult], raw_fits: pd.DataFrame) -> tuple[pd.Da
     "own Parquet file (curves/: time [BKJD/BTJD d], relative flux, flux_err, segment); tables stars (status, "
     "reason, counts, curve_file) and ephemerides (catalog or BLS epoch).",
 )
-def cleaned_curves(context: dg.AssetExecutionContext, config: CleaningSettings, catalog: pd.DataFrame,
-                   raw_fits: pd.DataFrame, compute: ComputeResource) -> dg.Output[TableBundle]:
+def cleaned_curves(
+    context: dg.AssetExecutionContext,
+    config: CleaningSettings,
+    catalog: pd.DataFrame,
+    raw_fits: pd.DataFrame,
+    compute: ComputeResource,
+) -> dg.Output[TableBundle]:
     cfg = config.cleaning_config()
     found = raw_fits[raw_fits["status"] == FOUND]
     signals = catalog[catalog["signal_id"].isin(found["signal_id"])]
     # Workers write straight to storage; only per-star records (no arrays) come back to this process.
     staging = staging_folder(context.instance.storage_directory(), "cleaned_curves", context.partition_key)
     try:
-        jobs = [(manifest_files(raw_fits, star), frame, cfg, str(staging))
-                for star, frame in signals.groupby("star_id", sort=True)]
+        jobs = [
+            (manifest_files(raw_fits, star), frame, cfg, str(staging))
+            for star, frame in signals.groupby("star_id", sort=True)
+        ]
         results = compute.map(_prepare, jobs, on_error=_prepare_failed, max_workers=config.max_workers)
         star_table, eph_table, metadata = _summarise(results, raw_fits)
     except BaseException:  # nothing half-made is left behind; the stored version is untouched

@@ -16,9 +16,16 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = 25) -> dg.MetadataValue:
     return dg.MetadataValue.md(text)
 
 
-def reason_counts(frame: pd.DataFrame, status_col: str = "status", reason_col: str = "reason") -> pd.DataFrame:
+def reason_counts(
+    frame: pd.DataFrame, status_col: str = "status", reason_col: str = "reason"
+) -> pd.DataFrame:
     """Counts per (status, reason) of the rows that are not OK/found."""
     bad = frame[~frame[status_col].isin(["ok", "found"])]
     if bad.empty:
         return pd.DataFrame(columns=[status_col, reason_col, "count"])
-    return bad.groupby([status_col, reason_col]).size().reset_index(name="count").sort_values("count", ascending=False)
+    return (
+        bad.groupby([status_col, reason_col])
+        .size()
+        .reset_index(name="count")
+        .sort_values("count", ascending=False)
+    )

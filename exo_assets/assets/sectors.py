@@ -26,12 +26,17 @@ from resources.compute import ComputeResource
     owners=["team:exo-assets"],
     pool="archive",
     ins={"catalog": dg.AssetIn(partition_mapping=dg.SpecificPartitionsPartitionMapping(["TESS"]))},
-    description="TESS light curves of ONE sector (partition key = sector number) for the selected TESS catalog "
-    "stars, fetched into the archive cache (simulated / local folder by SECTOR keyword / MAST search by sector). "
-    "Value: a manifest with one row per signal: status (found / missing = not observed in that sector), files.",
+    description="TESS light curves of ONE sector (partition key = sector number) for the selected TESS "
+    "catalog stars, fetched into the archive cache (simulated / local folder by SECTOR keyword / MAST search "
+    "by sector). Value: a manifest with one row per signal: status (found / missing = not observed in that "
+    "sector), files.",
 )
-def tess_sector_fits(context: dg.AssetExecutionContext, catalog: pd.DataFrame, archive: LightCurveArchive,
-                     compute: ComputeResource) -> dg.Output[pd.DataFrame]:
+def tess_sector_fits(
+    context: dg.AssetExecutionContext,
+    catalog: pd.DataFrame,
+    archive: LightCurveArchive,
+    compute: ComputeResource,
+) -> dg.Output[pd.DataFrame]:
     try:
         sector = sector_from_key(context.partition_key)
     except ValueError as err:
@@ -41,17 +46,22 @@ def tess_sector_fits(context: dg.AssetExecutionContext, catalog: pd.DataFrame, a
     manifest, _ = archive.fetch_sector(catalog, sector, compute)
     stars = manifest.drop_duplicates("star_id")
     found = stars[stars["status"] == FOUND]
-    context.log.info(f"TESS sector {sector}: {len(found)}/{len(stars)} selected stars have light curves "
-                     f"({archive.backend})")
-    return dg.Output(manifest, metadata={
-        "sector": sector,
-        "backend": archive.backend,
-        "provenance": archive.provenance,
-        "stars": len(stars),
-        "stars_found": len(found),
-        "stars_missing": int((stars["status"] == "missing").sum()),
-        "stars_failed": int((stars["status"] == "failed").sum()),
-        "files": int(found["n_files"].sum()),
-        "bytes": int(found["n_bytes"].sum()),
-        "failure_reasons": markdown_table(reason_counts(manifest)),
-    })
+    context.log.info(
+        f"TESS sector {sector}: {len(found)}/{len(stars)} selected stars have light curves "
+        f"({archive.backend})"
+    )
+    return dg.Output(
+        manifest,
+        metadata={
+            "sector": sector,
+            "backend": archive.backend,
+            "provenance": archive.provenance,
+            "stars": len(stars),
+            "stars_found": len(found),
+            "stars_missing": int((stars["status"] == "missing").sum()),
+            "stars_failed": int((stars["status"] == "failed").sum()),
+            "files": int(found["n_files"].sum()),
+            "bytes": int(found["n_bytes"].sum()),
+            "failure_reasons": markdown_table(reason_counts(manifest)),
+        },
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from typing import Any
+from typing import Any, cast
 
 
 def default(source, name: str) -> Any:
@@ -13,7 +13,7 @@ def default(source, name: str) -> Any:
     if dataclasses.is_dataclass(source):
         field = source.__dataclass_fields__[name]
         if field.default is dataclasses.MISSING:
-            raise ValueError(f"{source.__name__}.{name} has no plain default")
+            raise ValueError(f"{cast(type, source).__name__}.{name} has no plain default")
         return field.default
     value = inspect.signature(source).parameters[name].default
     if value is inspect.Parameter.empty:

@@ -51,23 +51,49 @@ def materialize_small_home(home: Path, targets: int = 30, seed: int = 2, cnn_epo
     from resources import LightCurveArchive
 
     home.mkdir(parents=True, exist_ok=True)
-    defs = build_defs(archive=LightCurveArchive(cache_dir=str(home / "cache"), targets_per_mission=targets,
-                                                sim_seed=seed))
+    defs = build_defs(
+        archive=LightCurveArchive(cache_dir=str(home / "cache"), targets_per_mission=targets, sim_seed=seed)
+    )
     with open_instance(home, create=True) as instance:
         result = defs.resolve_job_def(MISSION_JOB).execute_in_process(
-            partition_key="Kepler", instance=instance, raise_on_error=False,
-            run_config={"ops": {"cnn_oof": {"config": {"epochs": cnn_epochs, "patience": 2}},
-                                "holdout_split": {"config": {"n_splits": 3, "n_repeats": 1}}}})
+            partition_key="Kepler",
+            instance=instance,
+            raise_on_error=False,
+            run_config={
+                "ops": {
+                    "cnn_oof": {"config": {"epochs": cnn_epochs, "patience": 2}},
+                    "holdout_split": {"config": {"n_splits": 3, "n_repeats": 1}},
+                }
+            },
+        )
     if not result.success:
         raise RuntimeError("materializing the Kepler partition failed")
     return result.run_id
 
 
 def start_server(home: Path, media: Path, port: int, workers: int = 2) -> subprocess.Popen:
-    env = dict(os.environ, DAGSTER_HOME=str(home), EXO_MEDIA_DIR=str(media), EXO_MISSIONS="Kepler",
-               EXO_RELOAD_INTERVAL_S="0", EXO_FIT_WORKERS=str(workers), EXO_MAX_UPLOAD_BYTES=str(256 * 2**20))
-    cmd = [sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--log-level", "warning"]
+    env = dict(
+        os.environ,
+        DAGSTER_HOME=str(home),
+        EXO_MEDIA_DIR=str(media),
+        EXO_MISSIONS="Kepler",
+        EXO_RELOAD_INTERVAL_S="0",
+        EXO_FIT_WORKERS=str(workers),
+        EXO_MAX_UPLOAD_BYTES=str(256 * 2**20),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "serving.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     return subprocess.Popen(cmd, env=env)
 
 
@@ -81,8 +107,10 @@ def wait_ready(client, proc: subprocess.Popen, timeout: float = 300.0) -> dict:
             if r.status_code == 200 and "Kepler" in r.json()["models_loaded"]:
                 return r.json()
             if r.status_code == 200 and r.json()["status"] == "no_models":
-                raise RuntimeError("no Kepler model in this DAGSTER_HOME: run `exo-assets materialize --mission "
-                                   "Kepler` first, or pass --materialize")
+                raise RuntimeError(
+                    "no Kepler model in this DAGSTER_HOME: run `exo-assets materialize --mission "
+                    "Kepler` first, or pass --materialize"
+                )
         except Exception as err:  # noqa: BLE001 - not up yet
             if isinstance(err, RuntimeError):
                 raise
@@ -103,10 +131,16 @@ def _stats(name: str, samples: list[tuple[float, float]], target: float | None =
     lat = np.array([s[0] for s in samples])
     engine = np.array([s[1] for s in samples])
     p50, p99 = float(np.percentile(lat, 50)), float(np.percentile(lat, 99))
-    verdict = "" if target is None else (f"  target p50 <= {target * 1e3:.0f} ms: "
-                                         f"{'met' if p50 <= target else 'MISSED'}")
-    print(f"{name:<28s} n={len(lat):3d}  p50 {p50 * 1e3:7.1f} ms  p99 {p99 * 1e3:7.1f} ms  "
-          f"(engine p50 {np.median(engine) * 1e3:6.1f} ms){verdict}", flush=True)
+    verdict = (
+        ""
+        if target is None
+        else (f"  target p50 <= {target * 1e3:.0f} ms: {'met' if p50 <= target else 'MISSED'}")
+    )
+    print(
+        f"{name:<28s} n={len(lat):3d}  p50 {p50 * 1e3:7.1f} ms  p99 {p99 * 1e3:7.1f} ms  "
+        f"(engine p50 {np.median(engine) * 1e3:6.1f} ms){verdict}",
+        flush=True,
+    )
     return p50
 
 
@@ -116,10 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     from exo_assets.bench.preprocess import synthetic_curve
 
     parser = argparse.ArgumentParser(prog="exo-assets bench api", description=__doc__.split("\n")[0])
-    parser.add_argument("--home", help="DAGSTER_HOME with a materialized Kepler model "
-                                       "(default $DAGSTER_HOME or ./.dagster_home)")
-    parser.add_argument("--materialize", action="store_true",
-                        help="materialize a small simulated Kepler partition into a temporary home first")
+    parser.add_argument(
+        "--home",
+        help="DAGSTER_HOME with a materialized Kepler model (default $DAGSTER_HOME or ./.dagster_home)",
+    )
+    parser.add_argument(
+        "--materialize",
+        action="store_true",
+        help="materialize a small simulated Kepler partition into a temporary home first",
+    )
     parser.add_argument("--requests", type=int, default=30, help="sequential requests without plots")
     parser.add_argument("--plot-requests", type=int, default=10, help="sequential requests with plots")
     parser.add_argument("--concurrency", type=int, default=8)
@@ -138,9 +177,16 @@ def main(argv: list[str] | None = None) -> int:
         home = dagster_home(args.home).resolve()
     lc, (period, t0, duration) = synthetic_curve("Kepler", args.cadences)
     good = np.isfinite(lc.flux)
-    payload = {"star_id": "SIM bench", "mission": "Kepler", "time": lc.time[good].tolist(),
-               "flux": lc.flux[good].tolist(), "flux_err": lc.flux_err[good].tolist(), "period": period, "t0": t0,
-               "duration": duration}
+    payload = {
+        "star_id": "SIM bench",
+        "mission": "Kepler",
+        "time": lc.time[good].tolist(),
+        "flux": lc.flux[good].tolist(),
+        "flux_err": lc.flux_err[good].tolist(),
+        "period": period,
+        "t0": t0,
+        "duration": duration,
+    }
     body = json.dumps(payload).encode()
     body_plots = json.dumps(dict(payload, options={"return_plots": True})).encode()
     port = _free_port()
@@ -151,15 +197,23 @@ def main(argv: list[str] | None = None) -> int:
         with httpx.Client(base_url=base) as client:
             t = time.perf_counter()
             health = wait_ready(client, proc)
-            print(f"server ready in {time.perf_counter() - t:.1f} s (models {health['models_loaded']}); "
-                  f"curve: {int(good.sum())} cadences, {len(body) / 1e6:.1f} MB of JSON; "
-                  f"{os.cpu_count()} CPUs, load average {load_before:.2f}", flush=True)
+            print(
+                f"server ready in {time.perf_counter() - t:.1f} s (models {health['models_loaded']}); "
+                f"curve: {int(good.sum())} cadences, {len(body) / 1e6:.1f} MB of JSON; "
+                f"{os.cpu_count()} CPUs, load average {load_before:.2f}",
+                flush=True,
+            )
             for _ in range(2):
                 _post(client, body)
             _post(client, body_plots)
-            p50 = _stats("no plots (sequential)", [_post(client, body) for _ in range(args.requests)], TARGET_P50_S)
-            p50p = _stats("with plots (sequential)", [_post(client, body_plots) for _ in range(args.plot_requests)],
-                          TARGET_P50_PLOTS_S)
+            p50 = _stats(
+                "no plots (sequential)", [_post(client, body) for _ in range(args.requests)], TARGET_P50_S
+            )
+            p50p = _stats(
+                "with plots (sequential)",
+                [_post(client, body_plots) for _ in range(args.plot_requests)],
+                TARGET_P50_PLOTS_S,
+            )
 
         def one(_):
             with httpx.Client(base_url=base) as c:
@@ -170,12 +224,20 @@ def main(argv: list[str] | None = None) -> int:
             results = list(pool.map(one, range(args.throughput_requests)))
         wall = time.perf_counter() - t
         _stats(f"concurrency {args.concurrency}", results)
-        print(f"throughput at concurrency {args.concurrency}: {args.throughput_requests / wall:.2f} requests/s "
-              f"({args.throughput_requests} requests in {wall:.1f} s)", flush=True)
-        print(f"load average before {load_before:.2f}, after {os.getloadavg()[0]:.2f} (1 min; "
-              f"{os.cpu_count()} CPUs): figures include any contention from other processes", flush=True)
-        print(f"summary: p50_no_plots_ms={p50 * 1e3:.0f} p50_plots_ms={p50p * 1e3:.0f} "
-              f"throughput_rps={args.throughput_requests / wall:.2f}")
+        print(
+            f"throughput at concurrency {args.concurrency}: {args.throughput_requests / wall:.2f} requests/s "
+            f"({args.throughput_requests} requests in {wall:.1f} s)",
+            flush=True,
+        )
+        print(
+            f"load average before {load_before:.2f}, after {os.getloadavg()[0]:.2f} (1 min; "
+            f"{os.cpu_count()} CPUs): figures include any contention from other processes",
+            flush=True,
+        )
+        print(
+            f"summary: p50_no_plots_ms={p50 * 1e3:.0f} p50_plots_ms={p50p * 1e3:.0f} "
+            f"throughput_rps={args.throughput_requests / wall:.2f}"
+        )
     finally:
         proc.terminate()
         try:

@@ -29,6 +29,7 @@ import sys
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
 import numpy as np
 
@@ -42,6 +43,7 @@ TESS_CADENCE = 2.0 / 1440.0
 
 
 # --- synthetic curves ---------------------------------------------------------------------------
+
 
 def _transit(time, period, t0, rp_rs, a_rs, b, u, exp_time):
     import batman
@@ -68,8 +70,11 @@ def synthetic_curve(mission: str = "Kepler", n: int = 65000, seed: int = 0):
     t = t[((t - start) % seg_len) >= gap][:n]
     t0 = start + 0.37 * period
     flux = _transit(t, period, t0, rp_rs, a_rs, b, u, cadence)
-    variability = (2e-3 * np.sin(2 * np.pi * t / 11.3 + 0.4) + 1e-3 * np.sin(2 * np.pi * t / 4.7)
-                   + 5e-4 * np.sin(2 * np.pi * t / 61.0))
+    variability = (
+        2e-3 * np.sin(2 * np.pi * t / 11.3 + 0.4)
+        + 1e-3 * np.sin(2 * np.pi * t / 4.7)
+        + 5e-4 * np.sin(2 * np.pi * t / 61.0)
+    )
     flux = flux * (1 + variability) + noise * rng.standard_normal(t.size)
     segment = ((t - start) // seg_len).astype(np.int32) + 1
     flux = flux * 1e5 * (1 + 0.01 * segment)  # e-/s, a different level per quarter/orbit
@@ -77,12 +82,20 @@ def synthetic_curve(mission: str = "Kepler", n: int = 65000, seed: int = 0):
     quality[rng.choice(t.size, t.size // 200, replace=False)] = 1  # attitude tweak (default bitmask)
     flux[rng.choice(t.size, t.size // 500, replace=False)] = np.nan
     duration = period / np.pi * np.arcsin(np.sqrt((1 + rp_rs) ** 2 - b**2) / a_rs)
-    lc = LightCurveData(star_id=f"SIM {mission}", mission=mission, time=t, flux=flux,
-                        flux_err=np.full(t.size, noise * 1e5), quality=quality, segment=segment)
+    lc = LightCurveData(
+        star_id=f"SIM {mission}",
+        mission=mission,
+        time=t,
+        flux=flux,
+        flux_err=np.full(t.size, noise * 1e5),
+        quality=quality,
+        segment=segment,
+    )
     return lc, (period, t0, float(duration))
 
 
 # --- the two routes -----------------------------------------------------------------------------
+
 
 def ours(lc: LightCurveData, eph, config: ViewConfig = ViewConfig()):
     """clean + detrend + the five views; returns (cleaned curve, views)."""
@@ -94,6 +107,7 @@ def ours(lc: LightCurveData, eph, config: ViewConfig = ViewConfig()):
 def lightkurve_route(lc: LightCurveData, eph, config: ViewConfig = ViewConfig()):
     """The same with lightkurve; returns (global binned flux, local binned flux, local bin centres)."""
     import lightkurve as lk
+
     from exo_assets.science.cleaning import default_bitmask
 
     period, t0, duration = eph
@@ -112,8 +126,11 @@ def lightkurve_route(lc: LightCurveData, eph, config: ViewConfig = ViewConfig())
         phase = folded.time.value
         near = folded[(phase > -half) & (phase < half)]
         local = near.bin(bins=config.local_bins, aggregate_func=np.nanmedian)
-    return (np.asarray(glob.flux.value, float), np.asarray(local.flux.value, float),
-            np.asarray(local.time.value, float))
+    return (
+        np.asarray(glob.flux.value, float),
+        np.asarray(local.flux.value, float),
+        np.asarray(local.time.value, float),
+    )
 
 
 def local_view_correlation(views, lk_local, lk_centres, eph, config: ViewConfig = ViewConfig()) -> float:
@@ -127,6 +144,7 @@ def local_view_correlation(views, lk_local, lk_centres, eph, config: ViewConfig 
 
 
 # --- timing -------------------------------------------------------------------------------------
+
 
 def _median_time(fn, reps: int) -> float:
     times = []
@@ -153,8 +171,15 @@ def _worker(lc: LightCurveData, eph, with_diagnostics: bool) -> float:
     cleaned, views = ours(lc, eph)
     if with_diagnostics:
         period, t0, duration = eph
-        compute_diagnostics(cleaned.time, cleaned.flux, cleaned.flux_err, period, t0, duration,
-                            StellarParams(5750.0, 4.44, 1.0))
+        compute_diagnostics(
+            cleaned.time,
+            cleaned.flux,
+            cleaned.flux_err,
+            period,
+            t0,
+            duration,
+            StellarParams(5750.0, 4.44, 1.0),
+        )
     return float(views.depth_scale)
 
 
@@ -170,10 +195,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="exo-assets bench preprocess", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, 100 signals only")
     parser.add_argument("--workers", type=int, default=2, help="worker processes for the throughput runs")
-    parser.add_argument("--signals", type=int, nargs="+", default=[100, 1000],
-                        help="signal counts for throughput")
-    parser.add_argument("--throughput-diagnostics", action="store_true",
-                        help="include the diagnostics in the throughput runs too")
+    parser.add_argument(
+        "--signals", type=int, nargs="+", default=[100, 1000], help="signal counts for throughput"
+    )
+    parser.add_argument(
+        "--throughput-diagnostics",
+        action="store_true",
+        help="include the diagnostics in the throughput runs too",
+    )
     args = parser.parse_args(argv)
     reps_ours, reps_lk = (3, 1) if args.quick else (9, 3)
     signals = [100] if args.quick else args.signals
@@ -192,43 +221,57 @@ def main(argv=None) -> int:
         cleaned, views = ours(lc, eph)
         _, lk_local, lk_centres = lightkurve_route(lc, eph)
         corr = local_view_correlation(views, lk_local, lk_centres, eph)
-        t_ours = _median_time(lambda: ours(lc, eph), reps_ours)
-        t_clean = _median_time(lambda: clean_light_curve(lc, [eph]), reps_ours)
-        t_views = _median_time(lambda: make_views(cleaned.time, cleaned.flux, *eph), reps_ours)
-        t_lk = _median_time(lambda: lightkurve_route(lc, eph), reps_lk)
+        # partial binds this iteration's curve (the timings run at once, but no closure over loop variables)
+        t_ours = _median_time(partial(ours, lc, eph), reps_ours)
+        t_clean = _median_time(partial(clean_light_curve, lc, [eph]), reps_ours)
+        t_views = _median_time(partial(make_views, cleaned.time, cleaned.flux, *eph), reps_ours)
+        t_lk = _median_time(partial(lightkurve_route, lc, eph), reps_lk)
         period, t0, duration = eph
         star = StellarParams(5750.0, 4.44, 1.0)
         cfg = DiagnosticsConfig(band="TESS" if lc.mission == "TESS" else "Kepler")
-        def diagnostics():
-            return compute_diagnostics(cleaned.time, cleaned.flux, cleaned.flux_err, period, t0, duration,
-                                       star, cfg)
-
+        diagnostics = partial(
+            compute_diagnostics, cleaned.time, cleaned.flux, cleaned.flux_err, period, t0, duration, star, cfg
+        )
         t_diag = _median_time(diagnostics, reps_ours)
         results[name] = (t_ours, t_lk)
-        print(f"{name}: {lc.time.size} cadences, local-view correlation ours vs lightkurve = {corr:.3f}",
-              file=out)
-        print(f"{name}: ours clean+detrend+5 views = {t_ours * 1e3:.1f} ms (clean {t_clean * 1e3:.1f} ms, "
-              f"views {t_views * 1e3:.1f} ms); lightkurve route = {t_lk * 1e3:.1f} ms; "
-              f"ratio {t_lk / t_ours:.1f}", file=out)
-        print(f"{name}: diagnostics (incl. Mandel-Agol fit and BLS) = {t_diag * 1e3:.1f} ms per signal",
-              file=out)
+        print(
+            f"{name}: {lc.time.size} cadences, local-view correlation ours vs lightkurve = {corr:.3f}",
+            file=out,
+        )
+        print(
+            f"{name}: ours clean+detrend+5 views = {t_ours * 1e3:.1f} ms (clean {t_clean * 1e3:.1f} ms, "
+            f"views {t_views * 1e3:.1f} ms); lightkurve route = {t_lk * 1e3:.1f} ms; "
+            f"ratio {t_lk / t_ours:.1f}",
+            file=out,
+        )
+        print(
+            f"{name}: diagnostics (incl. Mandel-Agol fit and BLS) = {t_diag * 1e3:.1f} ms per signal",
+            file=out,
+        )
 
     # One thread per worker for every threaded library (the workers inherit this environment).
     for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     # spawn, not fork: the parent already runs OpenMP threads (numba, batman), which fork() breaks
-    with ProcessPoolExecutor(max_workers=args.workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=single_threaded) as pool:
+    with ProcessPoolExecutor(
+        max_workers=args.workers, mp_context=multiprocessing.get_context("spawn"), initializer=single_threaded
+    ) as pool:
         # warm the workers (imports, wotan kernels) before timing
         list(pool.map(_worker, [tess] * args.workers, [t_eph] * args.workers, [True] * args.workers))
         for n in signals:
             rate = _throughput(pool, kepler, k_eph, n, with_diagnostics=False)
-            print(f"throughput clean+views, {n} Kepler 65k signals, {args.workers} workers: "
-                  f"{rate:.1f} signals/s", file=out)
-        for n in (signals if args.throughput_diagnostics else signals[:1]):
+            print(
+                f"throughput clean+views, {n} Kepler 65k signals, {args.workers} workers: "
+                f"{rate:.1f} signals/s",
+                file=out,
+            )
+        for n in signals if args.throughput_diagnostics else signals[:1]:
             rate = _throughput(pool, kepler, k_eph, n, with_diagnostics=True)
-            print(f"throughput clean+views+diagnostics, {n} Kepler 65k signals, {args.workers} workers: "
-                  f"{rate:.1f} signals/s", file=out)
+            print(
+                f"throughput clean+views+diagnostics, {n} Kepler 65k signals, {args.workers} workers: "
+                f"{rate:.1f} signals/s",
+                file=out,
+            )
 
     t_ours, t_lk = results["kepler65k"]
     print(f"kepler65k per signal: ours {t_ours * 1e3:.1f} ms, lightkurve {t_lk * 1e3:.1f} ms", file=out)

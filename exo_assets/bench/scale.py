@@ -14,7 +14,8 @@ report) cost grows with signals as measured between the two largest sizes. For t
 table (9,564 signals) on this machine and on W workers:  t = fixed + n * s_model + n * s_star * (w0 / W),
 with w0 the workers used here (one per core). No download (simulated archive), cores as fast as these.
 
-Usage: ``exo-assets bench scale [--sizes 90 300 1000] [--mission Kepler] [--workers-projection 16 64] [--dask]``.
+Usage:
+``exo-assets bench scale [--sizes 90 300 1000] [--mission Kepler] [--workers-projection 16 64] [--dask]``.
 """
 
 from __future__ import annotations
@@ -115,8 +116,23 @@ def count_signals(home: Path, mission: str) -> int:
 def run_size(stars: int, mission: str, workdir: Path, interval_s: float, extra: list[str]) -> SizeRun:
     """Materialize `mission` with `stars` targets in a fresh home under `workdir`; returns the figures."""
     home, cache = workdir / f"home-{stars}", workdir / f"cache-{stars}"
-    cmd = [sys.executable, "-m", "exo_assets.cli", "materialize", "--mission", mission, "--targets", str(stars),
-           "--home", str(home), "--cache-dir", str(cache), "--log-level", "WARNING", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "exo_assets.cli",
+        "materialize",
+        "--mission",
+        mission,
+        "--targets",
+        str(stars),
+        "--home",
+        str(home),
+        "--cache-dir",
+        str(cache),
+        "--log-level",
+        "WARNING",
+        *extra,
+    ]
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
@@ -126,8 +142,15 @@ def run_size(stars: int, mission: str, workdir: Path, interval_s: float, extra: 
     steps = {m.group(1): float(m.group(2)) for m in map(STEP_LINE.search, output.splitlines()) if m}
     if proc.returncode != 0:
         print(output[-3000:], file=sys.stderr)
-    return SizeRun(stars, count_signals(home, mission), wall, sampler.peak_tree, sampler.peak_root, steps,
-                   proc.returncode == 0)
+    return SizeRun(
+        stars,
+        count_signals(home, mission),
+        wall,
+        sampler.peak_tree,
+        sampler.peak_root,
+        steps,
+        proc.returncode == 0,
+    )
 
 
 def project(runs: list[SizeRun], n_signals: int, workers_here: int, workers: int) -> float:
@@ -147,37 +170,56 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="exo-assets bench scale", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[90, 300, 1000], help="stars per run")
     parser.add_argument("--mission", default="Kepler", choices=["Kepler", "K2", "TESS"])
-    parser.add_argument("--workers-projection", type=int, nargs="+", default=[16, 64],
-                        help="worker counts of the cluster projections")
+    parser.add_argument(
+        "--workers-projection",
+        type=int,
+        nargs="+",
+        default=[16, 64],
+        help="worker counts of the cluster projections",
+    )
     parser.add_argument("--interval", type=float, default=0.25, help="memory sampling interval, seconds")
-    parser.add_argument("--workdir", help="where the temporary homes go (default: a temporary folder, removed)")
+    parser.add_argument(
+        "--workdir", help="where the temporary homes go (default: a temporary folder, removed)"
+    )
     parser.add_argument("--cnn-epochs", type=int, help="passed to materialize")
-    parser.add_argument("--dask", action="store_true",
-                        help="per-star steps on a Dask LocalCluster started by the job (its workers are measured too)")
+    parser.add_argument(
+        "--dask",
+        action="store_true",
+        help="per-star steps on a Dask LocalCluster started by the job (its workers are measured too)",
+    )
     args = parser.parse_args(argv)
     extra = ["--cnn-epochs", str(args.cnn_epochs)] if args.cnn_epochs else []
     if args.dask:
         extra += ["--dask-scheduler", "local"]
     workers_here = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    print(f"host: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, load average "
-          f"{os.getloadavg()[0]:.1f} at start; simulated {args.mission} stars, fresh home and cache per size; "
-          f"per-star steps on {'a Dask LocalCluster' if args.dask else 'the local process pool'}")
-    print(f"{'stars':>6} {'signals':>8} {'wall s':>8} {'signals/s':>10} {'peak RSS parent+workers':>24} "
-          f"{'parent':>8} {'per-star steps s':>17}")
+    print(
+        f"host: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, load average "
+        f"{os.getloadavg()[0]:.1f} at start; simulated {args.mission} stars, fresh home and cache per size; "
+        f"per-star steps on {'a Dask LocalCluster' if args.dask else 'the local process pool'}"
+    )
+    print(
+        f"{'stars':>6} {'signals':>8} {'wall s':>8} {'signals/s':>10} {'peak RSS parent+workers':>24} "
+        f"{'parent':>8} {'per-star steps s':>17}"
+    )
     runs = []
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         for stars in args.sizes:
             run = run_size(stars, args.mission, Path(tmp), args.interval, extra)
             runs.append(run)
-            print(f"{run.stars:6d} {run.signals:8d} {run.wall_s:8.0f} {run.signals / run.wall_s:10.2f} "
-                  f"{run.peak_tree / 2**30:21.2f} GB {run.peak_root / 2**30:5.2f} GB {run.star_step_s:17.0f}"
-                  f"{'' if run.ok else '  (FAILED)'}", flush=True)
+            print(
+                f"{run.stars:6d} {run.signals:8d} {run.wall_s:8.0f} {run.signals / run.wall_s:10.2f} "
+                f"{run.peak_tree / 2**30:21.2f} GB {run.peak_root / 2**30:5.2f} GB {run.star_step_s:17.0f}"
+                f"{'' if run.ok else '  (FAILED)'}",
+                flush=True,
+            )
     good = [r for r in runs if r.ok and r.signals]
     if not good:
         return 1
-    print(f"PROJECTION (not a measurement) for the whole Kepler KOI table ({KEPLER_KOIS:,} signals), simulated "
-          "archive (no download), cores as fast as these; per-star steps scale with workers, model training "
-          "does not (see the module docstring):")
+    print(
+        f"PROJECTION (not a measurement) for the whole Kepler KOI table ({KEPLER_KOIS:,} signals), simulated "
+        "archive (no download), cores as fast as these; per-star steps scale with workers, model training "
+        "does not (see the module docstring):"
+    )
     for workers in [workers_here, *args.workers_projection]:
         seconds = project(good, KEPLER_KOIS, workers_here, workers)
         print(f"  {workers:3d} workers: {seconds / 3600:6.2f} h")

@@ -1,1 +1,2 @@
-"""Readers for external, already-binned transit-signal sets (AstroNet-format TFRecords) and their view features."""
+"""Readers for external, already-binned transit-signal sets (AstroNet-format TFRecords) and their
+view features."""

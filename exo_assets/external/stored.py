@@ -27,7 +27,9 @@ def to_stored(sets: dict[str, ExternalSet]) -> tuple[pd.DataFrame, ArrayBundle]:
     roles = [r for r in ROLES if r in sets]
     first = sets[roles[0]]
     for r in roles:
-        if sets[r].meta.get("dataset") != first.meta.get("dataset") or list(sets[r].views) != list(first.views):
+        if sets[r].meta.get("dataset") != first.meta.get("dataset") or list(sets[r].views) != list(
+            first.views
+        ):
             raise ValueError("every role must come from the same dataset with the same view channels")
     frames = []
     for r in roles:
@@ -37,8 +39,12 @@ def to_stored(sets: dict[str, ExternalSet]) -> tuple[pd.DataFrame, ArrayBundle]:
     table = pd.concat(frames, ignore_index=True)
     arrays = {ch: np.concatenate([sets[r].views[ch] for r in roles]).astype(np.float32) for ch in first.views}
     arrays["signal_id"] = table["signal_id"].to_numpy(dtype=str)
-    attrs = {"dataset": first.meta.get("dataset"), "classes": list(first.classes), "channels": list(first.views),
-             "reader": {r: sets[r].meta for r in roles}}
+    attrs = {
+        "dataset": first.meta.get("dataset"),
+        "classes": list(first.classes),
+        "channels": list(first.views),
+        "reader": {r: sets[r].meta for r in roles},
+    }
     return table, ArrayBundle(arrays, attrs)
 
 
@@ -50,8 +56,10 @@ def from_stored(table: pd.DataFrame, tensors: ArrayBundle) -> dict[str, External
     """
     ids = np.asarray(tensors["signal_id"]).astype(str)
     if len(ids) != len(table) or not np.array_equal(ids, table["signal_id"].to_numpy(dtype=str)):
-        raise ValueError("external_feature_table and external_cnn_tensors hold different signals; "
-                         "re-materialize both (they are written by one step)")
+        raise ValueError(
+            "external_feature_table and external_cnn_tensors hold different signals; "
+            "re-materialize both (they are written by one step)"
+        )
     out = {}
     for role in ROLES:
         rows = (table["split"] == role).to_numpy()
@@ -60,5 +68,7 @@ def from_stored(table: pd.DataFrame, tensors: ArrayBundle) -> dict[str, External
         views = {ch: np.asarray(tensors[ch])[rows] for ch in tensors.attrs["channels"]}
         meta = dict(tensors.attrs["reader"].get(role, {}))
         meta.setdefault("dataset", tensors.attrs["dataset"])
-        out[role] = ExternalSet(table.loc[rows].reset_index(drop=True), views, list(tensors.attrs["classes"]), meta)
+        out[role] = ExternalSet(
+            table.loc[rows].reset_index(drop=True), views, list(tensors.attrs["classes"]), meta
+        )
     return out

@@ -54,8 +54,16 @@ def render_plots(data: dict, title: str, confidence: float | None = None) -> dic
     loc = data["local"]
     if loc.get("x") is not None:
         x = _arr(loc["x"]) * 24.0
-        ax.errorbar(x, _arr(loc["y"]), yerr=_arr(loc.get("y_err")), fmt=".", ms=3, color="0.3", elinewidth=0.5,
-                    label="binned flux")
+        ax.errorbar(
+            x,
+            _arr(loc["y"]),
+            yerr=_arr(loc.get("y_err")),
+            fmt=".",
+            ms=3,
+            color="0.3",
+            elinewidth=0.5,
+            label="binned flux",
+        )
         if loc.get("y_model") is not None:
             ax.plot(x, _arr(loc["y_model"]), "-", color="C3", lw=1.2, label="Mandel-Agol fit")
         ax.legend(fontsize=7, loc="lower left")
@@ -77,15 +85,26 @@ def render_plots(data: dict, title: str, confidence: float | None = None) -> dic
         ax.plot(rel["confidence"], rel["accuracy"], "o-", color="C2", ms=4, label="model (out-of-fold)")
     if confidence is not None:
         ax.axvline(confidence, color="C3", lw=1, label=f"this prediction ({confidence:.2f})")
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (top probability)", ylabel="accuracy",
-           title="reliability")
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="confidence (top probability)",
+        ylabel="accuracy",
+        title="reliability",
+    )
     ax.legend(fontsize=7, loc="upper left")
     out["reliability"] = _png(fig)
     return out
 
 
-def write_plots(data: dict, media_dir: Path, stem: str, title: str, media_url: str = "/media",
-                confidence: float | None = None) -> dict[str, str]:
+def write_plots(
+    data: dict,
+    media_dir: Path,
+    stem: str,
+    title: str,
+    media_url: str = "/media",
+    confidence: float | None = None,
+) -> dict[str, str]:
     """Render and write the PNGs as `<media_dir>/plots/<stem>_<kind>.png`; returns kind -> URL path."""
     folder = Path(media_dir) / "plots"
     folder.mkdir(parents=True, exist_ok=True)

@@ -49,8 +49,10 @@ def _numeric(frame: pd.DataFrame, col: str, label: str) -> np.ndarray:
     bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"CSV column {col!r} ({label}) has a non-numeric value {str(raw.iloc[i])[:40]!r} "
-                         f"at data row {i + 1}")
+        raise InputError(
+            f"CSV column {col!r} ({label}) has a non-numeric value {str(raw.iloc[i])[:40]!r} "
+            f"at data row {i + 1}"
+        )
     return values.to_numpy(np.float64)
 
 
@@ -59,14 +61,18 @@ def read_csv_curve(data: bytes) -> LightCurveData:
     if not data or not data.strip():
         raise InputError("the uploaded file is empty")
     try:
-        frame = pd.read_csv(io.BytesIO(data), comment="#", skipinitialspace=True, float_precision="round_trip")
+        frame = pd.read_csv(
+            io.BytesIO(data), comment="#", skipinitialspace=True, float_precision="round_trip"
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as err:
         raise InputError(f"not a readable CSV ({type(err).__name__}: {str(err)[:200]})") from None
     columns = {str(c).strip().lower(): c for c in frame.columns}
     t_col, f_col = _pick(columns, TIME_NAMES), _pick(columns, FLUX_NAMES)
     if t_col is None or f_col is None:
-        raise InputError(f"CSV needs a time and a flux column (case-insensitive; time: {'/'.join(TIME_NAMES)}; "
-                         f"flux: {'/'.join(FLUX_NAMES)}); found columns {list(map(str, frame.columns))[:20]}")
+        raise InputError(
+            f"CSV needs a time and a flux column (case-insensitive; time: {'/'.join(TIME_NAMES)}; "
+            f"flux: {'/'.join(FLUX_NAMES)}); found columns {list(map(str, frame.columns))[:20]}"
+        )
     if frame.empty:
         raise InputError("the CSV has a header but no data rows")
     e_col = _pick(columns, ERR_NAMES)
@@ -74,8 +80,12 @@ def read_csv_curve(data: bytes) -> LightCurveData:
     quality = _numeric(frame, q_col, "quality") if q_col is not None else None
     if quality is not None:
         quality = np.nan_to_num(quality, nan=0).astype(np.int64)
-    return curve_of(time=_numeric(frame, t_col, "time"), flux=_numeric(frame, f_col, "flux"),
-                    flux_err=_numeric(frame, e_col, "flux_err") if e_col is not None else None, quality=quality)
+    return curve_of(
+        time=_numeric(frame, t_col, "time"),
+        flux=_numeric(frame, f_col, "flux"),
+        flux_err=_numeric(frame, e_col, "flux_err") if e_col is not None else None,
+        quality=quality,
+    )
 
 
 def read_fits_curve(data: bytes) -> LightCurveData:

@@ -11,7 +11,7 @@ Each bundle is a `storage.TableBundle` (Parquet tables, verbatim files, JSON att
 | blend | none | oof, holdout (`signal_id, label, <stage>_p_<class>`, `vetting_penalty`, `flag_<flag>`) | blend, vetting, metrics, classes, provenance, mission |
 
 `CNNClassifier.save` writes the same two CNN files into a folder.
-"""
+"""  # noqa: E501  # markdown table rows cannot be wrapped
 
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ CNN_CONFIG_FILE = "config.json"
 
 # ------------------------------------------------------------------------------------ column names
 
+
 def proba_columns(classes, stage: str | None = None) -> list[str]:
     """Probability columns: `p_<class>` of a booster / CNN table, `<stage>_p_<class>` of a blend table."""
     prefix = f"{stage}_" if stage else ""
@@ -66,7 +67,9 @@ def proba_of(frame: pd.DataFrame, classes, stage: str | None = None) -> np.ndarr
     return frame[proba_columns(classes, stage)].to_numpy(np.float64)
 
 
-def stage_table(frame: pd.DataFrame, probs: Mapping[str, np.ndarray], classes, vetting_result=None) -> pd.DataFrame:
+def stage_table(
+    frame: pd.DataFrame, probs: Mapping[str, np.ndarray], classes, vetting_result=None
+) -> pd.DataFrame:
     """The oof / holdout table of the blend bundle: signal_id, label, `<stage>_p_<class>` for every stage
     of `STAGES`, then `vetting_penalty` and `flag_<flag>` of `vetting_result` (a `VettingResult`)."""
     out = frame[["signal_id", "label"]].copy()
@@ -81,6 +84,7 @@ def stage_table(frame: pd.DataFrame, probs: Mapping[str, np.ndarray], classes, v
 
 
 # ------------------------------------------------------------------------------------ booster
+
 
 def booster_files(model: BoosterModel) -> dict[str, bytes]:
     """The calibrated_booster files: LightGBM's text model and its metadata JSON."""
@@ -98,6 +102,7 @@ def read_booster(bundle) -> BoosterModel:
 
 
 # ------------------------------------------------------------------------------------ CNN
+
 
 def cnn_files(model: CNNClassifier) -> dict[str, bytes]:
     """The CNN files: the state dict (torch.save of tensors only) first, then config.json."""
@@ -142,12 +147,24 @@ def stored_view_config(cnn_bundle) -> dict:
 
 # ------------------------------------------------------------------------------------ blend
 
-def blend_attrs(model: BlendModel, vetting: VettingConfig, metrics: dict, classes, provenance: str,
-                mission: str) -> dict:
+
+def blend_attrs(
+    model: BlendModel, vetting: VettingConfig, metrics: dict, classes, provenance: str, mission: str
+) -> dict:
     """The blend bundle's attrs (JSON-ready: numpy scalars become floats)."""
-    return json.loads(json.dumps({"blend": model.to_dict(), "vetting": vetting.to_dict(), "metrics": metrics,
-                                  "classes": list(classes), "provenance": provenance, "mission": mission},
-                                 default=float))
+    return json.loads(
+        json.dumps(
+            {
+                "blend": model.to_dict(),
+                "vetting": vetting.to_dict(),
+                "metrics": metrics,
+                "classes": list(classes),
+                "provenance": provenance,
+                "mission": mission,
+            },
+            default=float,
+        )
+    )
 
 
 def read_blend(bundle) -> tuple[BlendModel, VettingConfig]:
@@ -155,5 +172,7 @@ def read_blend(bundle) -> tuple[BlendModel, VettingConfig]:
     from exo_assets.models.blend import BlendModel
     from exo_assets.models.vetting import VettingConfig
 
-    return (BlendModel.from_dict(bundle.attrs["blend"]),
-            VettingConfig.from_dict(bundle.attrs["vetting"], source="blend asset"))
+    return (
+        BlendModel.from_dict(bundle.attrs["blend"]),
+        VettingConfig.from_dict(bundle.attrs["vetting"], source="blend asset"),
+    )

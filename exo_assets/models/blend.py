@@ -77,7 +77,9 @@ class BlendConfig:
         else:
             edges = np.asarray(self.gate_bins, dtype=float)
             if edges.ndim != 1 or not np.all(np.isfinite(edges)) or np.any(np.diff(edges) <= 0):
-                raise ValueError(f"explicit gate_bins must be finite and strictly increasing, got {self.gate_bins}")
+                raise ValueError(
+                    f"explicit gate_bins must be finite and strictly increasing, got {self.gate_bins}"
+                )
 
     def grid(self) -> np.ndarray:
         """The alpha values searched."""
@@ -128,7 +130,14 @@ class BlendModel:
         """Plain JSON-serialisable dict."""
         d = asdict(self)
         d["classes"] = [str(c) for c in self.classes]
-        for key in ("t_booster", "t_cnn", "alpha", "gate_missing_alpha", "oof_logloss_booster", "oof_logloss_blend"):
+        for key in (
+            "t_booster",
+            "t_cnn",
+            "alpha",
+            "gate_missing_alpha",
+            "oof_logloss_booster",
+            "oof_logloss_blend",
+        ):
             d[key] = float(d[key])
         d["oof_logloss_cnn"] = None if self.oof_logloss_cnn is None else float(self.oof_logloss_cnn)
         d["gate_edges"] = [float(v) for v in self.gate_edges]
@@ -159,7 +168,9 @@ def _row_losses(y: np.ndarray, proba: np.ndarray) -> np.ndarray:
     return -np.log(np.clip(proba[np.arange(len(y)), y], EPS, 1.0))
 
 
-def _search_alpha(y: np.ndarray, p_b: np.ndarray, p_c: np.ndarray, grid: np.ndarray, min_gain_se: float) -> float:
+def _search_alpha(
+    y: np.ndarray, p_b: np.ndarray, p_c: np.ndarray, grid: np.ndarray, min_gain_se: float
+) -> float:
     """Grid alpha minimising log-loss of the linear pool, or 0 when it does not clearly beat the booster."""
     if len(y) == 0:
         return 0.0
@@ -192,8 +203,14 @@ def _check_proba(name: str, proba: np.ndarray, n_classes: int, n_rows: int | Non
     return p
 
 
-def fit_blend(p_booster_oof: np.ndarray, p_cnn_oof: np.ndarray | None, y: np.ndarray, classes: list[str],
-              config: BlendConfig = BlendConfig(), gate_values: np.ndarray | None = None) -> BlendModel:
+def fit_blend(
+    p_booster_oof: np.ndarray,
+    p_cnn_oof: np.ndarray | None,
+    y: np.ndarray,
+    classes: list[str],
+    config: BlendConfig = BlendConfig(),
+    gate_values: np.ndarray | None = None,
+) -> BlendModel:
     """Fit temperatures and the CNN weight(s) on OOF predictions (see the module docstring).
 
     Args:
@@ -213,8 +230,12 @@ def fit_blend(p_booster_oof: np.ndarray, p_cnn_oof: np.ndarray | None, y: np.nda
     p_b_raw = _check_proba("p_booster_oof", p_booster_oof, k, n)
     t_b = fit_temperature(p_b_raw, y, config.temperature_bounds)
     p_b = apply_temperature(p_b_raw, t_b)
-    model = BlendModel(classes=classes, t_booster=float(t_b), n_oof=int(n),
-                       oof_logloss_booster=log_loss(y, p_b) if n else float("nan"))
+    model = BlendModel(
+        classes=classes,
+        t_booster=float(t_b),
+        n_oof=int(n),
+        oof_logloss_booster=log_loss(y, p_b) if n else float("nan"),
+    )
     if config.gate_feature is not None:
         model.gate_feature = config.gate_feature
         if gate_values is None:
@@ -230,8 +251,10 @@ def fit_blend(p_booster_oof: np.ndarray, p_cnn_oof: np.ndarray | None, y: np.nda
             edges = np.asarray(config.gate_bins, dtype=np.float64)
         model.gate_edges = [float(e) for e in edges]
 
+    # gate_values is set (checked above) whenever the model has a gate feature
     if p_cnn_oof is None:
         if model.gate_feature is not None:
+            assert gate_values is not None
             model.gate_alphas = [0.0] * (len(model.gate_edges) + 1)
             idx = _gate_index(gate_values, np.asarray(model.gate_edges))
             model.gate_counts = [int((idx == b).sum()) for b in range(len(model.gate_alphas))]
@@ -247,6 +270,7 @@ def fit_blend(p_booster_oof: np.ndarray, p_cnn_oof: np.ndarray | None, y: np.nda
     model.alpha = _search_alpha(y, p_b, p_c, grid, config.min_gain_se)
 
     if model.gate_feature is not None:
+        assert gate_values is not None
         edges = np.asarray(model.gate_edges)
         idx = _gate_index(gate_values, edges)
 
@@ -289,8 +313,9 @@ def row_alphas(model: BlendModel, n: int, gate_values: np.ndarray | None = None)
     return table[idx]
 
 
-def apply_blend(model: BlendModel, p_booster: np.ndarray, p_cnn: np.ndarray | None,
-                gate_values: np.ndarray | None = None) -> np.ndarray:
+def apply_blend(
+    model: BlendModel, p_booster: np.ndarray, p_cnn: np.ndarray | None, gate_values: np.ndarray | None = None
+) -> np.ndarray:
     """Blended probabilities (n, k): alpha * T-scaled CNN + (1 - alpha) * T-scaled booster, per row.
 
     `p_cnn` may be None only when every alpha of the model is 0 (then the result is the calibrated

@@ -32,8 +32,11 @@ def fit_temperature(proba: np.ndarray, y: np.ndarray, bounds: tuple[float, float
     y = np.asarray(y, dtype=int)
     if len(y) == 0:
         return 1.0
-    res = minimize_scalar(lambda log_t: log_loss(y, apply_temperature(proba, np.exp(log_t))),
-                          bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded",
-                          options={"xatol": 1e-4})
+    res = minimize_scalar(
+        lambda log_t: log_loss(y, apply_temperature(proba, np.exp(log_t))),
+        bounds=(np.log(bounds[0]), np.log(bounds[1])),
+        method="bounded",
+        options={"xatol": 1e-4},
+    )
     best = float(np.exp(res.x))
     return best if log_loss(y, apply_temperature(proba, best)) <= log_loss(y, proba) else 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class CNNConfig:
     def from_dict(cls, data: dict) -> CNNConfig:
         """Inverse of `to_dict`; unknown keys are ignored (forward compatibility)."""
         names = {f.name: f for f in dataclasses.fields(cls)}
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         for k, v in data.items():
             if k in names:
                 kwargs[k] = tuple(v) if isinstance(v, list) else v

@@ -31,8 +31,9 @@ def row_losses(y: np.ndarray, proba: np.ndarray) -> np.ndarray:
     return -np.log(np.clip(np.asarray(proba, dtype=np.float64)[np.arange(len(y)), y], EPS, 1.0))
 
 
-def crossfit(fit: Callable[[np.ndarray], Callable[[np.ndarray], np.ndarray]], halves: np.ndarray,
-             n_rows: int, k: int) -> np.ndarray:
+def crossfit(
+    fit: Callable[[np.ndarray], Callable[[np.ndarray], np.ndarray]], halves: np.ndarray, n_rows: int, k: int
+) -> np.ndarray:
     """Probabilities where each half's rows come from the rule fitted on the other half.
 
     Args:
@@ -77,11 +78,19 @@ class Comparison:
     @property
     def passed(self) -> bool:
         """No harm beyond noise: gain >= -tolerance_se x SE (and finite figures)."""
-        return bool(self.n > 0 and math.isfinite(self.gain) and self.gain >= -self.tolerance_se * self.gain_se)
+        return bool(
+            self.n > 0 and math.isfinite(self.gain) and self.gain >= -self.tolerance_se * self.gain_se
+        )
 
     def metadata(self) -> dict:
-        return {"rows": self.n, "log_loss_reference": self.log_loss_ref, "log_loss_crossfitted": self.log_loss_new,
-                "gain": self.gain, "gain_se": self.gain_se, "tolerance_se": self.tolerance_se}
+        return {
+            "rows": self.n,
+            "log_loss_reference": self.log_loss_ref,
+            "log_loss_crossfitted": self.log_loss_new,
+            "gain": self.gain,
+            "gain_se": self.gain_se,
+            "tolerance_se": self.tolerance_se,
+        }
 
 
 def compare(y: np.ndarray, p_ref: np.ndarray, p_new: np.ndarray, tolerance_se: float = 1.0) -> Comparison:
@@ -92,5 +101,11 @@ def compare(y: np.ndarray, p_ref: np.ndarray, p_new: np.ndarray, tolerance_se: f
     gain = ref - new
     n = int(len(gain))
     se = float(gain.std(ddof=1) / math.sqrt(n)) if n > 1 else float("inf")
-    return Comparison(n, float(ref.mean()) if n else float("nan"), float(new.mean()) if n else float("nan"),
-                      float(gain.mean()) if n else float("nan"), se, tolerance_se)
+    return Comparison(
+        n,
+        float(ref.mean()) if n else float("nan"),
+        float(new.mean()) if n else float("nan"),
+        float(gain.mean()) if n else float("nan"),
+        se,
+        tolerance_se,
+    )

@@ -14,8 +14,17 @@ import pandas as pd
 from exo_assets.models.artifacts import CLASSES, proba_of, probability_frame
 from exo_assets.models.splits import cv_folds, holdout_split
 
-__all__ = ["CLASSES", "encode_labels", "frame_hash", "index_folds", "make_split", "proba_of", "probability_frame",
-           "train_holdout", "usable"]
+__all__ = [
+    "CLASSES",
+    "encode_labels",
+    "frame_hash",
+    "index_folds",
+    "make_split",
+    "proba_of",
+    "probability_frame",
+    "train_holdout",
+    "usable",
+]
 
 
 def usable(feature_table: pd.DataFrame) -> pd.DataFrame:
@@ -23,18 +32,32 @@ def usable(feature_table: pd.DataFrame) -> pd.DataFrame:
     return feature_table[(feature_table["status"] == "ok") & feature_table["label"].isin(CLASSES)]
 
 
-def make_split(feature_table: pd.DataFrame, holdout_fraction: float = 0.15, seed: int = 0,
-               n_splits: int = 5, n_repeats: int = 3) -> dict:
+def make_split(
+    feature_table: pd.DataFrame,
+    holdout_fraction: float = 0.15,
+    seed: int = 0,
+    n_splits: int = 5,
+    n_repeats: int = 3,
+) -> dict:
     """Holdout stars plus the CV folds of the training signals (lists of validation signal ids)."""
     rows = usable(feature_table)
     split = holdout_split(rows, holdout_fraction, seed)
     train = rows[rows["star_id"].isin(split["train_stars"])].sort_values("signal_id").reset_index(drop=True)
-    folds = cv_folds(train["label"].to_numpy(), train["star_id"].to_numpy(), n_splits, n_repeats, seed) if len(
-        train["label"].unique()) > 1 else []
+    folds = (
+        cv_folds(train["label"].to_numpy(), train["star_id"].to_numpy(), n_splits, n_repeats, seed)
+        if len(train["label"].unique()) > 1
+        else []
+    )
     per_repeat = len(folds) // n_repeats if folds else 0
     split["cv"] = {"n_splits": per_repeat, "n_repeats": n_repeats if folds else 0, "seed": seed}
-    split["folds"] = [{"repeat": i // per_repeat, "fold": i % per_repeat,
-                       "val_signals": train.loc[va, "signal_id"].tolist()} for i, (_, va) in enumerate(folds)]
+    split["folds"] = [
+        {
+            "repeat": i // per_repeat,
+            "fold": i % per_repeat,
+            "val_signals": train.loc[va, "signal_id"].tolist(),
+        }
+        for i, (_, va) in enumerate(folds)
+    ]
     return split
 
 
@@ -65,4 +88,6 @@ def encode_labels(labels, classes: list[str] = CLASSES) -> np.ndarray:
 
 def frame_hash(frame: pd.DataFrame) -> str:
     """Stable short hash of a DataFrame's content (input provenance for model metadata)."""
-    return hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()[:16]
+    return hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()[
+        :16
+    ]

@@ -4,7 +4,13 @@ confusion matrix, and binary planet-vs-false-positive ROC-AUC / PR-AUC."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score
+from sklearn.metrics import (
+    average_precision_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 
 from exo_assets.models.calibration import log_loss
 
@@ -38,7 +44,7 @@ def expected_calibration_error(y: np.ndarray, proba: np.ndarray, n_bins: int = 1
     bins = reliability_bins(y, proba, n_bins)
     n = len(y)
     ece = 0.0
-    for count, acc, conf in zip(bins["counts"], bins["accuracy"], bins["confidence"]):
+    for count, acc, conf in zip(bins["counts"], bins["accuracy"], bins["confidence"], strict=True):
         ece += count / n * abs(acc - conf)
     return float(ece)
 
@@ -49,8 +55,13 @@ def brier_score(y: np.ndarray, proba: np.ndarray) -> float:
     return float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))
 
 
-def classification_metrics(y: np.ndarray, proba: np.ndarray, classes: list[str],
-                           positive_classes: tuple[str, ...] = ("CP", "PC"), negative_class: str = "FP") -> dict:
+def classification_metrics(
+    y: np.ndarray,
+    proba: np.ndarray,
+    classes: list[str],
+    positive_classes: tuple[str, ...] = ("CP", "PC"),
+    negative_class: str = "FP",
+) -> dict:
     """All metrics of one set of predictions (JSON-serialisable).
 
     Args:
@@ -70,8 +81,10 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray, classes: list[str],
         "ece_15": expected_calibration_error(y, proba, 15),
         "brier": brier_score(y, proba),
         "accuracy": float((pred == y).mean()) if len(y) else float("nan"),
-        "per_class": {c: {"precision": float(prec[i]), "recall": float(rec[i]), "support": int(support[i])}
-                      for i, c in enumerate(classes)},
+        "per_class": {
+            c: {"precision": float(prec[i]), "recall": float(rec[i]), "support": int(support[i])}
+            for i, c in enumerate(classes)
+        },
         "confusion": confusion_matrix(y, pred, labels=labels).tolist(),
         "classes": list(classes),
     }

@@ -38,12 +38,17 @@ def holdout_split(frame: pd.DataFrame, holdout_fraction: float = 0.15, seed: int
         holdout.extend(rng.permutation(ids)[:n].tolist())
     holdout_set = set(holdout)
     train = sorted(s for s in labels.index if s not in holdout_set)
-    return {"train_stars": train, "holdout_stars": sorted(holdout_set),
-            "holdout_fraction": float(holdout_fraction), "seed": int(seed)}
+    return {
+        "train_stars": train,
+        "holdout_stars": sorted(holdout_set),
+        "holdout_fraction": float(holdout_fraction),
+        "seed": int(seed),
+    }
 
 
-def cv_folds(labels: np.ndarray, groups: np.ndarray, n_splits: int = 5, n_repeats: int = 3,
-             seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+def cv_folds(
+    labels: np.ndarray, groups: np.ndarray, n_splits: int = 5, n_repeats: int = 3, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Repeated StratifiedGroupKFold: a list of (train_idx, val_idx), n_splits per repeat.
 
     Every row is in exactly one validation fold per repeat; a group (star) never straddles train and
@@ -52,13 +57,14 @@ def cv_folds(labels: np.ndarray, groups: np.ndarray, n_splits: int = 5, n_repeat
     """
     labels = np.asarray(labels)
     groups = np.asarray(groups)
-    per_class_groups = min(len(np.unique(groups[labels == c])) for c in np.unique(labels)) if len(labels) else 0
+    per_class_groups = (
+        min(len(np.unique(groups[labels == c])) for c in np.unique(labels)) if len(labels) else 0
+    )
     if per_class_groups < 2:
         return []  # some class has fewer than two stars: no valid stratified, grouped folds
     k = max(2, min(n_splits, per_class_groups, len(np.unique(groups))))
-    folds = []
+    folds: list[tuple[np.ndarray, np.ndarray]] = []
     for r in range(n_repeats):
         splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed + r)
         folds.extend((tr, va) for tr, va in splitter.split(np.zeros(len(labels)), labels, groups))
     return folds
-

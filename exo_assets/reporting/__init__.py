@@ -10,8 +10,16 @@ nothing here computes a metric a second way.
 
 import importlib
 
-__all__ = ["SECTIONS", "SUMMARY_SECTIONS", "Report", "ReportInputs", "ReportOptions", "Summary", "build_report",
-           "build_summary"]
+__all__ = [
+    "SECTIONS",
+    "SUMMARY_SECTIONS",
+    "Report",
+    "ReportInputs",
+    "ReportOptions",
+    "Summary",
+    "build_report",
+    "build_summary",
+]
 
 
 def __getattr__(name: str):

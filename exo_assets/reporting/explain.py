@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-SHAP_METHOD = ("LightGBM TreeSHAP (Booster.predict pred_contrib=True): exact tree SHAP values of the raw "
-               "class margins (log-odds, before temperature scaling)")
+SHAP_METHOD = (
+    "LightGBM TreeSHAP (Booster.predict pred_contrib=True): exact tree SHAP values of the raw "
+    "class margins (log-odds, before temperature scaling)"
+)
 
 
 @dataclass
@@ -42,7 +44,11 @@ class ShapSummary:
 
     def mean_abs(self) -> pd.DataFrame:
         """Mean |SHAP| per feature and class, plus `total` (sum over classes), descending by total."""
-        mean = np.abs(self.values).mean(axis=0) if len(self.values) else np.zeros((len(self.classes), len(self.features)))
+        mean = (
+            np.abs(self.values).mean(axis=0)
+            if len(self.values)
+            else np.zeros((len(self.classes), len(self.features)))
+        )
         frame = pd.DataFrame(mean.T, columns=self.classes)
         frame.insert(0, "feature", self.features)
         frame["total"] = frame[self.classes].sum(axis=1)
@@ -67,12 +73,17 @@ def booster_shap(model, X: pd.DataFrame, max_rows: int = 300, seed: int = 0) -> 
     arr = X[model.features].to_numpy(np.float64)
     k, f = len(model.classes), len(model.features)
     if len(arr) == 0:
-        return ShapSummary(list(model.features), list(model.classes), np.zeros((0, k, f)), np.zeros(k), arr, n_total)
-    contrib = np.asarray(model.booster.predict(arr, num_iteration=model.booster.best_iteration or None,
-                                               pred_contrib=True), dtype=np.float64)
+        return ShapSummary(
+            list(model.features), list(model.classes), np.zeros((0, k, f)), np.zeros(k), arr, n_total
+        )
+    contrib = np.asarray(
+        model.booster.predict(arr, num_iteration=model.booster.best_iteration or None, pred_contrib=True),
+        dtype=np.float64,
+    )
     contrib = contrib.reshape(len(arr), k, f + 1)
-    return ShapSummary(list(model.features), list(model.classes), contrib[:, :, :f], contrib[0, :, f].copy(), arr,
-                       n_total)
+    return ShapSummary(
+        list(model.features), list(model.classes), contrib[:, :, :f], contrib[0, :, f].copy(), arr, n_total
+    )
 
 
 def gain_share(importance: pd.DataFrame) -> pd.DataFrame:

@@ -22,7 +22,12 @@ from exo_assets.reporting.tables import STAGE_LABELS, STAGES, fmt
 __all__ = ["shrink_png", "small_png", "to_png"]  # encoders re-exported beside the figures they encode
 
 CLASS_COLORS: dict[str, str] = {"CP": "#1b9e77", "PC": "#7570b3", "FP": "#d95f02"}
-STAGE_COLORS: dict[str, str] = {"booster": "#1f77b4", "cnn": "#ff7f0e", "blend": "#2ca02c", "blend_vetting": "#d62728"}
+STAGE_COLORS: dict[str, str] = {
+    "booster": "#1f77b4",
+    "cnn": "#ff7f0e",
+    "blend": "#2ca02c",
+    "blend_vetting": "#d62728",
+}
 FIGURE_SIZES: dict[str, tuple[float, float]] = {
     "class_balance": (10.0, 4.5),
     "confusion": (12.0, 6.4),
@@ -46,7 +51,9 @@ def _color(cls: str, i: int) -> str:
 
 
 def _empty(ax, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9, color="0.35", wrap=True)
+    ax.text(
+        0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9, color="0.35", wrap=True
+    )
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -65,12 +72,24 @@ def class_balance_figure(balance: pd.DataFrame, classes: list[str], title: str, 
     width = 0.8 / max(1, len(classes))
     for i, c in enumerate(classes):
         counts = balance[c].to_numpy(float)
-        bars = ax_n.bar(x + (i - (len(classes) - 1) / 2) * width, np.where(counts > 0, counts, np.nan), width,
-                        color=_color(c, i), label=c)
-        for rect, n in zip(bars, counts):
+        bars = ax_n.bar(
+            x + (i - (len(classes) - 1) / 2) * width,
+            np.where(counts > 0, counts, np.nan),
+            width,
+            color=_color(c, i),
+            label=c,
+        )
+        for rect, n in zip(bars, counts, strict=True):
             if n > 0:
-                ax_n.annotate(f"{int(n)}", (rect.get_x() + rect.get_width() / 2, n), ha="center", va="bottom",
-                              fontsize=6.5, xytext=(0, 1), textcoords="offset points")
+                ax_n.annotate(
+                    f"{int(n)}",
+                    (rect.get_x() + rect.get_width() / 2, n),
+                    ha="center",
+                    va="bottom",
+                    fontsize=6.5,
+                    xytext=(0, 1),
+                    textcoords="offset points",
+                )
     ax_n.set_yscale("log")
     ax_n.set_ylim(0.8, max(10.0, float(balance[classes].to_numpy().max()) * 3))
     ax_n.set_xticks(x, stages, rotation=20, ha="right", fontsize=8)
@@ -82,7 +101,7 @@ def class_balance_figure(balance: pd.DataFrame, classes: list[str], title: str, 
     for i, c in enumerate(classes):
         share = np.divide(balance[c].to_numpy(float), totals, out=np.zeros(len(stages)), where=totals > 0)
         ax_f.bar(x, share, 0.65, bottom=bottom, color=_color(c, i), label=c)
-        for xi, (b, s) in enumerate(zip(bottom, share)):
+        for xi, (b, s) in enumerate(zip(bottom, share, strict=True)):
             if s >= 0.06:
                 ax_f.text(xi, b + s / 2, f"{s:.0%}", ha="center", va="center", fontsize=7, color="white")
         bottom += share
@@ -94,7 +113,9 @@ def class_balance_figure(balance: pd.DataFrame, classes: list[str], title: str, 
     return fig
 
 
-def confusion_figure(panels: list[tuple[str, list | None]], classes: list[str], title: str, ncols: int = 4, fig=None):
+def confusion_figure(
+    panels: list[tuple[str, list | None]], classes: list[str], title: str, ncols: int = 4, fig=None
+):
     """Confusion matrices (rows: true class, columns: predicted), coloured by the share of the true
     class, annotated with counts.
 
@@ -110,20 +131,27 @@ def confusion_figure(panels: list[tuple[str, list | None]], classes: list[str], 
         if idx >= len(panels):
             ax.set_visible(False)
             continue
-        name, cm = panels[idx]
-        if cm is None:
+        name, counts = panels[idx]
+        if counts is None:
             _empty(ax, "no rows")
             ax.set_title(name, fontsize=9)
             continue
-        cm = np.asarray(cm, dtype=float)
+        cm = np.asarray(counts, dtype=float)
         rows = cm.sum(axis=1, keepdims=True)
         share = np.divide(cm, rows, out=np.full_like(cm, np.nan), where=rows > 0)
         image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
         for i in range(k):
             for j in range(k):
                 s = share[i, j]
-                ax.text(j, i, f"{int(cm[i, j])}" + ("" if np.isnan(s) else f"\n{s:.0%}"), ha="center", va="center",
-                        fontsize=8, color="white" if (not np.isnan(s) and s > 0.6) else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{int(cm[i, j])}" + ("" if np.isnan(s) else f"\n{s:.0%}"),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if (not np.isnan(s) and s > 0.6) else "black",
+                )
         ax.set_xticks(range(k), classes, fontsize=8)
         ax.set_yticks(range(k), classes, fontsize=8)
         ax.set_title(f"{name} (n={int(cm.sum())})", fontsize=9)
@@ -137,8 +165,12 @@ def confusion_figure(panels: list[tuple[str, list | None]], classes: list[str], 
     return fig
 
 
-def reliability_figure(splits: dict[str, dict[str, tuple[np.ndarray, np.ndarray, float]]], title: str,
-                       n_bins: int = 15, fig=None):
+def reliability_figure(
+    splits: dict[str, dict[str, tuple[np.ndarray, np.ndarray, float | None]]],
+    title: str,
+    n_bins: int = 15,
+    fig=None,
+):
     """Top-label reliability diagrams, one column per split: accuracy vs mean confidence per
     confidence bin (`exo_assets.models.metrics.reliability_bins`, the binning of ECE-15) and, below,
     how many signals fall in each bin.
@@ -159,8 +191,15 @@ def reliability_figure(splits: dict[str, dict[str, tuple[np.ndarray, np.ndarray,
                 continue
             bins = reliability_bins(y, proba, n_bins)
             color = STAGE_COLORS.get(stage, None)
-            ax.plot(bins["confidence"], bins["accuracy"], "o-", ms=4, lw=1.3, color=color,
-                    label=f"{STAGE_LABELS.get(stage, stage)} (ECE-15 {fmt(ece, 3)})")
+            ax.plot(
+                bins["confidence"],
+                bins["accuracy"],
+                "o-",
+                ms=4,
+                lw=1.3,
+                color=color,
+                label=f"{STAGE_LABELS.get(stage, stage)} (ECE-15 {fmt(ece, 3)})",
+            )
             counts = np.zeros(n_bins)
             counts[np.round(np.asarray(bins["bin_lower"]) * n_bins).astype(int)] = bins["counts"]
             ax_h.step(edges, np.r_[counts, counts[-1]], where="post", color=color, lw=1.2)
@@ -180,8 +219,11 @@ def reliability_figure(splits: dict[str, dict[str, tuple[np.ndarray, np.ndarray,
     return fig
 
 
-def roc_pr_figure(splits: dict[str, dict[str, tuple[np.ndarray, np.ndarray, float | None, float | None]]], title: str,
-                  fig=None):
+def roc_pr_figure(
+    splits: dict[str, dict[str, tuple[np.ndarray, np.ndarray, float | None, float | None]]],
+    title: str,
+    fig=None,
+):
     """ROC (top row) and precision-recall (bottom row) curves of the binary planet (CP + PC) vs FP
     view, one column per split; legend values are the stored ROC-AUC and average precision.
 
@@ -206,7 +248,9 @@ def roc_pr_figure(splits: dict[str, dict[str, tuple[np.ndarray, np.ndarray, floa
             fpr, tpr, _ = roc_curve(is_pos, score)
             ax_r.plot(fpr, tpr, color=color, lw=1.4, label=f"{name} (AUC {fmt(roc_auc, 3)})")
             precision, recall, _ = precision_recall_curve(is_pos, score)
-            ax_p.step(recall, precision, where="post", color=color, lw=1.4, label=f"{name} (AP {fmt(pr_auc, 3)})")
+            ax_p.step(
+                recall, precision, where="post", color=color, lw=1.4, label=f"{name} (AP {fmt(pr_auc, 3)})"
+            )
         ax_r.plot([0, 1], [0, 1], ls="--", color="0.5", lw=1)
         ax_r.set_title(f"{split}: ROC", fontsize=10)
         ax_r.set_xlabel("false-positive rate (FP called planet)")
@@ -219,8 +263,16 @@ def roc_pr_figure(splits: dict[str, dict[str, tuple[np.ndarray, np.ndarray, floa
             ax.set_ylim(-0.01, 1.03)
         if prevalence is None:
             for ax in (ax_r, ax_p):
-                ax.text(0.5, 0.5, "not defined: needs both planets and FPs", ha="center", va="center",
-                        transform=ax.transAxes, color="0.35", fontsize=9)
+                ax.text(
+                    0.5,
+                    0.5,
+                    "not defined: needs both planets and FPs",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    color="0.35",
+                    fontsize=9,
+                )
         else:
             ax_p.axhline(prevalence, ls="--", color="0.5", lw=1, label=f"chance ({prevalence:.2f})")
             ax_r.legend(fontsize=7.5, loc="lower right")
@@ -242,8 +294,14 @@ def importance_figure(share: pd.DataFrame, title: str, top: int = 15, fig=None):
         _empty(ax, "no importance available")
     else:
         bars = ax.barh(head["feature"], 100 * head["share"], color="#1f77b4")
-        for rect, s in zip(bars, head["share"]):
-            ax.text(rect.get_width(), rect.get_y() + rect.get_height() / 2, f" {100 * s:.1f}%", va="center", fontsize=7)
+        for rect, s in zip(bars, head["share"], strict=True):
+            ax.text(
+                rect.get_width(),
+                rect.get_y() + rect.get_height() / 2,
+                f" {100 * s:.1f}%",
+                va="center",
+                fontsize=7,
+            )
         ax.set_xlim(0, max(5.0, 100 * float(head["share"].max()) * 1.18))
         ax.tick_params(axis="y", labelsize=8)
     ax.set_xlabel("share of total split gain (%)")
@@ -295,8 +353,17 @@ def shap_figure(summary, title: str, top: int = 12, focus_class: str = "FP", fig
         jitter = rng.uniform(-0.3, 0.3, len(vals))
         if (~finite).any():
             ax_s.scatter(vals[~finite], row + jitter[~finite], s=6, color="0.7", lw=0, rasterized=True)
-        scatter = ax_s.scatter(vals[finite], row + jitter[finite], s=6, c=rank[finite], cmap="coolwarm", vmin=0,
-                               vmax=1, lw=0, rasterized=True)
+        scatter = ax_s.scatter(
+            vals[finite],
+            row + jitter[finite],
+            s=6,
+            c=rank[finite],
+            cmap="coolwarm",
+            vmin=0,
+            vmax=1,
+            lw=0,
+            rasterized=True,
+        )
     ax_s.axvline(0, color="0.4", lw=0.8)
     ax_s.set_yticks(range(len(order)), order, fontsize=8)
     ax_s.set_ylim(-0.6, len(order) - 0.4)
@@ -355,8 +422,11 @@ def example_views_figure(groups: dict[str, tuple[list, list]], title: str, per_g
                 ax_l.plot(ex.local_x, ex.local_view, ".-", ms=2.0, lw=0.6, color=_color(ex.label, li))
                 ax_l.set_xlim(ex.local_x[0], ex.local_x[-1])
                 _robust_ylim(ax_l, ex.local_view)
-                ax_g.set_title(f"{ex.signal_id}: true {ex.label} -> {ex.predicted} (p={ex.p_predicted:.2f}, "
-                               f"{ex.split})", fontsize=8, loc="left")
+                ax_g.set_title(
+                    f"{ex.signal_id}: true {ex.label} -> {ex.predicted} (p={ex.p_predicted:.2f}, {ex.split})",
+                    fontsize=8,
+                    loc="left",
+                )
                 ax_g.set_ylabel("norm. flux", fontsize=8)
                 for ax in (ax_g, ax_l):
                     ax.tick_params(labelsize=7)
@@ -383,8 +453,16 @@ def vetting_flags_figure(rates: pd.DataFrame, classes: list[str], title: str, fi
     height = 0.8 / max(1, len(classes))
     for i, c in enumerate(classes):
         vals = rates[f"rate_{c}"].to_numpy(float)
-        ax.barh(y + ((len(classes) - 1) / 2 - i) * height, np.nan_to_num(vals), height, color=_color(c, i), label=c)
-    ax.set_yticks(y, [f"{f} (w={w:g})" for f, w in zip(rates["flag"], rates["weight"])], fontsize=8)
+        ax.barh(
+            y + ((len(classes) - 1) / 2 - i) * height,
+            np.nan_to_num(vals),
+            height,
+            color=_color(c, i),
+            label=c,
+        )
+    ax.set_yticks(
+        y, [f"{f} (w={w:g})" for f, w in zip(rates["flag"], rates["weight"], strict=True)], fontsize=8
+    )
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of signals flagged (OOF + holdout)")
     ax.legend(fontsize=8, title="true class", title_fontsize=8, loc="lower right")
@@ -405,19 +483,35 @@ def summary_figure(summary: pd.DataFrame, title: str, stages: tuple[str, ...] = 
     missions = list(dict.fromkeys(summary["mission"])) if len(summary) else []
     x = np.arange(len(missions))
     width = 0.8 / max(1, len(stages))
-    for row, (metric, name) in enumerate((("macro_f1", "macro-F1"), ("binary_roc_auc", "planet-vs-FP ROC-AUC"))):
+    for row, (metric, name) in enumerate(
+        (("macro_f1", "macro-F1"), ("binary_roc_auc", "planet-vs-FP ROC-AUC"))
+    ):
         for col, split in enumerate(("OOF", "holdout")):
             ax = axes[row, col]
             for i, stage in enumerate(stages):
                 sel = summary[(summary["split"] == split) & (summary["stage"] == STAGE_LABELS[stage])]
-                vals = sel.set_index("mission").reindex(missions)[metric].to_numpy(float) if len(sel) else np.full(
-                    len(missions), np.nan)
-                bars = ax.bar(x + (i - (len(stages) - 1) / 2) * width, np.nan_to_num(vals), width,
-                              color=STAGE_COLORS[stage], label=STAGE_LABELS[stage])
-                for rect, v in zip(bars, vals):
-                    ax.text(rect.get_x() + rect.get_width() / 2, (0 if np.isnan(v) else v) + 0.01,
-                            "n/a" if np.isnan(v) else f"{v:.2f}", ha="center", va="bottom", fontsize=7,
-                            rotation=90)
+                vals = (
+                    sel.set_index("mission").reindex(missions)[metric].to_numpy(float)
+                    if len(sel)
+                    else np.full(len(missions), np.nan)
+                )
+                bars = ax.bar(
+                    x + (i - (len(stages) - 1) / 2) * width,
+                    np.nan_to_num(vals),
+                    width,
+                    color=STAGE_COLORS[stage],
+                    label=STAGE_LABELS[stage],
+                )
+                for rect, v in zip(bars, vals, strict=True):
+                    ax.text(
+                        rect.get_x() + rect.get_width() / 2,
+                        (0 if np.isnan(v) else v) + 0.01,
+                        "n/a" if np.isnan(v) else f"{v:.2f}",
+                        ha="center",
+                        va="bottom",
+                        fontsize=7,
+                        rotation=90,
+                    )
             ax.set_xticks(x, missions)
             ax.set_ylim(0, 1.12)
             ax.set_title(f"{split}: {name}", fontsize=10)
@@ -429,8 +523,13 @@ def summary_figure(summary: pd.DataFrame, title: str, stages: tuple[str, ...] = 
     return fig
 
 
-def views_grid_figure(title: str, global_views: np.ndarray, local_views: np.ndarray, names: list[str],
-                         local_half_width: float = 4.0) -> Figure:
+def views_grid_figure(
+    title: str,
+    global_views: np.ndarray,
+    local_views: np.ndarray,
+    names: list[str],
+    local_half_width: float = 4.0,
+) -> Figure:
     """Global (left, phase) and local (right, transit durations) views of a few signals, one row each."""
     n = max(1, len(names))
     fig = Figure(figsize=(9, 1.9 * n + 0.6), layout="tight")

@@ -35,8 +35,13 @@ class Page:
     png_name: str | None = None
 
 
-def text_block(sub, blocks: list[tuple[str, list[str], bool]], top: float = 0.97, fontsize: float = 9.0,
-               left: float = 0.03) -> float:
+def text_block(
+    sub,
+    blocks: list[tuple[str, list[str], bool]],
+    top: float = 0.97,
+    fontsize: float = 9.0,
+    left: float = 0.03,
+) -> float:
     """Write headed blocks of text lines into a (sub)figure, top down; returns the y (figure
     fraction) below the last line.
 
@@ -51,15 +56,24 @@ def text_block(sub, blocks: list[tuple[str, list[str], bool]], top: float = 0.97
             sub.text(left, y, heading, fontsize=fontsize + 1.5, weight="bold", va="top", ha="left")
             y -= step * 1.5
         if lines:  # one Text per block (each line is still its own text run in the PDF)
-            sub.text(left + 0.01, y, "\n".join(lines), fontsize=fontsize, va="top", ha="left", linespacing=1.45,
-                     family="DejaVu Sans Mono" if mono else "DejaVu Sans")
+            sub.text(
+                left + 0.01,
+                y,
+                "\n".join(lines),
+                fontsize=fontsize,
+                va="top",
+                ha="left",
+                linespacing=1.45,
+                family="DejaVu Sans Mono" if mono else "DejaVu Sans",
+            )
             y -= step * len(lines)
         y -= step * 0.6
     return y
 
 
-def render_pdf(pages: list[Page], title: str, footer: str, metadata: dict | None = None,
-               png_dpi: int = 100) -> tuple[bytes, dict[str, bytes]]:
+def render_pdf(
+    pages: list[Page], title: str, footer: str, metadata: dict | None = None, png_dpi: int = 100
+) -> tuple[bytes, dict[str, bytes]]:
     """Render pages to PDF bytes, plus the PNG files of the pages that have a `png_name`.
 
     Each page: header (bold, top), body (drawn by `page.draw(subfigure)`), footer "<footer>" and
@@ -71,12 +85,20 @@ def render_pdf(pages: list[Page], title: str, footer: str, metadata: dict | None
         with PdfPages(buf, metadata={"Title": title, "Creator": "exo-assets", **(metadata or {})}) as pdf:
             for n, page in enumerate(pages, start=1):
                 fig = Figure(figsize=PAGE_SIZE, layout="constrained")
-                head, body, foot = fig.subfigures(3, 1, height_ratios=[0.55, 10, 0.3])
+                # matplotlib's stubs type subfigures() as one SubFigure or an array; 3 x 1 gives the array
+                head, body, foot = fig.subfigures(3, 1, height_ratios=[0.55, 10, 0.3])  # type: ignore[misc]
                 head.text(0.02, 0.5, page.header, fontsize=15, weight="bold", va="center", ha="left")
                 page.draw(body)
                 foot.text(0.02, 0.5, footer, fontsize=7.5, color="0.35", va="center", ha="left")
-                number = foot.text(0.98, 0.5, f"page {n} of {len(pages)}", fontsize=7.5, color="0.35", va="center",
-                                   ha="right")
+                number = foot.text(
+                    0.98,
+                    0.5,
+                    f"page {n} of {len(pages)}",
+                    fontsize=7.5,
+                    color="0.35",
+                    va="center",
+                    ha="right",
+                )
                 pdf.savefig(fig)
                 if page.png_name:
                     fig.set_layout_engine("none")

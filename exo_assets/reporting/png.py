@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,7 +19,9 @@ def to_png(fig: Figure, dpi: int = 100, compress_level: int | None = None) -> by
     `compress_level` (0-9, zlib) trades size for speed; None is Pillow's default (6). The API's plots use 1.
     """
     buf = io.BytesIO()
-    kwargs = {"pil_kwargs": {"compress_level": compress_level}} if compress_level is not None else {}
+    kwargs: dict[str, Any] = (
+        {"pil_kwargs": {"compress_level": compress_level}} if compress_level is not None else {}
+    )
     fig.savefig(buf, format="png", dpi=dpi, **kwargs)
     return buf.getvalue()
 
@@ -29,7 +31,9 @@ def palette_png(img, colors: int) -> bytes:
     from PIL import Image
 
     out = io.BytesIO()
-    img.convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(out, format="PNG", optimize=True)
+    img.convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(
+        out, format="PNG", optimize=True
+    )
     return out.getvalue()
 
 
@@ -54,7 +58,7 @@ def shrink_png(png: bytes, width: int, colors: int = 64) -> bytes:
         if img.width <= width:
             return png
         height = max(1, round(img.height * width / img.width))
-        return palette_png(img.convert("RGB").resize((width, height), Image.LANCZOS), colors)
+        return palette_png(img.convert("RGB").resize((width, height), Image.Resampling.LANCZOS), colors)
 
 
 def markdown_image(png: bytes, alt: str) -> str:
@@ -62,8 +66,11 @@ def markdown_image(png: bytes, alt: str) -> str:
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
 
 
-def example_views_png(title: str, global_views: np.ndarray, local_views: np.ndarray, names: list[str]) -> bytes:
-    """`reporting.figures.views_grid_figure` (global and local views of a few signals) as PNG bytes (90 dpi)."""
+def example_views_png(
+    title: str, global_views: np.ndarray, local_views: np.ndarray, names: list[str]
+) -> bytes:
+    """`reporting.figures.views_grid_figure` as PNG bytes (90 dpi): global and local views of a few
+    signals."""
     from exo_assets.reporting.figures import views_grid_figure
 
     return to_png(views_grid_figure(title, global_views, local_views, names), dpi=90)

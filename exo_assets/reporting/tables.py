@@ -16,13 +16,24 @@ import pandas as pd
 
 from exo_assets.models.artifacts import STAGES, proba_of
 
-STAGE_LABELS: dict[str, str] = {"booster": "booster", "cnn": "CNN", "blend": "blend", "blend_vetting": "blend+vetting"}
+STAGE_LABELS: dict[str, str] = {
+    "booster": "booster",
+    "cnn": "CNN",
+    "blend": "blend",
+    "blend_vetting": "blend+vetting",
+}
 SPLITS: tuple[str, ...] = ("oof", "holdout")
 SPLIT_LABELS: dict[str, str] = {"oof": "OOF", "holdout": "holdout"}
 PLANET_CLASSES: tuple[str, ...] = ("CP", "PC")
 METRIC_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("macro_f1", "macro-F1"), ("log_loss", "log-loss"), ("ece_15", "ECE-15"), ("brier", "Brier"),
-    ("accuracy", "accuracy"), ("binary_roc_auc", "ROC-AUC"), ("binary_pr_auc", "PR-AUC"))
+    ("macro_f1", "macro-F1"),
+    ("log_loss", "log-loss"),
+    ("ece_15", "ECE-15"),
+    ("brier", "Brier"),
+    ("accuracy", "accuracy"),
+    ("binary_roc_auc", "ROC-AUC"),
+    ("binary_pr_auc", "PR-AUC"),
+)
 
 
 def fmt(value, digits: int = 4) -> str:
@@ -44,7 +55,9 @@ def label_index(labels, classes: list[str]) -> np.ndarray:
     return np.array([lookup[v] for v in labels], dtype=int)
 
 
-def planet_score(proba: np.ndarray, classes: list[str], positive: tuple[str, ...] = PLANET_CLASSES) -> np.ndarray:
+def planet_score(
+    proba: np.ndarray, classes: list[str], positive: tuple[str, ...] = PLANET_CLASSES
+) -> np.ndarray:
     """Planet (CP + PC) probability per row: the score of the binary planet-vs-FP view, as in
     `classification_metrics`."""
     cols = [classes.index(c) for c in positive if c in classes]
@@ -60,16 +73,29 @@ def metrics_frame(metrics: dict, stages: tuple[str, ...] = STAGES) -> pd.DataFra
             m = metrics.get(split, {}).get(stage)
             if m is None:
                 continue
-            rows.append({"split": SPLIT_LABELS[split], "stage": STAGE_LABELS[stage], "n": int(m["n"]),
-                         **{key: m.get(key, float("nan")) for key, _ in METRIC_COLUMNS}})
+            rows.append(
+                {
+                    "split": SPLIT_LABELS[split],
+                    "stage": STAGE_LABELS[stage],
+                    "n": int(m["n"]),
+                    **{key: m.get(key, float("nan")) for key, _ in METRIC_COLUMNS},
+                }
+            )
     return pd.DataFrame(rows, columns=["split", "stage", "n", *[k for k, _ in METRIC_COLUMNS]])
 
 
 def metrics_table(named: dict[str, dict], digits: int | None = 4) -> pd.DataFrame:
     """One row per named metrics dict (e.g. {"OOF calibrated": m}): `set`, n and the metric columns,
     rounded to `digits` (None: raw values). For Dagster UI tables."""
-    rows = [{"set": name, "n": int(m.get("n", 0)), **{label: m.get(key, float("nan")) for key, label in METRIC_COLUMNS}}
-            for name, m in named.items() if m]
+    rows = [
+        {
+            "set": name,
+            "n": int(m.get("n", 0)),
+            **{label: m.get(key, float("nan")) for key, label in METRIC_COLUMNS},
+        }
+        for name, m in named.items()
+        if m
+    ]
     frame = pd.DataFrame(rows, columns=["set", "n", *[label for _, label in METRIC_COLUMNS]])
     return frame.round(digits) if digits is not None else frame
 
@@ -79,8 +105,10 @@ def metrics_lines(metrics: dict, stages: tuple[str, ...] = STAGES) -> list[str]:
     header = f"{'split':<9}{'stage':<15}{'n':>5}" + "".join(f"{label:>10}" for _, label in METRIC_COLUMNS)
     lines = [header]
     for _, row in metrics_frame(metrics, stages).iterrows():
-        lines.append(f"{row['split']:<9}{row['stage']:<15}{row['n']:>5d}"
-                     + "".join(f"{fmt(row[key]):>10}" for key, _ in METRIC_COLUMNS))
+        lines.append(
+            f"{row['split']:<9}{row['stage']:<15}{row['n']:>5d}"
+            + "".join(f"{fmt(row[key]):>10}" for key, _ in METRIC_COLUMNS)
+        )
     return lines
 
 
@@ -93,13 +121,21 @@ def per_class_lines(metrics: dict, stage: str = "blend_vetting") -> list[str]:
             continue
         for c in m["classes"]:
             pc = m["per_class"][c]
-            lines.append(f"{SPLIT_LABELS[split]:<9}{c:<7}{fmt(pc['precision']):>10}{fmt(pc['recall']):>10}"
-                         f"{pc['support']:>9d}")
+            lines.append(
+                f"{SPLIT_LABELS[split]:<9}{c:<7}{fmt(pc['precision']):>10}{fmt(pc['recall']):>10}"
+                f"{pc['support']:>9d}"
+            )
     return lines
 
 
-def class_balance(catalog: pd.DataFrame, feature_table: pd.DataFrame, train: pd.DataFrame, holdout: pd.DataFrame,
-                  classes: list[str], manifest: pd.DataFrame | None = None) -> pd.DataFrame:
+def class_balance(
+    catalog: pd.DataFrame,
+    feature_table: pd.DataFrame,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    classes: list[str],
+    manifest: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Signals per class at each stage of the pipeline.
 
     Rows: `catalog` (every catalog signal), `selected` (signals of the selected stars, from the
@@ -115,7 +151,10 @@ def class_balance(catalog: pd.DataFrame, feature_table: pd.DataFrame, train: pd.
     stages["features ok"] = feature_table[feature_table["status"] == "ok"]
     stages["train"] = train
     stages["holdout"] = holdout
-    rows = {name: frame["label"].value_counts().reindex(classes, fill_value=0).astype(int) for name, frame in stages.items()}
+    rows = {
+        name: frame["label"].value_counts().reindex(classes, fill_value=0).astype(int)
+        for name, frame in stages.items()
+    }
     out = pd.DataFrame(rows).T
     out["total"] = out.sum(axis=1)
     out.index.name = "stage"
@@ -131,7 +170,9 @@ def vetting_flag_rates(tables: list[pd.DataFrame], vetting: dict, classes: list[
     Returns one row per rule: flag, feature, weight, description, n_flagged, rate_all and
     `rate_<class>` (NaN where the class has no signals).
     """
-    frame = pd.concat([t for t in tables if len(t)], ignore_index=True) if any(len(t) for t in tables) else None
+    frame = (
+        pd.concat([t for t in tables if len(t)], ignore_index=True) if any(len(t) for t in tables) else None
+    )
     rows = []
     for rule in vetting.get("rules", []):
         col = f"flag_{rule['flag']}"
@@ -143,10 +184,27 @@ def vetting_flag_rates(tables: list[pd.DataFrame], vetting: dict, classes: list[
                 row[f"rate_{c}"] = float(hit[sel].mean()) if sel.any() else float("nan")
         else:
             row = {"n_flagged": 0, "rate_all": float("nan"), **{f"rate_{c}": float("nan") for c in classes}}
-        rows.append({"flag": rule["flag"], "feature": rule.get("feature", ""), "weight": float(rule.get("weight", 0.0)),
-                     "description": rule.get("description", ""), **row})
-    return pd.DataFrame(rows, columns=["flag", "feature", "weight", "description", "n_flagged", "rate_all",
-                                       *[f"rate_{c}" for c in classes]])
+        rows.append(
+            {
+                "flag": rule["flag"],
+                "feature": rule.get("feature", ""),
+                "weight": float(rule.get("weight", 0.0)),
+                "description": rule.get("description", ""),
+                **row,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "flag",
+            "feature",
+            "weight",
+            "description",
+            "n_flagged",
+            "rate_all",
+            *[f"rate_{c}" for c in classes],
+        ],
+    )
 
 
 @dataclass
@@ -174,7 +232,9 @@ class Example:
         return self.label == self.predicted
 
 
-def predictions(blend_tables: dict[str, pd.DataFrame], classes: list[str], stage: str = "blend_vetting") -> pd.DataFrame:
+def predictions(
+    blend_tables: dict[str, pd.DataFrame], classes: list[str], stage: str = "blend_vetting"
+) -> pd.DataFrame:
     """signal_id, label, predicted, p_predicted, split: the stage's top class per signal (OOF rows for
     training signals, holdout rows for holdout signals)."""
     parts = []
@@ -183,16 +243,30 @@ def predictions(blend_tables: dict[str, pd.DataFrame], classes: list[str], stage
             continue
         proba = stage_proba(table, stage, classes)
         top = proba.argmax(axis=1)
-        parts.append(pd.DataFrame({"signal_id": table["signal_id"].to_numpy(), "label": table["label"].to_numpy(),
-                                   "predicted": np.asarray(classes)[top], "p_predicted": proba.max(axis=1),
-                                   "split": SPLIT_LABELS.get(split, split)}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "signal_id": table["signal_id"].to_numpy(),
+                    "label": table["label"].to_numpy(),
+                    "predicted": np.asarray(classes)[top],
+                    "p_predicted": proba.max(axis=1),
+                    "split": SPLIT_LABELS.get(split, split),
+                }
+            )
+        )
     if not parts:
         return pd.DataFrame(columns=["signal_id", "label", "predicted", "p_predicted", "split"])
     return pd.concat(parts, ignore_index=True)
 
 
-def select_examples(preds: pd.DataFrame, views: dict[str, np.ndarray], feature_table: pd.DataFrame,
-                    view_config: dict, label: str, per_group: int = 2) -> tuple[list[Example], list[Example]]:
+def select_examples(
+    preds: pd.DataFrame,
+    views: dict[str, np.ndarray],
+    feature_table: pd.DataFrame,
+    view_config: dict,
+    label: str,
+    per_group: int = 2,
+) -> tuple[list[Example], list[Example]]:
     """(correctly classified, misclassified) examples of one true class, the most confident first.
 
     Args:
@@ -215,14 +289,31 @@ def select_examples(preds: pd.DataFrame, views: dict[str, np.ndarray], feature_t
         for _, r in rows.iterrows():
             i = int(pos[r["signal_id"]])
             local = np.asarray(views["local"][i], dtype=float)
-            period = float(phys.loc[r["signal_id"], "period_days"]) if r["signal_id"] in phys.index else float("nan")
-            duration = float(phys.loc[r["signal_id"], "duration_days"]) if r["signal_id"] in phys.index else float("nan")
+            period = (
+                float(phys.loc[r["signal_id"], "period_days"])
+                if r["signal_id"] in phys.index
+                else float("nan")
+            )
+            duration = (
+                float(phys.loc[r["signal_id"], "duration_days"])
+                if r["signal_id"] in phys.index
+                else float("nan")
+            )
             if np.isfinite(period) and np.isfinite(duration) and 0 < duration < period:
                 half = cfg.local_half_width(period, duration) / duration
             else:
                 half = cfg.local_half_width_durations
-            out.append(Example(str(r["signal_id"]), str(r["label"]), str(r["predicted"]), float(r["p_predicted"]),
-                               str(r["split"]), np.asarray(views["global"][i], dtype=float), local,
-                               np.linspace(-half, half, local.size)))
+            out.append(
+                Example(
+                    str(r["signal_id"]),
+                    str(r["label"]),
+                    str(r["predicted"]),
+                    float(r["p_predicted"]),
+                    str(r["split"]),
+                    np.asarray(views["global"][i], dtype=float),
+                    local,
+                    np.linspace(-half, half, local.size),
+                )
+            )
         groups.append(out)
     return groups[0], groups[1]

@@ -17,6 +17,7 @@ import numpy as np
 from exo_assets.science.lightcurves import LightCurveData, LightCurveError
 from exo_assets.science.stats import MAD_TO_SIGMA, robust_std
 
+
 def default_bitmask(mission: str) -> int:
     """lightkurve's default quality bitmask for the mission."""
     from lightkurve.utils import KeplerQualityFlags, TessQualityFlags
@@ -96,8 +97,9 @@ def transit_mask(time: np.ndarray, ephemerides, mask_factor: float = 1.5) -> np.
     return mask
 
 
-def fill_masked(time: np.ndarray, flux: np.ndarray, mask: np.ndarray, smooth_points: int = 9,
-                span_days: float = 0.0) -> np.ndarray:
+def fill_masked(
+    time: np.ndarray, flux: np.ndarray, mask: np.ndarray, smooth_points: int = 9, span_days: float = 0.0
+) -> np.ndarray:
     """Replace masked (in-transit) flux by a bridge through the unmasked neighbours.
 
     Each masked run is bridged by a quadratic fitted (3-sigma clipped) to the unmasked cadences
@@ -171,7 +173,7 @@ def _quadratic_bridges(time, flux, keep, filled, span_days, min_side=5, n_iter=2
             break
         w = new_w
     run_of = np.repeat(np.arange(len(run_start)), run_end - run_start + 1)
-    positions = np.concatenate([np.arange(a, b + 1) for a, b in zip(run_start, run_end)])
+    positions = np.concatenate([np.arange(a, b + 1) for a, b in zip(run_start, run_end, strict=True)])
     use = enough[run_of] & ~keep[positions]
     uu = (time[positions] - centre[run_of]) / scale[run_of, 0]
     c = coef[run_of]
@@ -188,8 +190,9 @@ def detrend_window(durations, config: CleaningConfig) -> float:
     return float(np.clip(config.window_factor * d.max(), config.min_window_days, config.max_window_days))
 
 
-def clean_light_curve(lc: LightCurveData, ephemerides=(), config: CleaningConfig = CleaningConfig(),
-                      bitmask: int | None = None) -> CleanedCurve:
+def clean_light_curve(
+    lc: LightCurveData, ephemerides=(), config: CleaningConfig = CleaningConfig(), bitmask: int | None = None
+) -> CleanedCurve:
     """Clean and detrend one star's light curve.
 
     Steps: quality mask (mission default bitmask), non-finite removal, duplicate-time removal,
@@ -210,7 +213,7 @@ def clean_light_curve(lc: LightCurveData, ephemerides=(), config: CleaningConfig
     from wotan import flatten
 
     ephemerides = [tuple(map(float, e)) for e in ephemerides]
-    stats = {"n_raw": int(lc.time.size)}
+    stats: dict[str, float] = {"n_raw": int(lc.time.size)}
     if lc.time.size == 0:
         raise LightCurveError("light curve has no cadences")
     if bitmask is None:
@@ -255,8 +258,15 @@ def clean_light_curve(lc: LightCurveData, ephemerides=(), config: CleaningConfig
     cadence = float(np.median(np.diff(time))) if time.size > 1 else 0.0
     smooth_points = max(9, int(window / cadence) | 1) if cadence > 0 else 9
     filled = fill_masked(time, norm_flux, in_transit, smooth_points, span_days=window / 2)
-    trend = flatten(time, filled, method="biweight", window_length=window, return_trend=True,
-                    break_tolerance=window / 2, **kwargs)[1]
+    trend = flatten(
+        time,
+        filled,
+        method="biweight",
+        window_length=window,
+        return_trend=True,
+        break_tolerance=window / 2,
+        **kwargs,
+    )[1]
     # Edges of segments shorter than the window may leave NaN trend: fill by interpolation.
     good = np.isfinite(trend)
     if not good.any():

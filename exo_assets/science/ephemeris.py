@@ -10,7 +10,10 @@ EPHEMERIS_COLUMNS = ["signal_id", "star_id", "period_days", "epoch", "duration_d
 
 
 def star_ephemerides(signals: pd.DataFrame) -> pd.DataFrame:
-    """The catalog ephemerides of one star's signals (`EPHEMERIS_COLUMNS`, epoch_source 'catalog' or 'none')."""
+    """The catalog ephemerides of one star's signals.
+
+    Columns `EPHEMERIS_COLUMNS`; epoch_source is 'catalog' or 'none'.
+    """
     eph = signals[["signal_id", "star_id", "period_days", "epoch", "duration_days"]].copy()
     eph["epoch_source"] = np.where(np.isfinite(eph["epoch"].to_numpy(float)), "catalog", "none")
     return eph.reset_index(drop=True)

@@ -50,7 +50,12 @@ VIEW_FEATURES: dict[str, tuple[str, str]] = {
     "view_scale_is_noise": ("0/1", "1 when the local view's depth was below its 3-sigma noise floor"),
 }
 #: The whole feature-table schema: column -> (unit, meaning).
-FEATURE_SCHEMA: dict[str, tuple[str, str]] = {**KEY_SCHEMA, **CATALOG_FEATURES, **DIAGNOSTIC_SCHEMA, **VIEW_FEATURES}
+FEATURE_SCHEMA: dict[str, tuple[str, str]] = {
+    **KEY_SCHEMA,
+    **CATALOG_FEATURES,
+    **DIAGNOSTIC_SCHEMA,
+    **VIEW_FEATURES,
+}
 #: Columns a model may use (numbers only).
 MODEL_FEATURES: list[str] = [
     c for c in [*CATALOG_FEATURES, *DIAGNOSTIC_SCHEMA, *VIEW_FEATURES] if c not in STRING_COLUMNS
@@ -86,10 +91,21 @@ def band_for(mission: str) -> str:
     return "TESS" if mission == "TESS" else "Kepler"
 
 
-def signal_features(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | None, period: float,
-                    epoch: float, duration: float, star: StellarParams, signal_id: str = "",
-                    other_signals=(), mission: str = "Kepler", view_config: ViewConfig = ViewConfig(),
-                    diagnostics_config: DiagnosticsConfig | None = None, details: dict | None = None) -> SignalResult:
+def signal_features(
+    time: np.ndarray,
+    flux: np.ndarray,
+    flux_err: np.ndarray | None,
+    period: float,
+    epoch: float,
+    duration: float,
+    star: StellarParams,
+    signal_id: str = "",
+    other_signals=(),
+    mission: str = "Kepler",
+    view_config: ViewConfig = ViewConfig(),
+    diagnostics_config: DiagnosticsConfig | None = None,
+    details: dict | None = None,
+) -> SignalResult:
     """Views and diagnostics of one signal on a cleaned, detrended curve.
 
     Args:
@@ -108,8 +124,9 @@ def signal_features(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | N
     except ValueError as err:
         return SignalResult(signal_id, "failed", f"views: {err}")
     try:
-        diag = compute_diagnostics(time, flux, flux_err, period, epoch, duration, star, config, other_signals,
-                                   details)
+        diag = compute_diagnostics(
+            time, flux, flux_err, period, epoch, duration, star, config, other_signals, details
+        )
     except Exception as exc:  # a numerical failure must not lose the signal's other results
         return SignalResult(signal_id, "failed", f"diagnostics: {type(exc).__name__}: {exc}")
     reasons = diag.pop("reasons", {})
@@ -118,22 +135,45 @@ def signal_features(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | N
     return SignalResult(signal_id, "ok", "", diag, reasons, views)
 
 
-def star_signal_features(time, flux, flux_err, ephemerides: pd.DataFrame, star: StellarParams,
-                         mission: str, view_config: ViewConfig = ViewConfig()) -> list[SignalResult]:
+def star_signal_features(
+    time,
+    flux,
+    flux_err,
+    ephemerides: pd.DataFrame,
+    star: StellarParams,
+    mission: str,
+    view_config: ViewConfig = ViewConfig(),
+) -> list[SignalResult]:
     """`signal_features` for every signal of one star, each with the star's other signals masked."""
     rows = ephemerides.to_dict("records")
     results = []
     for i, row in enumerate(rows):
-        others = [(r["period_days"], r["epoch"], r["duration_days"]) for j, r in enumerate(rows)
-                  if j != i and np.isfinite(r["epoch"])]
-        results.append(signal_features(time, flux, flux_err, row["period_days"], row["epoch"],
-                                       row["duration_days"], star, row["signal_id"], others, mission,
-                                       view_config))
+        others = [
+            (r["period_days"], r["epoch"], r["duration_days"])
+            for j, r in enumerate(rows)
+            if j != i and np.isfinite(r["epoch"])
+        ]
+        results.append(
+            signal_features(
+                time,
+                flux,
+                flux_err,
+                row["period_days"],
+                row["epoch"],
+                row["duration_days"],
+                star,
+                row["signal_id"],
+                others,
+                mission,
+                view_config,
+            )
+        )
     return results
 
 
-def feature_rows(results: list[SignalResult], catalog: pd.DataFrame, ephemerides: pd.DataFrame,
-                 provenance: str) -> pd.DataFrame:
+def feature_rows(
+    results: list[SignalResult], catalog: pd.DataFrame, ephemerides: pd.DataFrame, provenance: str
+) -> pd.DataFrame:
     """Assemble feature-table rows (all `FEATURE_SCHEMA` columns) from per-signal results."""
     cat = catalog.set_index("signal_id")
     eph = ephemerides.set_index("signal_id") if len(ephemerides) else pd.DataFrame()
@@ -141,13 +181,22 @@ def feature_rows(results: list[SignalResult], catalog: pd.DataFrame, ephemerides
     for res in results:
         c = cat.loc[res.signal_id]
         row = {
-            "signal_id": res.signal_id, "star_id": c["star_id"], "mission": c["mission"], "label": c["label"],
-            "status": res.status, "reason": res.reason,
+            "signal_id": res.signal_id,
+            "star_id": c["star_id"],
+            "mission": c["mission"],
+            "label": c["label"],
+            "status": res.status,
+            "reason": res.reason,
             "epoch_source": eph.loc[res.signal_id, "epoch_source"] if res.signal_id in eph.index else "none",
-            "provenance": provenance, "nan_reasons": json.dumps(res.nan_reasons, sort_keys=True),
-            "period_days": c["period_days"], "duration_days": c["duration_days"],
-            "catalog_depth_ppm": c["depth_ppm"], "teff_k": c["teff_k"], "logg_cgs": c["logg_cgs"],
-            "radius_rsun": c["radius_rsun"], "mag": c["mag"],
+            "provenance": provenance,
+            "nan_reasons": json.dumps(res.nan_reasons, sort_keys=True),
+            "period_days": c["period_days"],
+            "duration_days": c["duration_days"],
+            "catalog_depth_ppm": c["depth_ppm"],
+            "teff_k": c["teff_k"],
+            "logg_cgs": c["logg_cgs"],
+            "radius_rsun": c["radius_rsun"],
+            "mag": c["mag"],
         }
         for col in [*DIAGNOSTIC_SCHEMA, *VIEW_FEATURES]:
             row[col] = res.features.get(col, "" if col in STRING_COLUMNS else np.nan)
@@ -195,6 +244,7 @@ def stack_views(results: list[SignalResult], view_config: ViewConfig = ViewConfi
     sizes = {"global": view_config.global_bins, **{k: view_config.local_bins for k in VIEW_NAMES[1:]}}
     arrays = {name: np.zeros((len(ok), sizes[name]), dtype=np.float32) for name in VIEW_NAMES}
     for i, res in enumerate(ok):
+        assert res.views is not None  # filtered above
         for name, view in res.views.as_dict().items():
             arrays[name][i] = view
     arrays["signal_id"] = np.array([r.signal_id for r in ok], dtype=str)

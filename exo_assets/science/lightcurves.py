@@ -9,6 +9,7 @@ system: BKJD (BJD - 2454833) for Kepler/K2, BTJD (BJD - 2457000) for TESS, in da
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,8 +53,23 @@ class LightCurveData:
         return int(self.time.size)
 
 
-_HEADER_KEYS = ("OBJECT", "TELESCOP", "MISSION", "KEPLERID", "TICID", "QUARTER", "CAMPAIGN", "SECTOR",
-                "TEFF", "LOGG", "RADIUS", "KEPMAG", "TESSMAG", "SIMULATD", "CREATOR")
+_HEADER_KEYS = (
+    "OBJECT",
+    "TELESCOP",
+    "MISSION",
+    "KEPLERID",
+    "TICID",
+    "QUARTER",
+    "CAMPAIGN",
+    "SECTOR",
+    "TEFF",
+    "LOGG",
+    "RADIUS",
+    "KEPMAG",
+    "TESSMAG",
+    "SIMULATD",
+    "CREATOR",
+)
 
 
 def _mission_from_header(hdr) -> str:
@@ -179,7 +195,7 @@ def stitch(parts: list[LightCurveData]) -> LightCurveData:
     )
 
 
-def read_star(paths: list[str | Path]) -> tuple[LightCurveData | None, list[tuple[str, str]]]:
+def read_star(paths: Sequence[str | Path]) -> tuple[LightCurveData | None, list[tuple[str, str]]]:
     """Read and stitch all files of one star.
 
     Returns the stitched light curve (None if no file was readable) and a list of

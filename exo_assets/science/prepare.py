@@ -57,8 +57,15 @@ def _window_depth(time, flux, period, epoch, duration) -> tuple[float, float]:
     return float(np.median(flux[outside]) - np.mean(flux[inside])), float(scatter / np.sqrt(inside.sum()))
 
 
-def refine_stale_epoch(time: np.ndarray, flux: np.ndarray, period: float, epoch: float, duration: float,
-                       min_sigma: float = 7.0, min_gain: float = 2.0) -> float | None:
+def refine_stale_epoch(
+    time: np.ndarray,
+    flux: np.ndarray,
+    period: float,
+    epoch: float,
+    duration: float,
+    min_sigma: float = 7.0,
+    min_gain: float = 2.0,
+) -> float | None:
     """A BLS epoch at the catalog period when the catalog ephemeris misses the transit, else None.
 
     Adopted only if the BLS transit is significant (>= `min_sigma`) and at least `min_gain` times
@@ -80,8 +87,9 @@ def refine_stale_epoch(time: np.ndarray, flux: np.ndarray, period: float, epoch:
     return float(t_bls)
 
 
-def clean_with_ephemerides(lc: LightCurveData, eph: pd.DataFrame, config: CleaningConfig = CleaningConfig()
-                           ) -> tuple[CleanedCurve, pd.DataFrame]:
+def clean_with_ephemerides(
+    lc: LightCurveData, eph: pd.DataFrame, config: CleaningConfig = CleaningConfig()
+) -> tuple[CleanedCurve, pd.DataFrame]:
     """Clean and detrend one star's light curve with its known transits masked, fixing epochs first.
 
     Signals without an epoch get one from a BLS search at the catalog period on a first, unmasked
@@ -120,7 +128,9 @@ def clean_with_ephemerides(lc: LightCurveData, eph: pd.DataFrame, config: Cleani
     return curve, eph
 
 
-def prepare_star(paths: list[str], signals: pd.DataFrame, config: CleaningConfig = CleaningConfig()) -> StarResult:
+def prepare_star(
+    paths: list[str], signals: pd.DataFrame, config: CleaningConfig = CleaningConfig()
+) -> StarResult:
     """Read, stitch, clean and detrend one star's files with all its known transits masked.
 
     Signals without a catalog epoch get one from a BLS search at the catalog period on a first,

@@ -55,12 +55,18 @@ MAX_OFF_CENTRE_DEPTH = 10.0
 
 #: Feature column -> (unit, meaning).
 VIEW_FEATURE_SCHEMA: dict[str, tuple[str, str]] = {
-    "lv_depth": ("view units", "local view: out-of-transit median - minimum within 1 duration of the centre "
-                 "(1 after the project normalisation unless the 3-sigma noise floor set the scale)"),
+    "lv_depth": (
+        "view units",
+        "local view: out-of-transit median - minimum within 1 duration of the centre "
+        "(1 after the project normalisation unless the 3-sigma noise floor set the scale)",
+    ),
     "lv_depth_snr": ("sigma", "local depth / local out-of-transit scatter"),
     "lv_oot_scatter": ("view units", "robust sigma of the local view's out-of-transit bins"),
-    "lv_inner_outer_depth_ratio": ("", "mean depth of the inner half of the transit (|dt| <= D/4) / mean depth of "
-                                   "the outer half (D/4 < |dt| <= D/2); box ~1, V ~3 (clipped to [0, 10])"),
+    "lv_inner_outer_depth_ratio": (
+        "",
+        "mean depth of the inner half of the transit (|dt| <= D/4) / mean depth of "
+        "the outer half (D/4 < |dt| <= D/2); box ~1, V ~3 (clipped to [0, 10])",
+    ),
     "lv_vshape": ("", "1 - (bins below 90% of the depth) / (bins below 50% of the depth); box ~0, V -> 1"),
     "lv_width50_durations": ("durations", "local-view width below half depth, in catalog durations"),
     "lv_bins_below_half": ("bins", "number of local bins below -0.5 x local depth"),
@@ -70,21 +76,44 @@ VIEW_FEATURE_SCHEMA: dict[str, tuple[str, str]] = {
     "gv_depth_snr": ("sigma", "global-view depth at the transit / its out-of-transit scatter"),
     "gv_lv_snr_ratio": ("", "gv_depth_snr / lv_depth_snr (scale-free comparison of the two views)"),
     "gv_lv_depth_ratio": ("", "global / local depth at the transit (NaN unless the views share one scale)"),
-    "gv_min_offset_phase": ("phase", "distance of the global view's minimum from the transit, in phase (0-0.5)"),
-    "gv_oot_bins_below_half": ("bins", "global out-of-transit bins below -0.5 x global transit depth "
-                               "(other dips: secondary eclipses, systematics)"),
+    "gv_min_offset_phase": (
+        "phase",
+        "distance of the global view's minimum from the transit, in phase (0-0.5)",
+    ),
+    "gv_oot_bins_below_half": (
+        "bins",
+        "global out-of-transit bins below -0.5 x global transit depth "
+        "(other dips: secondary eclipses, systematics)",
+    ),
     "sv_depth": ("view units", "secondary view: baseline - minimum within 1 duration of its centre"),
     "sv_depth_snr": ("sigma", "secondary depth / secondary out-of-eclipse scatter"),
     "sv_depth_rel_primary": ("", "secondary depth / local depth (NaN unless the views share one scale)"),
-    "oe_depth_diff_sigma": ("sigma", "|odd depth - even depth| / combined scatter (NaN without odd/even views)"),
+    "oe_depth_diff_sigma": (
+        "sigma",
+        "|odd depth - even depth| / combined scatter (NaN without odd/even views)",
+    ),
     "duty_cycle": ("", "duration / period"),
     # --- local-view profile at several widths (view units: baseline 0, unified depth 1) -------------
-    **{f"lv_mean_within_{_tag}": ("view units", f"local view: mean over |dt| <= {_w} durations (transit profile)")
-       for _tag, _w in (("0p125", 0.125), ("0p25", 0.25), ("0p375", 0.375), ("0p5", 0.5), ("0p75", 0.75),
-                        ("1p0", 1.0))},
+    **{
+        f"lv_mean_within_{_tag}": (
+            "view units",
+            f"local view: mean over |dt| <= {_w} durations (transit profile)",
+        )
+        for _tag, _w in (
+            ("0p125", 0.125),
+            ("0p25", 0.25),
+            ("0p375", 0.375),
+            ("0p5", 0.5),
+            ("0p75", 0.75),
+            ("1p0", 1.0),
+        )
+    },
     "lv_mean_ring_1p0_1p5": ("view units", "local view: mean over 1 < |dt| <= 1.5 durations (shoulders)"),
     "lv_mean_ring_1p5_2p0": ("view units", "local view: mean over 1.5 < |dt| <= 2 durations (far baseline)"),
-    "lv_symmetry_rms": ("sigma", "rms of (view - time-reversed view) within 1 duration / out-of-transit scatter"),
+    "lv_symmetry_rms": (
+        "sigma",
+        "rms of (view - time-reversed view) within 1 duration / out-of-transit scatter",
+    ),
     "lv_symmetry_corr": ("", "correlation of the view within 1 duration with its time reversal"),
     "lv_ingress_slope": ("view units / bin", "mean gradient over -0.75 < dt < -0.25 durations (ingress)"),
     "lv_egress_slope": ("view units / bin", "mean gradient over 0.25 < dt < 0.75 durations (egress)"),
@@ -97,7 +126,10 @@ VIEW_FEATURE_SCHEMA: dict[str, tuple[str, str]] = {
     "lv_oot_frac_above_3sigma": ("", "share of out-of-transit bins above +3 sigma (brightenings)"),
     "lv_oot_max": ("view units", "highest out-of-transit bin"),
     "lv_oot_min": ("view units", "lowest out-of-transit bin (other dips next to the transit)"),
-    "lv_repeat_frac": ("", "share of adjacent local bins with identical values (gaps filled by the pipeline)"),
+    "lv_repeat_frac": (
+        "",
+        "share of adjacent local bins with identical values (gaps filled by the pipeline)",
+    ),
     "gv_repeat_frac": ("", "share of adjacent global bins with identical values"),
     # --- trapezoid template fits (least squares on a grid of widths x flat-bottom fractions) --------
     "lv_tfit_snr": ("sigma", "local view: best matched-filter S/N over the trapezoid grid"),
@@ -121,16 +153,22 @@ VIEW_FEATURE_SCHEMA: dict[str, tuple[str, str]] = {
     "gv_oot_n_above_3sigma": ("bins", "global out-of-transit bins above +3 sigma"),
     "gv_phase_half_sigma": ("sigma", "mean of the 6 global bins at phase 0.5 (view edges) below 0, in sigma"),
     "gv_centre_mean": ("view units", "mean of the 3 central global bins"),
-    "gv_smooth_std_over_sigma": ("", "std of the 9-bin running mean of the out-of-transit bins / sigma "
-                                 "(white noise ~1/3, slow variability larger)"),
+    "gv_smooth_std_over_sigma": (
+        "",
+        "std of the 9-bin running mean of the out-of-transit bins / sigma "
+        "(white noise ~1/3, slow variability larger)",
+    ),
     "gv_cos1_sigma": ("sigma", "amplitude of cos(2 pi phase) fit to the out-of-transit bins / sigma"),
     "gv_sin1_sigma": ("sigma", "|amplitude| of sin(2 pi phase) / sigma"),
     "gv_cos1_amp": ("view units", "amplitude of cos(2 pi phase)"),
     "gv_cos2_sigma": ("sigma", "amplitude of cos(4 pi phase) (ellipsoidal variation) / sigma"),
     "gv_sin2_sigma": ("sigma", "|amplitude| of sin(4 pi phase) / sigma"),
     "gv_cos2_amp": ("view units", "amplitude of cos(4 pi phase)"),
-    "gv_sec_rel_primary": ("", "global view: deepest out-of-transit bin / primary depth, both on the global "
-                           "view's one scale (secondary eclipse or other dip relative to the transit)"),
+    "gv_sec_rel_primary": (
+        "",
+        "global view: deepest out-of-transit bin / primary depth, both on the global "
+        "view's one scale (secondary eclipse or other dip relative to the transit)",
+    ),
     "gv_sec_sigma": ("sigma", "that deepest out-of-transit bin below the baseline, in sigma"),
     "gv_sec_phase": ("phase", "distance of that bin from the transit (0-0.5)"),
     "gv_sec3_rel_primary": ("", "as gv_sec_rel_primary on the 3-bin running mean (wider eclipses)"),
@@ -151,13 +189,19 @@ VIEW_FEATURE_COLUMNS: list[str] = list(VIEW_FEATURE_SCHEMA)
 DERIVED_SCALAR_SCHEMA: dict[str, tuple[str, str]] = {
     "log10_period": ("log10 d", "log10 of the orbital period"),
     "log10_duration": ("log10 d", "log10 of the transit duration"),
-    "duration_over_expected": ("", "duration / (13 h x (P / 365.25 d)^(1/3)): the central-transit duration "
-                               "for a Sun-like main-sequence host; >> 1 giant or diluted binary host"),
+    "duration_over_expected": (
+        "",
+        "duration / (13 h x (P / 365.25 d)^(1/3)): the central-transit duration "
+        "for a Sun-like main-sequence host; >> 1 giant or diluted binary host",
+    ),
     "log10_snr": ("log10", "log10 of the pipeline S/N"),
     "snr_per_transit": ("", "S/N / sqrt(max(1, 27 d / P)): S/N of one transit in a 27-day sector"),
     "tmag_mag": ("mag", "TESS magnitude undoing the vetting shards' affine rescaling ((x + 10.55) / 0.552)"),
-    "log10_depth_proxy": ("log10", "log10 S/N + 0.2 Tmag - 0.5 log10(duty cycle): rises with the depth at fixed "
-                          "noise (photon noise ~10^(0.2 Tmag)); the shards' own depth is quantised"),
+    "log10_depth_proxy": (
+        "log10",
+        "log10 S/N + 0.2 Tmag - 0.5 log10(duty cycle): rises with the depth at fixed "
+        "noise (photon noise ~10^(0.2 Tmag)); the shards' own depth is quantised",
+    ),
 }
 DERIVED_SCALAR_COLUMNS: list[str] = list(DERIVED_SCALAR_SCHEMA)
 
@@ -285,7 +329,9 @@ def _local_shape_features(v: np.ndarray, half_width_durations: float) -> dict[st
     ingress = in_tr & (off < 0)
     egress = in_tr & (off > 0)
     with _quiet():
-        asym = np.nanmean(np.where(ingress, rel, np.nan), axis=1) - np.nanmean(np.where(egress, rel, np.nan), axis=1)
+        asym = np.nanmean(np.where(ingress, rel, np.nan), axis=1) - np.nanmean(
+            np.where(egress, rel, np.nan), axis=1
+        )
     nan_rows = ~np.isfinite(depth_ok)
     w50 = np.where(nan_rows, np.nan, w50)
     return {
@@ -343,8 +389,9 @@ def trapezoid_templates(n_bins: int, half_width_durations: float):
     return np.asarray(temps), np.asarray(widths), np.asarray(flats)
 
 
-def template_fit_features(view: np.ndarray, scatter: np.ndarray, half_width_durations: float,
-                          prefix: str) -> dict[str, np.ndarray]:
+def template_fit_features(
+    view: np.ndarray, scatter: np.ndarray, half_width_durations: float, prefix: str
+) -> dict[str, np.ndarray]:
     """Least-squares fits of the trapezoid grid to each row (amplitude free, mean removed).
 
     S/N of a template = fitted depth x ||template|| / scatter (matched filter, white noise).
@@ -364,8 +411,10 @@ def template_fit_features(view: np.ndarray, scatter: np.ndarray, half_width_dura
     ok = np.isfinite(sig)
     box, vee = flats >= 1.0, flats <= 0.0
     out = {
-        "snr": snr[rows, k], "width": widths[k], "flat": flats[k],
-        "resid": np.sqrt((resid ** 2).mean(axis=1)) / sig,
+        "snr": snr[rows, k],
+        "width": widths[k],
+        "flat": flats[k],
+        "resid": np.sqrt((resid**2).mean(axis=1)) / sig,
         "box_minus_v": snr[:, box].max(axis=1) - snr[:, vee].max(axis=1),
         "amp": amp[rows, k],
     }
@@ -380,7 +429,14 @@ def _local_profile_features(v: np.ndarray, half_width_durations: float) -> dict[
     sig = robust_std_rows(v, out_m)
     sig_ok = np.where(sig > 0, sig, np.nan)
     out: dict[str, np.ndarray] = {}
-    for tag, w in (("0p125", 0.125), ("0p25", 0.25), ("0p375", 0.375), ("0p5", 0.5), ("0p75", 0.75), ("1p0", 1.0)):
+    for tag, w in (
+        ("0p125", 0.125),
+        ("0p25", 0.25),
+        ("0p375", 0.375),
+        ("0p5", 0.5),
+        ("0p75", 0.75),
+        ("1p0", 1.0),
+    ):
         sel = ao <= max(w, 0.5 * 2.0 * half_width_durations / n)  # at least the centre bin
         out[f"lv_mean_within_{tag}"] = v[:, sel].mean(axis=1)
     for name, lo, hi in (("lv_mean_ring_1p0_1p5", 1.0, 1.5), ("lv_mean_ring_1p5_2p0", 1.5, 2.0)):
@@ -393,15 +449,19 @@ def _local_profile_features(v: np.ndarray, half_width_durations: float) -> dict[
     ing, egr = (off < -0.25) & (off > -0.75), (off > 0.25) & (off < 0.75)
     out["lv_ingress_slope"] = grad[:, ing].mean(axis=1) if ing.any() else np.full(len(v), np.nan)
     out["lv_egress_slope"] = grad[:, egr].mean(axis=1) if egr.any() else np.full(len(v), np.nan)
-    for name, tmpl in (("lv_corr_box", -(ao <= 0.5).astype(np.float64)),
-                       ("lv_corr_vee", -np.clip(1.0 - ao / 0.5, 0.0, None)),
-                       ("lv_corr_box_wide", -(ao <= 0.75).astype(np.float64)),
-                       ("lv_corr_box_narrow", -(ao <= 0.25).astype(np.float64))):
+    for name, tmpl in (
+        ("lv_corr_box", -(ao <= 0.5).astype(np.float64)),
+        ("lv_corr_vee", -np.clip(1.0 - ao / 0.5, 0.0, None)),
+        ("lv_corr_box_wide", -(ao <= 0.75).astype(np.float64)),
+        ("lv_corr_box_narrow", -(ao <= 0.25).astype(np.float64)),
+    ):
         out[name] = row_corr(v, tmpl)
     oot = v[:, out_m]
     out["lv_oot_lag1"] = lag1_autocorr(v, out_m)
     out["lv_oot_std_over_sigma"] = oot.std(axis=1) / sig_ok
-    out["lv_oot_frac_above_3sigma"] = np.where(np.isfinite(sig_ok), (oot > 3.0 * sig[:, None]).mean(axis=1), np.nan)
+    out["lv_oot_frac_above_3sigma"] = np.where(
+        np.isfinite(sig_ok), (oot > 3.0 * sig[:, None]).mean(axis=1), np.nan
+    )
     out["lv_oot_max"] = oot.max(axis=1)
     out["lv_oot_min"] = oot.min(axis=1)
     out["lv_repeat_frac"] = (np.diff(v, axis=1) == 0).mean(axis=1)
@@ -445,7 +505,7 @@ def _global_extra_features(g: np.ndarray, out_m: np.ndarray, core_m: np.ndarray)
     edges = np.concatenate([d[:, :3], d[:, -3:]], axis=1)
     out["gv_phase_half_sigma"] = -edges.mean(axis=1) / sig_ok
     c = n // 2
-    out["gv_centre_mean"] = d[:, max(c - 1, 0):c + 2].mean(axis=1)
+    out["gv_centre_mean"] = d[:, max(c - 1, 0) : c + 2].mean(axis=1)
     # 9-bin running mean of the out-of-transit bins (transit bins set to the baseline 0 first).
     smooth = uniform_filter1d(np.where(out_m, np.nan_to_num(d), 0.0), 9, axis=1, mode="wrap")
     with _quiet():
@@ -471,8 +531,9 @@ def _global_extra_features(g: np.ndarray, out_m: np.ndarray, core_m: np.ndarray)
     return out
 
 
-def _secondary_extra_features(s: np.ndarray, local: np.ndarray | None,
-                              half_width_durations: float) -> dict[str, np.ndarray]:
+def _secondary_extra_features(
+    s: np.ndarray, local: np.ndarray | None, half_width_durations: float
+) -> dict[str, np.ndarray]:
     n = s.shape[1]
     off = bin_offsets(n, half_width_durations)
     ao = np.abs(off)
@@ -483,7 +544,8 @@ def _secondary_extra_features(s: np.ndarray, local: np.ndarray | None,
     out = {
         "sv_centre_sigma": -centre / sig_ok,
         "sv_centre_mean": centre,
-        "sv_corr_local": row_corr(s, local) if local is not None and local.shape == s.shape
+        "sv_corr_local": row_corr(s, local)
+        if local is not None and local.shape == s.shape
         else np.full(len(s), np.nan),
         "sv_corr_box": row_corr(s, -(ao <= 0.5).astype(np.float64)),
         "sv_min_offset_durations": ao[np.argmin(s, axis=1)],
@@ -493,8 +555,9 @@ def _secondary_extra_features(s: np.ndarray, local: np.ndarray | None,
     return out
 
 
-def derived_scalar_features(period_days=None, duration_days=None, snr=None, tmag_rescaled=None,
-                            n_rows: int | None = None) -> pd.DataFrame:
+def derived_scalar_features(
+    period_days=None, duration_days=None, snr=None, tmag_rescaled=None, n_rows: int | None = None
+) -> pd.DataFrame:
     """`DERIVED_SCALAR_COLUMNS` from the allowed shard scalars (float64; NaN where an input is absent).
 
     Args:
@@ -518,20 +581,27 @@ def derived_scalar_features(period_days=None, duration_days=None, snr=None, tmag
         out = {
             "log10_period": np.log10(pos(p)),
             "log10_duration": np.log10(pos(d)),
-            "duration_over_expected": pos(d) * 24.0 / (SUN_LIKE_DURATION_1YR_HOURS * np.cbrt(pos(p) / 365.25)),
+            "duration_over_expected": pos(d)
+            * 24.0
+            / (SUN_LIKE_DURATION_1YR_HOURS * np.cbrt(pos(p) / 365.25)),
             "log10_snr": np.log10(pos(sn)),
             "snr_per_transit": sn / np.sqrt(np.maximum(1.0, 27.0 / pos(p))),
             "tmag_mag": tmag,
             "log10_depth_proxy": np.log10(pos(sn)) + 0.2 * tmag - 0.5 * np.log10(np.minimum(duty, 1.0)),
         }
-    frame = pd.DataFrame({k: np.where(np.isfinite(v), v, np.nan) for k, v in out.items()},
-                         columns=DERIVED_SCALAR_COLUMNS)
+    frame = pd.DataFrame(
+        {k: np.where(np.isfinite(v), v, np.nan) for k, v in out.items()}, columns=DERIVED_SCALAR_COLUMNS
+    )
     return frame.astype("float64")
 
 
-def compute_view_features(views: dict[str, np.ndarray], period_days=None, duration_days=None,
-                          local_half_width_durations: float = EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS,
-                          views_share_scale: bool = False) -> pd.DataFrame:
+def compute_view_features(
+    views: dict[str, np.ndarray],
+    period_days=None,
+    duration_days=None,
+    local_half_width_durations: float = EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS,
+    views_share_scale: bool = False,
+) -> pd.DataFrame:
     """All `VIEW_FEATURE_COLUMNS` for every row of `views` (float64 DataFrame, NaN where not derivable).
 
     Args:
@@ -554,11 +624,11 @@ def compute_view_features(views: dict[str, np.ndarray], period_days=None, durati
     nan = np.full(n_rows, np.nan)
     out: dict[str, np.ndarray] = {c: nan.copy() for c in VIEW_FEATURE_COLUMNS}
 
-    lv_depth = lv_scatter = None
+    lv_depth = None
     if "local" in present:
         out.update(_local_shape_features(present["local"], local_half_width_durations))
         out.update(_local_profile_features(present["local"], local_half_width_durations))
-        lv_depth, lv_scatter = out["lv_depth"], out["lv_oot_scatter"]
+        lv_depth = out["lv_depth"]
 
     if "global" in present:
         g = present["global"]

@@ -72,8 +72,9 @@ def bin_centres(x_min: float, x_max: float, num_bins: int, bin_width: float) -> 
     return x_min + 0.5 * bin_width + spacing * np.arange(num_bins)
 
 
-def bin_median(x: np.ndarray, y: np.ndarray, x_min: float, x_max: float, num_bins: int,
-               bin_width: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def bin_median(
+    x: np.ndarray, y: np.ndarray, x_min: float, x_max: float, num_bins: int, bin_width: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Median of y in evenly spaced, possibly overlapping bins of x (AstroNet ``median_filter``).
 
     Bin i covers ``[x_min + i*s, x_min + i*s + bin_width)`` with spacing
@@ -185,8 +186,9 @@ def _check_signal(period: float, duration: float) -> None:
         raise ValueError(f"duration must be finite, positive and shorter than the period, got {duration!r}")
 
 
-def global_view(time: np.ndarray, flux: np.ndarray, period: float, t0: float,
-                config: ViewConfig = ViewConfig()) -> np.ndarray:
+def global_view(
+    time: np.ndarray, flux: np.ndarray, period: float, t0: float, config: ViewConfig = ViewConfig()
+) -> np.ndarray:
     """Median-binned relative flux over the whole orbit, phase -P/2 .. P/2 (transit at the centre).
 
     Returns float64 array of `config.global_bins` values (un-normalised relative flux).
@@ -197,16 +199,23 @@ def global_view(time: np.ndarray, flux: np.ndarray, period: float, t0: float,
     return bin_median(phase, flux, -0.5 * period, 0.5 * period, config.global_bins, width)[0]
 
 
-def _local(phase: np.ndarray, flux: np.ndarray, period: float, duration: float,
-           config: ViewConfig) -> np.ndarray:
+def _local(
+    phase: np.ndarray, flux: np.ndarray, period: float, duration: float, config: ViewConfig
+) -> np.ndarray:
     half = config.local_half_width(period, duration)
     width = min(config.local_bin_width_factor * duration, 2 * half)
     near = np.abs(phase) < half
     return bin_median(phase[near], flux[near], -half, half, config.local_bins, width)[0]
 
 
-def local_view(time: np.ndarray, flux: np.ndarray, period: float, t0: float, duration: float,
-               config: ViewConfig = ViewConfig()) -> np.ndarray:
+def local_view(
+    time: np.ndarray,
+    flux: np.ndarray,
+    period: float,
+    t0: float,
+    duration: float,
+    config: ViewConfig = ViewConfig(),
+) -> np.ndarray:
     """Median-binned relative flux within +- local_half_width_durations x duration of the transit.
 
     Args:
@@ -217,8 +226,14 @@ def local_view(time: np.ndarray, flux: np.ndarray, period: float, t0: float, dur
     return _local(phase_fold(time, period, t0), np.asarray(flux, float), period, duration, config)
 
 
-def odd_even_local_views(time: np.ndarray, flux: np.ndarray, period: float, t0: float, duration: float,
-                         config: ViewConfig = ViewConfig()) -> tuple[np.ndarray | None, np.ndarray | None]:
+def odd_even_local_views(
+    time: np.ndarray,
+    flux: np.ndarray,
+    period: float,
+    t0: float,
+    duration: float,
+    config: ViewConfig = ViewConfig(),
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Local views of the odd-numbered and of the even-numbered transits.
 
     The transit number is round((time - t0) / period); the transit at t0 is number 0 (even).
@@ -228,7 +243,7 @@ def odd_even_local_views(time: np.ndarray, flux: np.ndarray, period: float, t0: 
     flux = np.asarray(flux, float)
     phase = phase_fold(time, period, t0)
     odd = (transit_number(time, period, t0) % 2) == 1
-    out = []
+    out: list[np.ndarray | None] = []
     for sel in (odd, ~odd):
         try:
             out.append(_local(phase[sel], flux[sel], period, duration, config))
@@ -237,8 +252,14 @@ def odd_even_local_views(time: np.ndarray, flux: np.ndarray, period: float, t0: 
     return out[0], out[1]
 
 
-def secondary_view(time: np.ndarray, flux: np.ndarray, period: float, t0: float, duration: float,
-                   config: ViewConfig = ViewConfig()) -> np.ndarray:
+def secondary_view(
+    time: np.ndarray,
+    flux: np.ndarray,
+    period: float,
+    t0: float,
+    duration: float,
+    config: ViewConfig = ViewConfig(),
+) -> np.ndarray:
     """Local view centred at phase 0.5 (where a circular-orbit secondary eclipse would be)."""
     _check_signal(period, duration)
     phase = phase_fold(time, period, t0 + 0.5 * period)
@@ -271,8 +292,13 @@ class Views:
 
     def as_dict(self) -> dict[str, np.ndarray]:
         """{"global", "local", "odd", "even", "secondary"} -> array."""
-        return {"global": self.global_, "local": self.local, "odd": self.odd, "even": self.even,
-                "secondary": self.secondary}
+        return {
+            "global": self.global_,
+            "local": self.local,
+            "odd": self.odd,
+            "even": self.even,
+            "secondary": self.secondary,
+        }
 
 
 def _baseline(view: np.ndarray, centres: np.ndarray, duration: float) -> float:
@@ -282,8 +308,15 @@ def _baseline(view: np.ndarray, centres: np.ndarray, duration: float) -> float:
     return float(np.median(view[out]))
 
 
-def make_views(time: np.ndarray, flux: np.ndarray, period: float, t0: float, duration: float,
-               config: ViewConfig = ViewConfig(), other_signals=()) -> Views:
+def make_views(
+    time: np.ndarray,
+    flux: np.ndarray,
+    period: float,
+    t0: float,
+    duration: float,
+    config: ViewConfig = ViewConfig(),
+    other_signals=(),
+) -> Views:
     """Global, local, odd, even and secondary views, normalised with the local view's depth.
 
     Args:
@@ -307,8 +340,14 @@ def make_views(time: np.ndarray, flux: np.ndarray, period: float, t0: float, dur
     time, flux = time[ok], flux[ok]
 
     phase = phase_fold(time, period, t0)
-    glob = bin_median(phase, flux, -0.5 * period, 0.5 * period, config.global_bins,
-                      min(config.global_bin_width_factor * period / config.global_bins, period))[0]
+    glob = bin_median(
+        phase,
+        flux,
+        -0.5 * period,
+        0.5 * period,
+        config.global_bins,
+        min(config.global_bin_width_factor * period / config.global_bins, period),
+    )[0]
     local = _local(phase, flux, period, duration, config)
     odd_sel = (transit_number(time, period, t0) % 2) == 1
     parity = []
@@ -328,8 +367,12 @@ def make_views(time: np.ndarray, flux: np.ndarray, period: float, t0: float, dur
     half = config.local_half_width(period, duration)
     lwidth = min(config.local_bin_width_factor * duration, 2 * half)
     lc = bin_centres(-half, half, config.local_bins, lwidth)
-    gc = bin_centres(-0.5 * period, 0.5 * period, config.global_bins,
-                     min(config.global_bin_width_factor * period / config.global_bins, period))
+    gc = bin_centres(
+        -0.5 * period,
+        0.5 * period,
+        config.global_bins,
+        min(config.global_bin_width_factor * period / config.global_bins, period),
+    )
     g_base = _baseline(glob, gc, duration)
     if not np.isfinite(g_base):
         g_base = float(np.median(glob))

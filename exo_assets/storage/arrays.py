@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,8 @@ def write_npz(bundle: ArrayBundle, dest: Path) -> int:
     for name, arr in bundle.arrays.items():
         if np.asarray(arr).dtype == object:
             raise TypeError(f"array {name!r} has dtype object; NPZ values must not need pickle")
-    payload = {k: np.asarray(v) for k, v in bundle.arrays.items()}
+    # Any: numpy's stubs type **kwds of savez_compressed against its allow_pickle: bool keyword
+    payload: dict[str, Any] = {k: np.asarray(v) for k, v in bundle.arrays.items()}
     payload["__attrs__"] = np.array(json.dumps(bundle.attrs, sort_keys=True, default=str))
     with atomic_path(dest, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:

@@ -29,8 +29,9 @@ import pyarrow.parquet as pq
 
 from exo_assets.storage.atomic import atomic_path
 
-CURVE_SCHEMA = pa.schema([("time", pa.float64()), ("flux", pa.float32()), ("flux_err", pa.float32()),
-                          ("segment", pa.int32())])
+CURVE_SCHEMA = pa.schema(
+    [("time", pa.float64()), ("flux", pa.float32()), ("flux_err", pa.float32()), ("segment", pa.int32())]
+)
 STAGING = ".staging"
 STALE_AFTER_S = 2 * 86400.0
 
@@ -59,16 +60,24 @@ def write_star_curve(folder: str | Path, star_id: str, time, flux, flux_err, seg
     """Write one star's cleaned curve atomically into `folder`; returns the file name (relative)."""
     name = curve_file_name(star_id)
     table = pa.Table.from_arrays(
-        [pa.array(np.asarray(time, dtype=np.float64)), pa.array(np.asarray(flux, dtype=np.float32)),
-         pa.array(np.asarray(flux_err, dtype=np.float32)), pa.array(np.asarray(segment, dtype=np.int32))],
-        schema=CURVE_SCHEMA)
+        [
+            pa.array(np.asarray(time, dtype=np.float64)),
+            pa.array(np.asarray(flux, dtype=np.float32)),
+            pa.array(np.asarray(flux_err, dtype=np.float32)),
+            pa.array(np.asarray(segment, dtype=np.int32)),
+        ],
+        schema=CURVE_SCHEMA,
+    )
     with atomic_path(Path(folder) / name, suffix=".parquet") as tmp:
         pq.write_table(table, tmp)
     return name
 
 
 def read_star_curve(path: str | Path) -> StoredCurve:
-    """Read a curve written by `write_star_curve` (raises FileNotFoundError / ValueError when absent or bad)."""
+    """Read a curve written by `write_star_curve`.
+
+    Raises FileNotFoundError / ValueError when it is absent or bad.
+    """
     table = pq.read_table(path)
     if table.schema.names[:4] != CURVE_SCHEMA.names:
         raise ValueError(f"{path}: not a stored curve (columns {table.schema.names})")
@@ -76,8 +85,9 @@ def read_star_curve(path: str | Path) -> StoredCurve:
     return StoredCurve(cols["time"], cols["flux"], cols["flux_err"], cols["segment"])
 
 
-def staging_folder(storage_root: str | Path, asset: str, partition: str | None,
-                   stale_after_s: float = STALE_AFTER_S) -> Path:
+def staging_folder(
+    storage_root: str | Path, asset: str, partition: str | None, stale_after_s: float = STALE_AFTER_S
+) -> Path:
     """A new, empty folder under `<storage_root>/.staging/` for one materialization's streamed files.
 
     Folders left there by a process killed mid-run (older than `stale_after_s`) are removed first.

@@ -19,13 +19,19 @@ from exo_assets.assets import features, ingest
 from resources import ComputeResource, ExoIOManager, LightCurveArchive
 
 ASSETS = [ingest.catalog, ingest.raw_fits, ingest.cleaned_curves, features.features]
-ONE_WORKER = {"ops": {"cleaned_curves": {"config": {"max_workers": 1}}, "features": {"config": {"max_workers": 1}}}}
+ONE_WORKER = {
+    "ops": {"cleaned_curves": {"config": {"max_workers": 1}}, "features": {"config": {"max_workers": 1}}}
+}
 
 
 def _resources(root, stars: int) -> dict:
-    return {"archive": LightCurveArchive(cache_dir=str(root / "cache"), targets_per_mission=stars, sim_seed=3,
-                                         selection_seed=3),
-            "io_manager": ExoIOManager(base_dir=str(root / f"store{stars}")), "compute": ComputeResource(max_workers=1)}
+    return {
+        "archive": LightCurveArchive(
+            cache_dir=str(root / "cache"), targets_per_mission=stars, sim_seed=3, selection_seed=3
+        ),
+        "io_manager": ExoIOManager(base_dir=str(root / f"store{stars}")),
+        "compute": ComputeResource(max_workers=1),
+    }
 
 
 def traced_peak_bytes(root, stars: int) -> int:
@@ -36,12 +42,20 @@ def traced_peak_bytes(root, stars: int) -> int:
     """
     instance = dg.DagsterInstance.ephemeral()
     resources = _resources(root, stars)
-    dg.materialize(ASSETS, resources=resources, partition_key="TESS", instance=instance, run_config=ONE_WORKER)
+    dg.materialize(
+        ASSETS, resources=resources, partition_key="TESS", instance=instance, run_config=ONE_WORKER
+    )
     gc.collect()
     tracemalloc.start()
     try:
-        result = dg.materialize(ASSETS, resources=resources, partition_key="TESS", instance=instance,
-                                selection=["cleaned_curves", "feature_table", "cnn_tensors"], run_config=ONE_WORKER)
+        result = dg.materialize(
+            ASSETS,
+            resources=resources,
+            partition_key="TESS",
+            instance=instance,
+            selection=["cleaned_curves", "feature_table", "cnn_tensors"],
+            run_config=ONE_WORKER,
+        )
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -55,4 +69,6 @@ def test_peak_memory_of_per_star_steps_does_not_grow_with_the_catalog(tmp_path):
     small = traced_peak_bytes(tmp_path, 3)
     large = traced_peak_bytes(tmp_path, 9)
     print(f"traced peak: 3 stars {small / 2**20:.1f} MiB, 9 stars {large / 2**20:.1f} MiB")
-    assert large < 1.5 * small, f"peak grew from {small / 2**20:.1f} to {large / 2**20:.1f} MiB for 3x the stars"
+    assert large < 1.5 * small, (
+        f"peak grew from {small / 2**20:.1f} to {large / 2**20:.1f} MiB for 3x the stars"
+    )

@@ -44,15 +44,22 @@ def oof():
 
 def _booster_bundle(ids, y, raw, calibrated=None) -> TableBundle:
     labels = np.array(CLASSES)[y]
-    return TableBundle({"oof": probability_frame(ids, labels, raw if calibrated is None else calibrated, CLASSES),
-                        "oof_raw": probability_frame(ids, labels, raw, CLASSES)}, attrs={"temperature": 1.0})
+    return TableBundle(
+        {
+            "oof": probability_frame(ids, labels, raw if calibrated is None else calibrated, CLASSES),
+            "oof_raw": probability_frame(ids, labels, raw, CLASSES),
+        },
+        attrs={"temperature": 1.0},
+    )
 
 
 def test_crossfitted_temperature_helps_overconfident_and_not_mixed_halves(oof):
     ids, y, stars, _, p = oof
     halves = star_halves(stars)
     over = np.exp(np.log(p) * 3)
-    over /= over.sum(axis=1, keepdims=True)  # uniformly over-confident: T fitted on either half helps the other
+    over /= over.sum(
+        axis=1, keepdims=True
+    )  # uniformly over-confident: T fitted on either half helps the other
     assert compare(y, over, crossfit_temperature(over, y, halves)).gain > 0
     # one half over-confident, the other under-confident: each half's temperature hurts the other half
     mixed = np.where(halves[:, None], over, np.exp(np.log(p) / 4))
@@ -78,8 +85,10 @@ def _blend_inputs(ids, y, p_b, p_c, min_gain_se=0.0):
     labels = np.array(CLASSES)[y]
     booster = TableBundle({"oof": probability_frame(ids, labels, p_b, CLASSES)})
     cnn = TableBundle({"oof": probability_frame(ids, labels, p_c, CLASSES)})
-    blend = TableBundle({}, attrs={"blend": {"alpha": 0.5, "gate_feature": None},
-                                   "blend_config": {"min_gain_se": min_gain_se}})
+    blend = TableBundle(
+        {},
+        attrs={"blend": {"alpha": 0.5, "gate_feature": None}, "blend_config": {"min_gain_se": min_gain_se}},
+    )
     return blend, booster, cnn
 
 
@@ -102,8 +111,12 @@ def test_blend_metrics_finite_fails_on_nan_and_missing_stage():
     stages = ["booster", "cnn", "blend", "blend_vetting"]
     good = TableBundle({}, attrs={"metrics": {"oof": {s: m for s in stages}, "holdout": {}}})
     assert model_assets.blend_metrics_finite(good).passed
-    bad = TableBundle({}, attrs={"metrics": {"oof": {**{s: m for s in stages}, "blend": {**m, "log_loss": np.nan}},
-                                             "holdout": {}}})
+    bad = TableBundle(
+        {},
+        attrs={
+            "metrics": {"oof": {**{s: m for s in stages}, "blend": {**m, "log_loss": np.nan}}, "holdout": {}}
+        },
+    )
     assert not model_assets.blend_metrics_finite(bad).passed
     missing = TableBundle({}, attrs={"metrics": {"oof": {"booster": m}, "holdout": {}}})
     assert not model_assets.blend_metrics_finite(missing).passed
@@ -138,7 +151,8 @@ def test_cnn_tensors_match_features_fails_on_misaligned_or_non_finite_views():
     assert not feature_assets.cnn_tensors_match_features(swapped, table).passed
     nan_views = {**views, "local": np.full((len(ids), 11), np.nan, np.float32)}
     assert not feature_assets.cnn_tensors_match_features(
-        ArrayBundle({**nan_views, "signal_id": ids, "label": table["label"].to_numpy(str)}), table).passed
+        ArrayBundle({**nan_views, "signal_id": ids, "label": table["label"].to_numpy(str)}), table
+    ).passed
 
 
 def test_final_report_matches_blend_fails_on_other_metrics_or_broken_files():
@@ -147,9 +161,15 @@ def test_final_report_matches_blend_fails_on_other_metrics_or_broken_files():
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 10
 
     def report(doc_metrics, pdf=b"%PDF-1.4", fig=png):
-        return TableBundle({}, attrs={"pages": 3, "figures": ["a.png"]},
-                           files={"metrics.json": json.dumps({"metrics": doc_metrics, "pdf": {"pages": 3}}).encode(),
-                                  "report.pdf": pdf, "a.png": fig})
+        return TableBundle(
+            {},
+            attrs={"pages": 3, "figures": ["a.png"]},
+            files={
+                "metrics.json": json.dumps({"metrics": doc_metrics, "pdf": {"pages": 3}}).encode(),
+                "report.pdf": pdf,
+                "a.png": fig,
+            },
+        )
 
     assert report_assets.final_report_matches_blend(report(metrics), blend).passed
     assert not report_assets.final_report_matches_blend(report({"oof": {}}), blend).passed

@@ -18,10 +18,15 @@ RUN_CONFIG = {"ops": {"external_benchmark": {"config": {"seed": 3, "cnn_epochs":
 
 def _materialize(folder, store, **source):
     return dg.materialize(
-        [external_signals, external_benchmark], partition_key="vetting", run_config=RUN_CONFIG,
-        resources={"io_manager": ExoIOManager(base_dir=str(store)),
-                   "external_views": ExternalViewsSource(**({"vetting_dir": str(folder)} | source))},
-        raise_on_error=False)
+        [external_signals, external_benchmark],
+        partition_key="vetting",
+        run_config=RUN_CONFIG,
+        resources={
+            "io_manager": ExoIOManager(base_dir=str(store)),
+            "external_views": ExternalViewsSource(**({"vetting_dir": str(folder)} | source)),
+        },
+        raise_on_error=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +43,11 @@ def test_feature_table_and_tensors_hold_every_split_aligned(materialized):
     _, store, _, _ = materialized
     table = pd.read_parquet(store / "external_feature_table" / "vetting.parquet")
     tensors = read_npz(store / "external_cnn_tensors" / "vetting.npz")
-    assert table["split"].value_counts().to_dict() == {"train": 90, "val": 45, "test": 21}  # test keeps class O
+    assert table["split"].value_counts().to_dict() == {
+        "train": 90,
+        "val": 45,
+        "test": 21,
+    }  # test keeps class O
     assert set(table.loc[table["split"] != "test", "label"]) == {"PC", "EB", "J"}
     assert list(tensors["signal_id"]) == list(table["signal_id"])
     assert tensors["global"].shape == (156, 201) and tensors["secondary"].shape == (156, 61)
@@ -46,7 +55,8 @@ def test_feature_table_and_tensors_hold_every_split_aligned(materialized):
 
 
 def test_benchmark_asset_is_the_cli_benchmark(materialized, tmp_path):
-    """Same seed, same shards: the asset's predictions equal `exo-assets benchmark-tfrecord`'s (one code path)."""
+    """Same seed, same shards: the asset's predictions equal `exo-assets benchmark-tfrecord`'s
+    (one code path)."""
     _, store, result, (train, val, test) = materialized
     bundle = result.output_for_node("external_benchmark")
     preds = bundle.tables["predictions"]
@@ -58,7 +68,8 @@ def test_benchmark_asset_is_the_cli_benchmark(materialized, tmp_path):
     for c in ("PC", "EB", "J"):
         assert np.allclose(merged[f"p_{c}"], merged[f"p_{c}_cli"], atol=1e-6)
     assert bundle.attrs["validation"]["booster"]["vetting_ap"] == pytest.approx(
-        cli_metrics["validation"]["booster"]["vetting_ap"])
+        cli_metrics["validation"]["booster"]["vetting_ap"]
+    )
     assert bundle.attrs["test_source"] == "test shards"
     md = result.asset_materializations_for_node("external_benchmark")[0].metadata
     assert "booster" in md["validation"].value and "not the embedded simulator" in md["data"].value
@@ -93,8 +104,10 @@ def test_stored_round_trip_and_mismatch_refused(materialized):
     table, tensors = to_stored(sets)
     back = from_stored(table, tensors)
     assert set(back) == {"train", "val"}
-    pd.testing.assert_frame_equal(back["val"].features.drop(columns="split"),
-                                  sets["val"].features.drop(columns="split").reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        back["val"].features.drop(columns="split"),
+        sets["val"].features.drop(columns="split").reset_index(drop=True),
+    )
     assert np.array_equal(back["val"].views["local"], sets["val"].views["local"])
     assert back["train"].classes == ["PC", "EB", "J"] and back["train"].meta["dataset"] == "vetting"
     with pytest.raises(ValueError, match="different signals"):
@@ -107,6 +120,8 @@ def test_cli_missing_folder_exits_nonzero_naming_it(tmp_path, monkeypatch, capsy
     from exo_assets import cli
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
-    code = cli.main(["materialize-external", "--set", "toi", "--dir", str(tmp_path / "missing"), "--log-level", "ERROR"])
+    code = cli.main(
+        ["materialize-external", "--set", "toi", "--dir", str(tmp_path / "missing"), "--log-level", "ERROR"]
+    )
     assert code == 1
     assert "TFRecord folder not found" in capsys.readouterr().err

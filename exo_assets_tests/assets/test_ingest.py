@@ -8,7 +8,7 @@ import pytest
 
 from exo_assets.assets import ingest
 from exo_assets.storage.curves import read_star_curve
-from exo_assets_tests.conftest import KEPLER90_FILES, KIC10797460_FILE
+from exo_assets_tests.conftest import KEPLER90_FILES
 from resources import ComputeResource, ExoIOManager, LightCurveArchive
 
 ASSETS = [ingest.catalog, ingest.raw_fits, ingest.cleaned_curves]
@@ -25,13 +25,20 @@ def local_folder(tmp_path, bad_fits_dir):
 
 def _materialize(tmp_path, folder, **archive_kw):
     resources = {
-        "archive": LightCurveArchive(backend="local", local_dir=str(folder), targets_per_mission=0, **archive_kw),
+        "archive": LightCurveArchive(
+            backend="local", local_dir=str(folder), targets_per_mission=0, **archive_kw
+        ),
         "io_manager": ExoIOManager(base_dir=str(tmp_path / "store")),
         "compute": ComputeResource(max_workers=1),
     }
     instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize(ASSETS, resources=resources, partition_key="Kepler", instance=instance,
-                            run_config={"ops": {"cleaned_curves": {"config": {"max_workers": 1}}}})
+    result = dg.materialize(
+        ASSETS,
+        resources=resources,
+        partition_key="Kepler",
+        instance=instance,
+        run_config={"ops": {"cleaned_curves": {"config": {"max_workers": 1}}}},
+    )
     return result, instance
 
 
@@ -60,7 +67,10 @@ def test_pipeline_on_real_kepler_files_with_bad_files_in_folder(tmp_path, local_
     mats = result.asset_materializations_for_node("raw_fits")
     md = mats[0].metadata
     assert md["provenance"].value == "local"
-    assert all(name in md["unreadable_files"].value for name in ("corrupt.fits", "truncated.fits", "empty.fits", "image.fits"))
+    assert all(
+        name in md["unreadable_files"].value
+        for name in ("corrupt.fits", "truncated.fits", "empty.fits", "image.fits")
+    )
 
 
 @pytest.mark.slow
@@ -68,7 +78,7 @@ def test_star_with_only_a_bad_file_is_recorded_not_fatal(tmp_path, local_folder)
     # KIC 10797460's only file is replaced by a corrupt copy with a valid header block
     good = local_folder / "good.fits"
     data = good.read_bytes()
-    good.write_bytes(data[:2880 * 2] + b"\0" * (len(data) - 2880 * 2))
+    good.write_bytes(data[: 2880 * 2] + b"\0" * (len(data) - 2880 * 2))
     result, _ = _materialize(tmp_path, local_folder)
     assert result.success
     stars = result.output_for_node("cleaned_curves")["stars"].set_index("star_id")
@@ -103,8 +113,14 @@ def test_failed_rematerialization_keeps_previous_value(tmp_path, local_folder, m
         "io_manager": ExoIOManager(base_dir=str(tmp_path / "store")),
         "compute": ComputeResource(max_workers=1),
     }
-    again = dg.materialize(ASSETS, resources=resources, partition_key="Kepler", instance=instance,
-                           raise_on_error=False, run_config={"ops": {"cleaned_curves": {"config": {"max_workers": 1}}}})
+    again = dg.materialize(
+        ASSETS,
+        resources=resources,
+        partition_key="Kepler",
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"cleaned_curves": {"config": {"max_workers": 1}}}},
+    )
     assert not again.success
     assert pointer.read_text() == before
     from resources.io_managers import read_bundle

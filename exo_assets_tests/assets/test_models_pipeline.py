@@ -19,20 +19,33 @@ from resources.io_managers import read_bundle
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline")
-    defs = build_defs(archive=LightCurveArchive(cache_dir=str(root / "cache"), targets_per_mission=30, sim_seed=2),
-                      io_manager=ExoIOManager(base_dir=str(root / "store")))
+    defs = build_defs(
+        archive=LightCurveArchive(cache_dir=str(root / "cache"), targets_per_mission=30, sim_seed=2),
+        io_manager=ExoIOManager(base_dir=str(root / "store")),
+    )
     job = defs.resolve_job_def(MISSION_JOB)
-    result = job.execute_in_process(partition_key="TESS", instance=dg.DagsterInstance.ephemeral(), run_config={
-        "ops": {"cnn_oof": {"config": {"epochs": 3, "patience": 2}},
-                "holdout_split": {"config": {"n_splits": 3, "n_repeats": 2}}}})
+    result = job.execute_in_process(
+        partition_key="TESS",
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config={
+            "ops": {
+                "cnn_oof": {"config": {"epochs": 3, "patience": 2}},
+                "holdout_split": {"config": {"n_splits": 3, "n_repeats": 2}},
+            }
+        },
+    )
     return result, root / "store"
 
 
 def test_all_assets_and_checks_succeed(run):
     result, _ = run
     assert result.success
-    evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    assert len(evaluations) == 7 and all(ev.passed for ev in evaluations)  # 6 on data and models, 1 on final_report
+    evaluations = [
+        e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    assert len(evaluations) == 7 and all(
+        ev.passed for ev in evaluations
+    )  # 6 on data and models, 1 on final_report
 
 
 def test_oof_rows_of_both_branches_align_by_signal_id(run):
@@ -49,7 +62,9 @@ def test_oof_rows_of_both_branches_align_by_signal_id(run):
 def test_models_are_native_files_that_reload(run):
     _, store = run
     booster = read_bundle(store / "calibrated_booster" / "TESS.bundle.json")
-    model = BoosterModel.from_text(booster.files["model.lgb.txt"].decode(), json.loads(booster.files["model.json"]))
+    model = BoosterModel.from_text(
+        booster.files["model.lgb.txt"].decode(), json.loads(booster.files["model.json"])
+    )
     assert model.classes == ["CP", "PC", "FP"] and model.temperature > 0
     assert model.meta["provenance"] == "simulated"
     cnn = read_bundle(store / "cnn_oof" / "TESS.bundle.json")

@@ -18,13 +18,29 @@ from exo_assets.definitions import SUMMARY_JOB, build_defs
 from exo_assets.instance import open_instance
 from exo_assets.reporting import SECTIONS
 from exo_assets.reporting.pdf import PAGE_SIZE
+from exo_assets_tests.reporting.pdf_text import expected_rows, metric_rows, page_texts
 from resources import ExoIOManager, LightCurveArchive
 from resources.io_managers import read_bundle
-from exo_assets_tests.reporting.pdf_text import expected_rows, metric_rows, page_texts
 
-FIGURES = {"class_balance.png", "confusion.png", "reliability.png", "roc_pr.png", "importance.png", "shap_summary.png",
-           "vetting_flags.png", "examples.png"}
-MISSION_UPSTREAM = ("catalog", "raw_fits", "feature_table", "cnn_tensors", "calibrated_booster", "cnn_oof", "blend")
+FIGURES = {
+    "class_balance.png",
+    "confusion.png",
+    "reliability.png",
+    "roc_pr.png",
+    "importance.png",
+    "shap_summary.png",
+    "vetting_flags.png",
+    "examples.png",
+}
+MISSION_UPSTREAM = (
+    "catalog",
+    "raw_fits",
+    "feature_table",
+    "cnn_tensors",
+    "calibrated_booster",
+    "cnn_oof",
+    "blend",
+)
 
 
 def bundle(storage, asset: str, partition: str):
@@ -33,8 +49,11 @@ def bundle(storage, asset: str, partition: str):
 
 def latest(instance, asset: str, partition: str | None = "TESS"):
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition] if partition else None),
-        limit=1).records
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey(asset), asset_partitions=[partition] if partition else None
+        ),
+        limit=1,
+    ).records
     return records[0].asset_materialization
 
 
@@ -54,7 +73,11 @@ def test_final_report_pdf_figures_and_numbers(materialized_home, mission):
     blend = bundle(home / "storage", "blend", mission)
     assert set(report.files) == {"report.pdf", "metrics.json", *FIGURES}
     doc = json.loads(report.files["metrics.json"])
-    assert doc["metrics"] == blend.attrs["metrics"] and doc["provenance"] == "simulated" and doc["mission"] == mission
+    assert (
+        doc["metrics"] == blend.attrs["metrics"]
+        and doc["provenance"] == "simulated"
+        and doc["mission"] == mission
+    )
 
     pages = page_texts(report.files["report.pdf"])
     assert len(pages) == report.attrs["pages"] == 10
@@ -76,8 +99,11 @@ def test_final_report_pdf_figures_and_numbers(materialized_home, mission):
 def test_report_check_passed_in_the_mission_run(materialized_home):
     home, run_ids = materialized_home
     with open_instance(home) as instance:
-        evaluations = [e.dagster_event.event_specific_data for e in instance.all_logs(run_ids["TESS"])
-                       if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
+        evaluations = [
+            e.dagster_event.event_specific_data
+            for e in instance.all_logs(run_ids["TESS"])
+            if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+        ]
     ours = [ev for ev in evaluations if ev.check_name == "final_report_matches_blend"]
     assert len(ours) == 1 and ours[0].passed
 
@@ -101,10 +127,13 @@ def test_materializations_show_metrics_and_small_inline_figures(materialized_hom
 
 
 def run_summary(storage):
-    defs = build_defs(archive=LightCurveArchive(cache_dir=str(storage.parent / "cache")),
-                      io_manager=ExoIOManager(base_dir=str(storage)))
-    return defs.resolve_job_def(SUMMARY_JOB).execute_in_process(instance=dg.DagsterInstance.ephemeral(),
-                                                               raise_on_error=False)
+    defs = build_defs(
+        archive=LightCurveArchive(cache_dir=str(storage.parent / "cache")),
+        io_manager=ExoIOManager(base_dir=str(storage)),
+    )
+    return defs.resolve_job_def(SUMMARY_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
 
 
 def test_summary_of_the_stored_missions_then_of_none(materialized_home, tmp_path):
@@ -137,7 +166,9 @@ def test_summary_of_the_stored_missions_then_of_none(materialized_home, tmp_path
     assert bundle(storage, "report_summary", "__all__").attrs["missions"] == ["Kepler", "TESS"]
 
 
-def test_final_report_on_a_blend_without_metrics_fails_clearly_and_keeps_the_previous(materialized_home, tmp_path):
+def test_final_report_on_a_blend_without_metrics_fails_clearly_and_keeps_the_previous(
+    materialized_home, tmp_path
+):
     home, _ = materialized_home
     storage = tmp_path / "storage"
     for asset in (*MISSION_UPSTREAM, "final_report"):
@@ -149,8 +180,14 @@ def test_final_report_on_a_blend_without_metrics_fails_clearly_and_keeps_the_pre
     before = (storage / "final_report" / "TESS.bundle.json").read_text()
 
     defs = build_defs(io_manager=ExoIOManager(base_dir=str(storage)))
-    result = dg.materialize(list(defs.assets), selection=["final_report"], partition_key="TESS",
-                            resources=defs.resources, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    result = dg.materialize(
+        list(defs.assets),
+        selection=["final_report"],
+        partition_key="TESS",
+        resources=defs.resources,
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "cannot build the TESS report" in str(failure.event_specific_data.error)
@@ -168,15 +205,25 @@ def test_io_manager_reads_all_partitions_as_a_dict_and_skips_missing_only_when_a
     manager = ExoIOManager(base_dir=str(tmp_path))
 
     def context(**metadata):
-        return dg.build_input_context(asset_key="x", asset_partitions_def=mission_partitions,
-                                      asset_partition_key_range=dg.PartitionKeyRange("Kepler", "TESS"),
-                                      definition_metadata=metadata)
+        return dg.build_input_context(
+            asset_key="x",
+            asset_partitions_def=mission_partitions,
+            asset_partition_key_range=dg.PartitionKeyRange("Kepler", "TESS"),
+            definition_metadata=metadata,
+        )
 
     with pytest.raises(FileNotFoundError, match="K2"):
         manager.load_input(context())
-    assert manager.load_input(context(allow_missing_partitions=True)) == {"Kepler": {"v": 1}, "TESS": {"v": 2}}
-    one = dg.build_input_context(asset_key="x", asset_partitions_def=mission_partitions, partition_key="TESS",
-                                 asset_partition_key_range=dg.PartitionKeyRange("TESS", "TESS"))
+    assert manager.load_input(context(allow_missing_partitions=True)) == {
+        "Kepler": {"v": 1},
+        "TESS": {"v": 2},
+    }
+    one = dg.build_input_context(
+        asset_key="x",
+        asset_partitions_def=mission_partitions,
+        partition_key="TESS",
+        asset_partition_key_range=dg.PartitionKeyRange("TESS", "TESS"),
+    )
     assert manager.load_input(one) == {"v": 2}  # a partitioned step still gets the bare value
 
 

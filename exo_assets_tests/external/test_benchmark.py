@@ -18,11 +18,15 @@ def _shards(tmp_path, seed=0):
         out = []
         for i in range(n):
             disp = classes[i % 3]
-            out.append(_vetting_record(rng, 5000 + start + i, start + i, disp, shape="V" if disp == "EB" else "box"))
+            out.append(
+                _vetting_record(rng, 5000 + start + i, start + i, disp, shape="V" if disp == "EB" else "box")
+            )
         return out
 
-    train = [_write(tmp_path / "train-00000-of-00002", records(45, 0)),
-             _write(tmp_path / "train-00001-of-00002", records(45, 100))]
+    train = [
+        _write(tmp_path / "train-00000-of-00002", records(45, 0)),
+        _write(tmp_path / "train-00001-of-00002", records(45, 100)),
+    ]
     val = [_write(tmp_path / "val-00000-of-00001", records(45, 200))]
     test_recs = records(20, 300) + [_vetting_record(rng, 9999, 999, "O")]
     test = [_write(tmp_path / "test-00000-of-00001", test_recs)]
@@ -35,8 +39,23 @@ def bench(tmp_path_factory):
     train, val, test = _shards(tmp)
     outs = []
     for run in ("a", "b"):
-        code = cli.main(["benchmark-tfrecord", "--train", *train, "--val", *val, "--test", *test,
-                         "--out", str(tmp / run), "--seed", "3", "--cnn-epochs", "2"])
+        code = cli.main(
+            [
+                "benchmark-tfrecord",
+                "--train",
+                *train,
+                "--val",
+                *val,
+                "--test",
+                *test,
+                "--out",
+                str(tmp / run),
+                "--seed",
+                "3",
+                "--cnn-epochs",
+                "2",
+            ]
+        )
         assert code == 0
         outs.append(tmp / run)
     return outs
@@ -81,7 +100,18 @@ def test_corrupt_shard_is_a_clear_error(tmp_path, capsys):
     train, val, test = _shards(tmp_path)
     bad = tmp_path / "bad-00000-of-00001"
     bad.write_bytes(b"\x00" * 40)
-    code = cli.main(["benchmark-tfrecord", "--train", *train, "--val", str(bad), "--test", *test,
-                     "--out", str(tmp_path / "o")])
+    code = cli.main(
+        [
+            "benchmark-tfrecord",
+            "--train",
+            *train,
+            "--val",
+            str(bad),
+            "--test",
+            *test,
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert code == 2
     assert "bad-00000-of-00001" in capsys.readouterr().err

@@ -14,17 +14,32 @@ import pytest
 from exo_assets.models.cnn import CNNClassifier, CNNConfig, apply_quantile_knots, fit_quantile_knots
 
 CLASSES = ["PC", "EB", "J"]
-FAST = CNNConfig(global_channels=("global",), local_channels=("local",), global_filters=(4, 8), local_filters=(4,),
-                 global_out_bins=2, local_out_bins=2, dense_units=(16,), epochs=12, batch_size=16, patience=40,
-                 min_epochs=1, num_threads=1,
-                 focal_gamma=0.0, class_weighting="none", lr=3e-3)
+FAST = CNNConfig(
+    global_channels=("global",),
+    local_channels=("local",),
+    global_filters=(4, 8),
+    local_filters=(4,),
+    global_out_bins=2,
+    local_out_bins=2,
+    dense_units=(16,),
+    epochs=12,
+    batch_size=16,
+    patience=40,
+    min_epochs=1,
+    num_threads=1,
+    focal_gamma=0.0,
+    class_weighting="none",
+    lr=3e-3,
+)
 
 
 def noise_views(n: int, seed: int) -> dict[str, np.ndarray]:
     """Views without any class information (pure noise)."""
     rng = np.random.default_rng(seed)
-    return {"global": rng.normal(0, 0.3, (n, 51)).astype(np.float32),
-            "local": rng.normal(0, 0.3, (n, 21)).astype(np.float32)}
+    return {
+        "global": rng.normal(0, 0.3, (n, 51)).astype(np.float32),
+        "local": rng.normal(0, 0.3, (n, 21)).astype(np.float32),
+    }
 
 
 def scalar_table(y: np.ndarray, seed: int) -> np.ndarray:
@@ -44,8 +59,12 @@ def test_quantile_knots_map_to_unit_interval_robustly():
     assert len(knots) == 3
     xs, ys = knots[0]
     assert np.all(np.diff(xs) > 0) and ys[0] == pytest.approx(-1) and ys[-1] == pytest.approx(1)
-    z = apply_quantile_knots(np.array([[np.median(x[:, 0]), 3.0, 1.0], [1e30, 3.0, 1.0], [np.nan, np.nan, 5.0],
-                                       [-1e30, 2.0, 0.0]]), knots)
+    z = apply_quantile_knots(
+        np.array(
+            [[np.median(x[:, 0]), 3.0, 1.0], [1e30, 3.0, 1.0], [np.nan, np.nan, 5.0], [-1e30, 2.0, 0.0]]
+        ),
+        knots,
+    )
     assert z.dtype == np.float32 and z.shape == (4, 3)
     assert abs(z[0, 0]) < 0.05  # the training median maps to ~0
     assert z[1, 0] == pytest.approx(1.0) and z[3, 0] == pytest.approx(-1.0)  # clamped, never beyond +-1

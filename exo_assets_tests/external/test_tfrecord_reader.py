@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from tfrecord.writer import TFRecordWriter  # noqa: E402  (a hard dependency: never skipped)
 
 from exo_assets.external import tfrecord_reader as R
+from exo_assets.science.catalogs import LeakageError, leakage_columns
 from exo_assets.science.view_features import (
     DERIVED_SCALAR_COLUMNS,
     VIEW_FEATURE_COLUMNS,
@@ -19,9 +21,6 @@ from exo_assets.science.view_features import (
     compute_view_features,
     derived_scalar_features,
 )
-from exo_assets.science.catalogs import LeakageError, leakage_columns
-
-from tfrecord.writer import TFRecordWriter  # noqa: E402  (a hard dependency: never skipped)
 
 RNG_SEED = 7
 
@@ -59,11 +58,21 @@ def _vetting_record(rng, tic, row, disp, toi_bytes=False, depth_change=0.1, shap
         "global_view": (g.astype(np.float32), "float"),
         "local_view": (loc.astype(np.float32), "float"),
         "secondary_view": (sec.astype(np.float32), "float"),
-        "Period": (2.0 + row, "float"), "Duration": (0.1, "float"), "Transit_Depth": (-51882.87, "float"),
-        "SN": (20.0, "float"), "Tmag": (-4.5, "float"), "Qingress": (0.2, "float"),
-        "depth_change": (depth_change, "float"), "Sectors": (3, "int"), "is_multi": (0.0, "float"),
-        "camera": (1, "int"), "ccd": (2, "int"), "Epoc": (1330.5, "float"), "tic_id": (tic, "int"),
-        "row_id": (row, "int"), "Disposition": (disp.encode(), "byte"),
+        "Period": (2.0 + row, "float"),
+        "Duration": (0.1, "float"),
+        "Transit_Depth": (-51882.87, "float"),
+        "SN": (20.0, "float"),
+        "Tmag": (-4.5, "float"),
+        "Qingress": (0.2, "float"),
+        "depth_change": (depth_change, "float"),
+        "Sectors": (3, "int"),
+        "is_multi": (0.0, "float"),
+        "camera": (1, "int"),
+        "ccd": (2, "int"),
+        "Epoc": (1330.5, "float"),
+        "tic_id": (tic, "int"),
+        "row_id": (row, "int"),
+        "Disposition": (disp.encode(), "byte"),
         "toi_id": ((b"?.01", "byte") if toi_bytes else (0.01, "float")),
     }
 
@@ -76,13 +85,30 @@ def _toi_pair(rng, tic, row, period):
     g, loc = _astronet_norm(g), _astronet_norm(loc)
     ng, nl = _astronet_norm(rng.normal(0, 1, 201)), _astronet_norm(rng.normal(0, 1, 61))
     scal = {
-        "Period": (period, "float"), "Duration": (0.12, "float"), "Transit Depth": (3000.0, "float"),
-        "SN": (25.0, "float"), "Sectors": (36, "int"), "is_multi": (0.0, "float"), "camera": (2, "int"),
-        "ccd": (2, "int"), "Epoc": (2281.27, "float"), "tic_id": (tic, "int"), "row_id": (row, "int"),
-        "toi_id": (0.01, "float"), "Disposition": (1, "int"),
+        "Period": (period, "float"),
+        "Duration": (0.12, "float"),
+        "Transit Depth": (3000.0, "float"),
+        "SN": (25.0, "float"),
+        "Sectors": (36, "int"),
+        "is_multi": (0.0, "float"),
+        "camera": (2, "int"),
+        "ccd": (2, "int"),
+        "Epoc": (2281.27, "float"),
+        "tic_id": (tic, "int"),
+        "row_id": (row, "int"),
+        "toi_id": (0.01, "float"),
+        "Disposition": (1, "int"),
     }
-    first = {"global_view": (g.astype(np.float32), "float"), "local_view": (loc.astype(np.float32), "float"), **scal}
-    second = {"global_view": (ng.astype(np.float32), "float"), "local_view": (nl.astype(np.float32), "float"), **scal}
+    first = {
+        "global_view": (g.astype(np.float32), "float"),
+        "local_view": (loc.astype(np.float32), "float"),
+        **scal,
+    }
+    second = {
+        "global_view": (ng.astype(np.float32), "float"),
+        "local_view": (nl.astype(np.float32), "float"),
+        **scal,
+    }
     return [first, second]
 
 
@@ -103,7 +129,10 @@ def vetting_shards(tmp_path):
         _vetting_record(rng, 1003, 2, "J", depth_change=1.5e25),
         _vetting_record(rng, 1001, 3, "PC"),  # same star, another signal
     ]
-    val = [_vetting_record(rng, 1004, 1, "J"), _vetting_record(rng, 1005, 5, "O")]  # row_id 1 repeats: tic differs
+    val = [
+        _vetting_record(rng, 1004, 1, "J"),
+        _vetting_record(rng, 1005, 5, "O"),
+    ]  # row_id 1 repeats: tic differs
     return [_write(tmp_path / "train-00000-of-00001", recs), _write(tmp_path / "val-00000-of-00001", val)]
 
 
@@ -120,19 +149,24 @@ TOI_SIGNALS = [  # tic, row, shard period
 def toi_shards(tmp_path):
     rng = np.random.default_rng(RNG_SEED + 1)
     recs = [r for tic, row, p in TOI_SIGNALS for r in _toi_pair(rng, tic, row, p)]
-    return [_write(tmp_path / "train-00000-of-00002", recs[:6]), _write(tmp_path / "val-00000-of-00001", recs[6:])]
+    return [
+        _write(tmp_path / "train-00000-of-00002", recs[:6]),
+        _write(tmp_path / "val-00000-of-00001", recs[6:]),
+    ]
 
 
 @pytest.fixture
 def toi_catalog(tmp_path):
     """A raw TOI-archive-style catalog (tid, pl_orbper, tfopwg_disp), with a comment header."""
     path = tmp_path / "toi_small.csv"
-    frame = pd.DataFrame({
-        "toi": [1.01, 2.01, 3.01, 5.01, 5.02],
-        "tid": [2001, 2002, 2003, 2005, 2005],
-        "tfopwg_disp": ["KP", "APC", "FA", "FP", "PC"],
-        "pl_orbper": [3.0, 5.025, 7.21, 11.05, 40.0],
-    })
+    frame = pd.DataFrame(
+        {
+            "toi": [1.01, 2.01, 3.01, 5.01, 5.02],
+            "tid": [2001, 2002, 2003, 2005, 2005],
+            "tfopwg_disp": ["KP", "APC", "FA", "FP", "PC"],
+            "pl_orbper": [3.0, 5.025, 7.21, 11.05, 40.0],
+        }
+    )
     with open(path, "w") as fh:
         fh.write("# a comment line, as in archive exports\n")
         frame.to_csv(fh, index=False)
@@ -206,18 +240,36 @@ def test_toi_duplicates_first_kept_sign_flipped_and_catalog_labels(toi_shards, t
 
 
 def test_toi_labels_from_normalised_catalog_frame(toi_shards):
-    cat = pd.DataFrame({"star_id": ["TIC 2001", "TIC 2005"], "period_days": [2.985, 11.0], "label": ["CP", "FP"]})
+    cat = pd.DataFrame(
+        {"star_id": ["TIC 2001", "TIC 2005"], "period_days": [2.985, 11.0], "label": ["CP", "FP"]}
+    )
     es = R.load_external(toi_shards, labels_from=cat)
     assert es.features["label"].tolist() == ["CP", "FP"]
 
 
 def test_labels_from_catalog_period_tolerance():
-    cat = pd.DataFrame({"star_id": ["TIC 1", "TIC 1", "TIC 2"], "period_days": [10.0, 20.0, 5.0],
-                        "label": ["PC", "FP", "CP"]})
+    cat = pd.DataFrame(
+        {
+            "star_id": ["TIC 1", "TIC 1", "TIC 2"],
+            "period_days": [10.0, 20.0, 5.0],
+            "label": ["PC", "FP", "CP"],
+        }
+    )
     labels, reasons, ambiguous = R.labels_from_catalog([1, 1, 1, 2, 3], [10.09, 20.3, 15.0, 5.0, 1.0], cat)
-    assert labels[0] == "PC" and pd.isna(labels[1]) and pd.isna(labels[2]) and labels[3] == "CP" and pd.isna(labels[4])
-    assert list(reasons) == ["", "no catalog period within 1%", "no catalog period within 1%", "",
-                             "TIC id not in the TOI catalog"]
+    assert (
+        labels[0] == "PC"
+        and pd.isna(labels[1])
+        and pd.isna(labels[2])
+        and labels[3] == "CP"
+        and pd.isna(labels[4])
+    )
+    assert list(reasons) == [
+        "",
+        "no catalog period within 1%",
+        "no catalog period within 1%",
+        "",
+        "TIC id not in the TOI catalog",
+    ]
     assert ambiguous == 0
 
 
@@ -266,18 +318,37 @@ def test_model_feature_columns_refuses_leakage(vetting_shards):
     assert not set(cols) & set(R.ID_COLUMNS) and not set(cols) & R.FORBIDDEN_COLUMNS
     assert set(cols) >= {"period_days", "duration_days", "snr", "qingress", "depth_change", "lv_vshape"}
     assert not leakage_columns(cols) and not leakage_columns(VIEW_FEATURE_COLUMNS)
-    for bad in ["toi_id", "Sectors", "camera", "ccd", "row_id", "tic_id", "Epoc", "Disposition", "label",
-                "star_id", "koi_score"]:
+    for bad in [
+        "toi_id",
+        "Sectors",
+        "camera",
+        "ccd",
+        "row_id",
+        "tic_id",
+        "Epoc",
+        "Disposition",
+        "label",
+        "star_id",
+        "koi_score",
+    ]:
         with pytest.raises(LeakageError):
             R.model_feature_columns(es.features, ["period_days", bad])
     with pytest.raises(ValueError, match="not allowed"):
         R.model_feature_columns(es.features, ["RAnd"])
     assert R.model_feature_columns(es.features, ["snr", "lv_vshape"]) == ["snr", "lv_vshape"]
-    assert all(c in R.ALLOWED_SCALARS or c in VIEW_FEATURE_COLUMNS or c in DERIVED_SCALAR_COLUMNS for c in cols)
+    assert all(
+        c in R.ALLOWED_SCALARS or c in VIEW_FEATURE_COLUMNS or c in DERIVED_SCALAR_COLUMNS for c in cols
+    )
     assert not leakage_columns(DERIVED_SCALAR_COLUMNS)
     # Columns that no row can fill (cross-view ratios of independently normalised views) are left out.
     assert "gv_lv_depth_ratio" not in cols and "oe_depth_diff_sigma" not in cols
-    assert {"log10_period", "duration_over_expected", "tmag_mag", "lv_tfit_flat", "gv_sec_rel_primary"} <= set(cols)
+    assert {
+        "log10_period",
+        "duration_over_expected",
+        "tmag_mag",
+        "lv_tfit_flat",
+        "gv_sec_rel_primary",
+    } <= set(cols)
 
 
 # --------------------------------------------------------------------------------------- bad shards
@@ -296,8 +367,13 @@ def test_missing_truncated_and_corrupt_shards_name_the_file(vetting_shards, tmp_
     empty = tmp_path / "train-empty"
     empty.write_bytes(b"")
     missing = tmp_path / "train-missing"
-    cases = {truncated: "truncated", random_bytes: "corrupt", flipped_path: "CRC", empty: "no records",
-             missing: "not found"}
+    cases = {
+        truncated: "truncated",
+        random_bytes: "corrupt",
+        flipped_path: "CRC",
+        empty: "no records",
+        missing: "not found",
+    }
     for path, word in cases.items():
         with pytest.raises(R.TFRecordError, match=word) as err:
             R.read_shards([vetting_shards[1], str(path)])
@@ -326,7 +402,7 @@ def test_view_features_box_versus_v_and_secondary():
     fb = compute_view_features({"local": box, "global": glob, "secondary": sec_eb}, period, duration)
     fv = compute_view_features({"local": vee, "global": glob, "secondary": sec_none}, period, duration)
     assert list(fb.columns) == VIEW_FEATURE_COLUMNS and len(fb) == n
-    assert (fv["lv_vshape"].median() > fb["lv_vshape"].median() + 0.3)
+    assert fv["lv_vshape"].median() > fb["lv_vshape"].median() + 0.3
     assert fv["lv_inner_outer_depth_ratio"].median() > 2.0 > 1.3 > fb["lv_inner_outer_depth_ratio"].median()
     assert fb["lv_width50_durations"].median() == pytest.approx(1.0, abs=0.15)
     assert fv["lv_width50_durations"].median() == pytest.approx(0.5, abs=0.15)
@@ -342,8 +418,9 @@ def test_view_features_box_versus_v_and_secondary():
         assert fb[col].isna().all()  # not derivable from independently normalised views without odd/even
     # Odd/even views and a shared scale make the cross-view features derivable.
     odd, even = box, 0.5 * box
-    f2 = compute_view_features({"local": box, "odd": odd, "even": even, "secondary": 0.3 * sec_eb},
-                               views_share_scale=True)
+    f2 = compute_view_features(
+        {"local": box, "odd": odd, "even": even, "secondary": 0.3 * sec_eb}, views_share_scale=True
+    )
     assert f2["oe_depth_diff_sigma"].median() > 10
     assert f2["sv_depth_rel_primary"].median() == pytest.approx(0.12, abs=0.03)
     assert f2["duty_cycle"].isna().all() and f2["gv_depth_snr"].isna().all()
@@ -351,7 +428,8 @@ def test_view_features_box_versus_v_and_secondary():
 
 def test_view_features_asymmetry_and_offset_signs():
     ingress_heavy = _dip(61, 2.0, 1.0, "box") + np.where(bin_offsets(61, 2.0) < 0, -0.3, 0.0) * (
-        np.abs(bin_offsets(61, 2.0)) <= 0.5)
+        np.abs(bin_offsets(61, 2.0)) <= 0.5
+    )
     off_centre = _dip(61, 2.0, 1.0, "box", centre=1.2)
     f = compute_view_features({"local": np.stack([ingress_heavy, off_centre])})
     assert f.loc[0, "lv_asymmetry"] > 0.1
@@ -412,8 +490,12 @@ def test_global_view_secondary_eclipse_and_ellipsoidal_variation():
 
 
 def test_derived_scalars_units_and_missing_inputs():
-    f = derived_scalar_features(period_days=[365.25, 1.0, -1.0], duration_days=[13 / 24, 0.1, 0.1],
-                                snr=[100.0, 10.0, 10.0], tmag_rescaled=[0.552 * 10 - 10.55, np.nan, 0.0])
+    f = derived_scalar_features(
+        period_days=[365.25, 1.0, -1.0],
+        duration_days=[13 / 24, 0.1, 0.1],
+        snr=[100.0, 10.0, 10.0],
+        tmag_rescaled=[0.552 * 10 - 10.55, np.nan, 0.0],
+    )
     assert list(f.columns) == DERIVED_SCALAR_COLUMNS
     assert f.loc[0, "duration_over_expected"] == pytest.approx(1.0)  # a Sun-like host at 1 yr
     assert f.loc[0, "tmag_mag"] == pytest.approx(10.0)

@@ -16,7 +16,9 @@ def test_csv_case_insensitive_with_aliases_and_exact_floats():
     t = np.array([131.512345678901234, 131.53278, 131.55321])
     f = np.array([1.0000000000000002, 0.9999999999999998, np.nan])
     text = "# a comment line\nBTJD, PDCSAP_FLUX ,Flux_Err,QUALITY\n" + "\n".join(
-        f"{float(a)!r},{'' if np.isnan(b) else repr(float(b))},0.001,{q}" for a, b, q in zip(t, f, (0, 128, 0)))
+        f"{float(a)!r},{'' if np.isnan(b) else repr(float(b))},0.001,{q}"
+        for a, b, q in zip(t, f, (0, 128, 0), strict=True)
+    )
     curve = read_csv_curve(text.encode())
     assert np.array_equal(curve.time, t)  # bit-for-bit, not a fast approximate parse
     assert curve.flux[:2].tolist() == f[:2].tolist() and np.isnan(curve.flux[2])
@@ -30,15 +32,18 @@ def test_csv_without_error_column():
     assert curve.flux_err is None and curve.time.tolist() == [1.0, 3.0]
 
 
-@pytest.mark.parametrize("data, fragment", [
-    (b"", "empty"),
-    (b"  \n", "empty"),
-    (b"time,brightness\n1,2\n", "needs a time and a flux column"),
-    (b"time,flux\n", "no data rows"),
-    (b"time,flux\n1,2\n2,two\n", "non-numeric value 'two' at data row 2"),
-    (b"time,flux\n1,2\nthree,2\n", "column 'time'"),
-    (b"\xff\xfe\x00\x01garbage", "CSV"),
-])
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        (b"", "empty"),
+        (b"  \n", "empty"),
+        (b"time,brightness\n1,2\n", "needs a time and a flux column"),
+        (b"time,flux\n", "no data rows"),
+        (b"time,flux\n1,2\n2,two\n", "non-numeric value 'two' at data row 2"),
+        (b"time,flux\n1,2\nthree,2\n", "column 'time'"),
+        (b"\xff\xfe\x00\x01garbage", "CSV"),
+    ],
+)
 def test_csv_errors(data, fragment):
     with pytest.raises(InputError, match=fragment):
         read_csv_curve(data)

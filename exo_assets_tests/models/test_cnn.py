@@ -6,25 +6,34 @@ import json
 import pickletools
 import zipfile
 from dataclasses import replace
+from itertools import pairwise
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from exo_assets.parallel import parallel_map
 from exo_assets.models.cnn import CNNClassifier, CNNConfig, class_weights, cnn_oof, focal_loss
 from exo_assets.models.splits import cv_folds
+from exo_assets.parallel import parallel_map
 
 CLASSES = ["CP", "PC", "FP"]
 
 #: Small, fast network for the tests (the defaults are sized for real runs).
-FAST = CNNConfig(global_filters=(8, 16), local_filters=(8, 16), dense_units=(32,), epochs=15,
-                 batch_size=32, patience=6, num_threads=1)
+FAST = CNNConfig(
+    global_filters=(8, 16),
+    local_filters=(8, 16),
+    dense_units=(32,),
+    epochs=15,
+    batch_size=32,
+    patience=6,
+    num_threads=1,
+)
 
 
-def synthetic_views(n: int, global_bins: int = 201, local_bins: int = 61, seed: int = 0,
-                    noise: float = 0.15) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def synthetic_views(
+    n: int, global_bins: int = 201, local_bins: int = 61, seed: int = 0, noise: float = 0.15
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Views of three kinds of signal, labels 0/1/2 in turn.
 
     0: box-shaped (flat-bottomed) dip, 1: V-shaped dip with a secondary eclipse at half depth and
@@ -73,8 +82,9 @@ def data():
 def fitted(data):
     views, y = data
     tr, va = np.arange(90), np.arange(90, 120)
-    model = CNNClassifier(CLASSES, FAST).fit(subset(views, tr[:75]), y[tr[:75]],
-                                             subset(views, tr[75:]), y[tr[75:]])
+    model = CNNClassifier(CLASSES, FAST).fit(
+        subset(views, tr[:75]), y[tr[:75]], subset(views, tr[75:]), y[tr[75:]]
+    )
     return model, views, y, va
 
 
@@ -207,7 +217,7 @@ def test_cnn_oof(data):
     np.testing.assert_allclose(oof.sum(axis=1), 1.0, atol=1e-9)
     assert info["n_predictions"] == {"min": 2, "max": 2, "missing": 0}
     assert len(info["folds"]) == len(folds) == 6
-    for f, (tr, va) in zip(info["folds"], folds):
+    for f, (tr, va) in zip(info["folds"], folds, strict=True):
         assert f["n_val"] == len(va) and f["n_train"] + f["n_inner_val"] == len(tr)
         assert f["n_inner_val"] > 0 and 1 <= f["best_epoch"] <= 10
     assert 1 <= info["median_best_epoch"] <= 10
@@ -215,8 +225,9 @@ def test_cnn_oof(data):
     assert (oof.argmax(axis=1) == y).mean() > 0.6
 
     # the same folds trained in two worker processes give the same probabilities
-    parallel, info_p = cnn_oof(views, y, groups, folds, CLASSES, cfg,
-                               map_fn=lambda fn, jobs: parallel_map(fn, jobs, max_workers=2))
+    parallel, info_p = cnn_oof(
+        views, y, groups, folds, CLASSES, cfg, map_fn=lambda fn, jobs: parallel_map(fn, jobs, max_workers=2)
+    )
     np.testing.assert_array_equal(parallel, oof)
     assert [f["best_epoch"] for f in info_p["folds"]] == [f["best_epoch"] for f in info["folds"]]
 
@@ -238,8 +249,9 @@ def test_cnn_oof_rows_align_with_input(data):
     a, b = next(gss.split(tr, groups=groups[tr]))
     inner_tr, inner_va = tr[a], tr[b]
     assert not set(groups[inner_tr]) & set(groups[inner_va])
-    model = CNNClassifier(CLASSES, cfg).fit(subset(views, inner_tr), y[inner_tr],
-                                            subset(views, inner_va), y[inner_va])
+    model = CNNClassifier(CLASSES, cfg).fit(
+        subset(views, inner_tr), y[inner_tr], subset(views, inner_va), y[inner_va]
+    )
     np.testing.assert_array_equal(oof[va], model.predict_proba(subset(views, va)))
 
     bad = [(np.arange(0, 60), np.arange(59, 120))]  # star29 on both sides
@@ -252,8 +264,9 @@ def test_focal_loss_gamma_zero_is_weighted_cross_entropy():
     logits = torch.randn(50, 3, generator=g)
     target = torch.randint(0, 3, (50,), generator=g)
     w = torch.tensor([0.5, 1.0, 2.5])
-    torch.testing.assert_close(focal_loss(logits, target, w, gamma=0.0),
-                               F.cross_entropy(logits, target, weight=w))
+    torch.testing.assert_close(
+        focal_loss(logits, target, w, gamma=0.0), F.cross_entropy(logits, target, weight=w)
+    )
     torch.testing.assert_close(focal_loss(logits, target, None, gamma=0.0), F.cross_entropy(logits, target))
 
 
@@ -266,7 +279,7 @@ def test_focal_loss_downweights_easy_examples():
         le, lh = focal_loss(easy, target, gamma=gamma), focal_loss(hard, target, gamma=gamma)
         assert le < lh
         ratios.append(float(le / lh))
-    assert all(a > b for a, b in zip(ratios, ratios[1:]))  # easy examples matter less and less
+    assert all(a > b for a, b in pairwise(ratios))  # easy examples matter less and less
     assert focal_loss(easy, target, gamma=2.0) < focal_loss(easy, target, gamma=0.0)
 
 

@@ -20,9 +20,18 @@ def _table(n_stars=90, seed=0):
         label = CLASSES[s % 3]
         for k in range(1 + (s % 4 == 0) + (s % 7 == 0)):
             row = {c: rng.normal() for c in MODEL_FEATURES}
-            row.update(signal_id=f"S{s:03d}.{k}", star_id=f"STAR {s}", mission="Kepler", label=label,
-                       status="ok", reason="", epoch_source="catalog", provenance="simulated", nan_reasons="{}",
-                       ma_fit_status="ok")
+            row.update(
+                signal_id=f"S{s:03d}.{k}",
+                star_id=f"STAR {s}",
+                mission="Kepler",
+                label=label,
+                status="ok",
+                reason="",
+                epoch_source="catalog",
+                provenance="simulated",
+                nan_reasons="{}",
+                ma_fit_status="ok",
+            )
             row["depth_ppm"] = {"CP": 1.0, "PC": 0.0, "FP": -1.0}[label] + 0.3 * rng.normal()
             row["odd_even_sigma"] = (6.0 if label == "FP" else 0.5) + rng.normal()
             rows.append(row)
@@ -105,9 +114,14 @@ def test_booster_trains_calibrates_and_predicts_on_tiny_data():
     split = make_split(table, 0.15, seed=0, n_splits=3, n_repeats=1)
     train, hold = train_holdout(table, split)
     y = encode_labels(train["label"])
-    model, oof_raw, oof = train_calibrated_booster(train[MODEL_FEATURES], y, train["star_id"].to_numpy(),
-                                                   index_folds(train, split), CLASSES,
-                                                   BoosterConfig(num_boost_round=200, num_threads=1))
+    model, oof_raw, oof = train_calibrated_booster(
+        train[MODEL_FEATURES],
+        y,
+        train["star_id"].to_numpy(),
+        index_folds(train, split),
+        CLASSES,
+        BoosterConfig(num_boost_round=200, num_threads=1),
+    )
     assert oof.shape == (len(train), 3) and np.allclose(oof.sum(axis=1), 1)
     assert classification_metrics(y, oof, CLASSES)["macro_f1"] > 0.8
     proba = model.predict_proba(hold)
@@ -123,5 +137,6 @@ def test_booster_refuses_leakage_columns():
     X = table[MODEL_FEATURES].assign(koi_score=1.0)
     y = encode_labels(table["label"])
     with pytest.raises(ValueError, match="leakage"):
-        train_calibrated_booster(X, y, table["star_id"].to_numpy(),
-                                 cv_folds(y, table["star_id"].to_numpy(), 3, 1), CLASSES)
+        train_calibrated_booster(
+            X, y, table["star_id"].to_numpy(), cv_folds(y, table["star_id"].to_numpy(), 3, 1), CLASSES
+        )

@@ -29,5 +29,9 @@ def metric_rows(text: str) -> dict[tuple[str, str], list[str]]:
 
 def expected_rows(metrics: dict) -> dict[tuple[str, str], list[str]]:
     """What `metric_rows` must read for a blend metrics dict: every value formatted by `fmt`."""
-    return {(SPLIT_LABELS[split], STAGE_LABELS[stage]): [str(m["n"]), *[fmt(m.get(k)) for k, _ in METRIC_COLUMNS]]
-            for split, stages in metrics.items() if split in SPLIT_LABELS for stage, m in stages.items()}
+    return {
+        (SPLIT_LABELS[split], STAGE_LABELS[stage]): [str(m["n"]), *[fmt(m.get(k)) for k, _ in METRIC_COLUMNS]]
+        for split, stages in metrics.items()
+        if split in SPLIT_LABELS
+        for stage, m in stages.items()
+    }

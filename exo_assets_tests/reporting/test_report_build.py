@@ -20,8 +20,16 @@ from exo_assets_tests.reporting.pdf_text import expected_rows, metric_rows
 from exo_assets_tests.reporting.synthetic import CLASSES, synthetic_inputs
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-EXPECTED_FIGURES = {"class_balance.png", "confusion.png", "reliability.png", "roc_pr.png", "importance.png",
-                    "shap_summary.png", "vetting_flags.png", "examples.png"}
+EXPECTED_FIGURES = {
+    "class_balance.png",
+    "confusion.png",
+    "reliability.png",
+    "roc_pr.png",
+    "importance.png",
+    "shap_summary.png",
+    "vetting_flags.png",
+    "examples.png",
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +43,7 @@ def built():
 def test_pdf_has_every_section_in_order_and_the_expected_pages(built):
     _, report, pages = built
     assert len(pages) == report.pages == 10  # 9 sections; section 7 has an importance and a SHAP page
-    for text, header in zip(pages, report.page_headers):
+    for text, header in zip(pages, report.page_headers, strict=True):
         assert header in text
     numbers = [int(h.split(".")[0]) for h in report.page_headers]
     assert numbers == sorted(numbers) and set(numbers) == set(range(1, 10))
@@ -80,7 +88,10 @@ def test_figures_are_nonempty_pngs_of_the_page_size(built):
             pixels = np.asarray(img.convert("L"), dtype=float)
         # drawn on: plenty of non-white pixels, not a blank page
         assert (pixels < 200).mean() > 0.01, name
-    assert json.loads(report.metrics_json())["figures"]["roc_pr.png"] == {"dpi": 60, "inches": list(PAGE_SIZE)}
+    assert json.loads(report.metrics_json())["figures"]["roc_pr.png"] == {
+        "dpi": 60,
+        "inches": list(PAGE_SIZE),
+    }
 
 
 def test_provenance_page_reports_counts_dates_and_catalog_version(built):
@@ -121,8 +132,20 @@ def test_roc_curve_drawn_matches_the_stored_auc():
     oof = inputs.blend_tables["oof"]
     m = inputs.blend_attrs["metrics"]["oof"]["booster"]
     is_pos = np.isin(oof["label"], ["CP", "PC"]).astype(int)
-    fig = roc_pr_figure({"OOF": {"booster": (is_pos, planet_score(stage_proba(oof, "booster", CLASSES), CLASSES),
-                                             m["binary_roc_auc"], m["binary_pr_auc"])}}, "t", Figure())
+    fig = roc_pr_figure(
+        {
+            "OOF": {
+                "booster": (
+                    is_pos,
+                    planet_score(stage_proba(oof, "booster", CLASSES), CLASSES),
+                    m["binary_roc_auc"],
+                    m["binary_pr_auc"],
+                )
+            }
+        },
+        "t",
+        Figure(),
+    )
     fpr, tpr = fig.axes[0].lines[0].get_data()
     assert np.trapezoid(tpr, fpr) == pytest.approx(m["binary_roc_auc"], abs=1e-12)
     assert fmt(m["binary_roc_auc"], 3) in fig.axes[0].get_legend().get_texts()[0].get_text()
@@ -134,15 +157,23 @@ def test_examples_split_correct_and_wrong_most_confident_first():
     inputs = synthetic_inputs()
     preds = predictions(inputs.blend_tables, CLASSES)
     for label in CLASSES:
-        correct, wrong = select_examples(preds, inputs.views, inputs.feature_table, inputs.view_config, label, 3)
+        correct, wrong = select_examples(
+            preds, inputs.views, inputs.feature_table, inputs.view_config, label, 3
+        )
         assert all(e.correct and e.label == label for e in correct)
         assert all(not e.correct and e.label == label for e in wrong)
         p = [e.p_predicted for e in correct]
         assert p == sorted(p, reverse=True)
     # SIG000 (P = 0.9 d, T14 = 0.2 d): the local view spans +-P/2 = +-2.25 durations, not +-4
     sig0 = preds[preds["signal_id"] == "SIG000"].iloc[0]
-    chosen = select_examples(preds[preds["signal_id"] == "SIG000"], inputs.views, inputs.feature_table,
-                             inputs.view_config, sig0["label"], 1)
+    chosen = select_examples(
+        preds[preds["signal_id"] == "SIG000"],
+        inputs.views,
+        inputs.feature_table,
+        inputs.view_config,
+        sig0["label"],
+        1,
+    )
     ex = (chosen[0] or chosen[1])[0]
     assert ex.local_x[-1] == pytest.approx(0.45 / 0.2)
 
@@ -157,8 +188,14 @@ def test_figures_of_an_empty_holdout_say_so_instead_of_failing():
     oof = inputs.blend_tables["oof"]
     assert inputs.blend_attrs["metrics"]["holdout"] == {}
     empty = (np.zeros(0, int), np.zeros((0, 3)), None)
-    fig = reliability_figure({"OOF": {"booster": (np.arange(len(oof)) % 3, np.full((len(oof), 3), 1 / 3), 0.1)},
-                              "holdout": {"booster": empty}}, "t", fig=Figure(figsize=(6, 4)))
+    fig = reliability_figure(
+        {
+            "OOF": {"booster": (np.arange(len(oof)) % 3, np.full((len(oof), 3), 1 / 3), 0.1)},
+            "holdout": {"booster": empty},
+        },
+        "t",
+        fig=Figure(figsize=(6, 4)),
+    )
     assert any(t.get_text() == "no rows" for t in fig.axes[1].texts)  # top row, second column
     fig = roc_pr_figure({"holdout": {"booster": (np.zeros(0, int), np.zeros(0), None, None)}}, "t", Figure())
     assert any("not defined" in t.get_text() for t in fig.axes[0].texts)
@@ -185,7 +222,9 @@ def test_summary_lists_present_and_missing_missions(built):
     assert "Missing (no final_report materialized): K2" in pages[0]
     assert "simulated" in pages[0] and "simulated" in pages[1]
     m = report.metrics["metrics"]["holdout"]["blend_vetting"]
-    assert re.search(rf"TESS\s+holdout\s+blend\+vetting\s+{m['n']}\s+{re.escape(fmt(m['macro_f1']))}", pages[0])
+    assert re.search(
+        rf"TESS\s+holdout\s+blend\+vetting\s+{m['n']}\s+{re.escape(fmt(m['macro_f1']))}", pages[0]
+    )
     with Image.open(io.BytesIO(summary.png)) as img:
         assert img.size == (round(PAGE_SIZE[0] * 40), round(PAGE_SIZE[1] * 40))
 

@@ -5,7 +5,6 @@ import shutil
 import types
 
 import pandas as pd
-import pytest
 
 from exo_assets.science.catalogs import load_catalog
 from exo_assets_tests.conftest import KEPLER90_FILES, KIC10797460_FILE, PI_MEN_FILE

@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 import pytest
 
 from exo_assets.science.catalogs import load_catalog

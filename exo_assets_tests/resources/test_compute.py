@@ -18,11 +18,11 @@ from exo_assets.assets import features, ingest
 from exo_assets.models.datasets import frame_hash
 from exo_assets.parallel import ItemFailure, parallel_map
 from exo_assets.storage import read_npz
-from resources import ComputeResource, ExoIOManager, LightCurveArchive
 from exo_assets_tests.resources.compute_jobs import compile_numba as _compile_numba
 from exo_assets_tests.resources.compute_jobs import pid as _pid
 from exo_assets_tests.resources.compute_jobs import square_or_die as _square_or_die
 from exo_assets_tests.resources.compute_jobs import square_or_fail as _square_or_fail
+from resources import ComputeResource, ExoIOManager, LightCurveArchive
 from resources.compute import ComputeUnavailable
 
 FEATURE_ASSETS = [ingest.catalog, ingest.raw_fits, ingest.cleaned_curves, features.features]
@@ -107,17 +107,26 @@ def test_unreachable_scheduler_is_a_clear_error():
 
 def _materialize(store, cache, compute, instance=None, raise_on_error=True, run_config=None):
     resources = {
-        "archive": LightCurveArchive(cache_dir=str(cache), targets_per_mission=6, sim_seed=4, selection_seed=4),
+        "archive": LightCurveArchive(
+            cache_dir=str(cache), targets_per_mission=6, sim_seed=4, selection_seed=4
+        ),
         "io_manager": ExoIOManager(base_dir=str(store)),
         "compute": compute,
     }
-    return dg.materialize(FEATURE_ASSETS, resources=resources, partition_key="TESS", raise_on_error=raise_on_error,
-                          instance=instance or dg.DagsterInstance.ephemeral(), run_config=run_config or {})
+    return dg.materialize(
+        FEATURE_ASSETS,
+        resources=resources,
+        partition_key="TESS",
+        raise_on_error=raise_on_error,
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        run_config=run_config or {},
+    )
 
 
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
-    """(store, cache, instance, result) of catalog -> features for 6 simulated TESS stars on the local backend."""
+    """(store, cache, instance, result) of catalog -> features for 6 simulated TESS stars on the
+    local backend."""
     root = tmp_path_factory.mktemp("local_run")
     instance = dg.DagsterInstance.ephemeral()
     result = _materialize(root / "store", root / "cache", ComputeResource(max_workers=2), instance)
@@ -129,10 +138,14 @@ def test_dask_backend_gives_the_local_backend_results(tmp_path, dask_cluster, lo
     store, _, _, local = local_run
     # Dask chosen in the run config, as a deployment would (resources.compute.config), fresh cache:
     # simulation, cleaning and features all run on the cluster's worker processes.
-    dask_config = {"resources": {"compute": {"config": {"backend": "dask",
-                                                        "scheduler_address": dask_cluster.scheduler_address}}}}
-    on_dask = _materialize(tmp_path / "dask", tmp_path / "cache_dask", ComputeResource(max_workers=2),
-                           run_config=dask_config)
+    dask_config = {
+        "resources": {
+            "compute": {"config": {"backend": "dask", "scheduler_address": dask_cluster.scheduler_address}}
+        }
+    }
+    on_dask = _materialize(
+        tmp_path / "dask", tmp_path / "cache_dask", ComputeResource(max_workers=2), run_config=dask_config
+    )
     assert on_dask.success
 
     table_local = pd.read_parquet(store / "feature_table" / "TESS.parquet")
@@ -141,7 +154,11 @@ def test_dask_backend_gives_the_local_backend_results(tmp_path, dask_cluster, lo
     assert frame_hash(table_local) == frame_hash(table_dask)
     manifest_local = local.output_for_node("raw_fits")
     manifest_dask = on_dask.output_for_node("raw_fits")
-    assert manifest_local["status"].tolist() == manifest_dask["status"].tolist() == ["found"] * len(manifest_local)
+    assert (
+        manifest_local["status"].tolist()
+        == manifest_dask["status"].tolist()
+        == ["found"] * len(manifest_local)
+    )
     assert all(str(tmp_path / "cache_dask") in f for f in manifest_dask["files"])
     views_local = read_npz(store / "cnn_tensors" / "TESS.npz")
     views_dask = read_npz(tmp_path / "dask" / "cnn_tensors" / "TESS.npz")
@@ -165,6 +182,7 @@ def test_cli_materialize_flags_choose_the_compute_backend():
     from exo_assets.cli import _compute_from_args, build_parser
 
     args = build_parser().parse_args(["materialize", "--dask-scheduler", "tcp://dask:8786", "--workers", "3"])
-    assert _compute_from_args(args) == ComputeResource(backend="dask", scheduler_address="tcp://dask:8786",
-                                                       max_workers=3)
+    assert _compute_from_args(args) == ComputeResource(
+        backend="dask", scheduler_address="tcp://dask:8786", max_workers=3
+    )
     assert _compute_from_args(build_parser().parse_args(["materialize"])) == ComputeResource()

@@ -25,11 +25,19 @@ def _defs(tmp_path, value_fn):
     return [thing, reader], {"io_manager": ExoIOManager(base_dir=str(tmp_path))}
 
 
-@pytest.mark.parametrize("value, suffix", [
-    (pd.DataFrame({"a": [1, 2]}), ".parquet"),
-    ({"alpha": 0.25, "n": 3}, ".json"),
-    (TableBundle({"points": pd.DataFrame({"t": [1.0]}), "stars": pd.DataFrame({"s": ["x"]})}, {"k": 1}), ".bundle.json"),
-])
+@pytest.mark.parametrize(
+    "value, suffix",
+    [
+        (pd.DataFrame({"a": [1, 2]}), ".parquet"),
+        ({"alpha": 0.25, "n": 3}, ".json"),
+        (
+            TableBundle(
+                {"points": pd.DataFrame({"t": [1.0]}), "stars": pd.DataFrame({"s": ["x"]})}, {"k": 1}
+            ),
+            ".bundle.json",
+        ),
+    ],
+)
 def test_round_trip_per_partition(tmp_path, value, suffix):
     assets, resources = _defs(tmp_path, lambda p: value)
     result = dg.materialize(assets, resources=resources, partition_key="TESS")
@@ -99,12 +107,26 @@ def test_json_helpers_strict_json_and_finite_numbers():
     from exo_assets.storage import finite_or_none, json_default, json_safe
 
     assert [finite_or_none(v) for v in (np.float32(2.5), "3", None, "x", np.nan, float("inf"))] == [
-        2.5, 3.0, None, None, None, None]
-    value = {1: np.float64(np.nan), "arr": np.array([1.5, np.inf]), "flag": np.bool_(True), "n": np.int64(7),
-             "t": (None, "s"), "p": Path("/x")}
+        2.5,
+        3.0,
+        None,
+        None,
+        None,
+        None,
+    ]
+    value = {
+        1: np.float64(np.nan),
+        "arr": np.array([1.5, np.inf]),
+        "flag": np.bool_(True),
+        "n": np.int64(7),
+        "t": (None, "s"),
+        "p": Path("/x"),
+    }
     safe = json_safe(value)
     assert safe == {"1": None, "arr": [1.5, None], "flag": True, "n": 7, "t": [None, "s"], "p": "/x"}
     json.dumps(safe, allow_nan=False)  # strict JSON
     # json_default keeps numbers as they are (stored metadata may hold NaN), only converts numpy / paths
     assert json.loads(json.dumps({"a": np.float64(1.25), "b": np.arange(2)}, default=json_default)) == {
-        "a": 1.25, "b": [0, 1]}
+        "a": 1.25,
+        "b": [0, 1],
+    }

@@ -10,8 +10,9 @@ KEPLER_CADENCE = 29.4244 / 1440.0
 TESS_CADENCE = 2.0 / 1440.0
 
 
-def time_grid(n: int, cadence: float, start: float = 131.5, gap_every: float = 90.0,
-              gap: float = 1.0) -> np.ndarray:
+def time_grid(
+    n: int, cadence: float, start: float = 131.5, gap_every: float = 90.0, gap: float = 1.0
+) -> np.ndarray:
     """n cadences with a `gap`-day hole every `gap_every` days (quarter / orbit downlinks)."""
     t = start + cadence * np.arange(int(n * 1.02) + 10)
     keep = ((t - start) % gap_every) >= gap
@@ -56,18 +57,29 @@ def planet(rng, time, period, t0, rp_rs, a_rs, b, sigma, u=(0.41, 0.26), exp_tim
     return model + sigma * rng.standard_normal(time.size), model
 
 
-def eclipsing_binary(rng, time, period, t0, k_odd, k_even, a_rs, b, sigma, k_secondary=0.0,
-                     exp_time=0.0):
+def eclipsing_binary(rng, time, period, t0, k_odd, k_even, a_rs, b, sigma, k_secondary=0.0, exp_time=0.0):
     """EB seen at the catalog period `period` (= half the true one): odd and even eclipses with
     radius ratios k_odd / k_even, plus an optional dip at phase 0.5 of radius ratio k_secondary.
     Returns (flux, noiseless model)."""
     model = transit(time, 2 * period, t0, k_even, 2 * a_rs, b, exp_time=exp_time)
     model = model + transit(time, 2 * period, t0 + period, k_odd, 2 * a_rs, b, exp_time=exp_time) - 1
     if k_secondary > 0:
-        model = model + transit(time, period, t0 + 0.5 * period, k_secondary, a_rs, b, u=(0.0, 0.0),
-                                exp_time=exp_time) - 1
+        model = (
+            model
+            + transit(time, period, t0 + 0.5 * period, k_secondary, a_rs, b, u=(0.0, 0.0), exp_time=exp_time)
+            - 1
+        )
     return model + sigma * rng.standard_normal(time.size), model
 
 
-__all__ = ["KEPLER_CADENCE", "TESS_CADENCE", "time_grid", "transit", "duration", "noise_for_snr", "planet",
-           "eclipsing_binary", "a_rs_from_density"]
+__all__ = [
+    "KEPLER_CADENCE",
+    "TESS_CADENCE",
+    "time_grid",
+    "transit",
+    "duration",
+    "noise_for_snr",
+    "planet",
+    "eclipsing_binary",
+    "a_rs_from_density",
+]

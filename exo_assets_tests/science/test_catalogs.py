@@ -56,8 +56,19 @@ def test_k2_derived_depth_and_duration_are_flagged_and_plausible():
     assert ok.between(0.01, 2.0).mean() > 0.95
 
 
-@pytest.mark.parametrize("column", ["koi_score", "koi_fpflag_ss", "koi_pdisposition", "koi_disposition",
-                                    "tfopwg_disp", "toi_id", "my_fpflag_copy", "vetting_comment"])
+@pytest.mark.parametrize(
+    "column",
+    [
+        "koi_score",
+        "koi_fpflag_ss",
+        "koi_pdisposition",
+        "koi_disposition",
+        "tfopwg_disp",
+        "toi_id",
+        "my_fpflag_copy",
+        "vetting_comment",
+    ],
+)
 def test_leakage_guard_rejects_disposition_columns(column):
     with pytest.raises(cat.LeakageError):
         cat.assert_no_leakage(["period_days", column])

@@ -11,13 +11,26 @@ def _transit_lc(depth_ppm=500.0, trend_amp=0.01, noise_ppm=50.0, seed=0, days=60
     rng = np.random.default_rng(seed)
     time = np.arange(130.0, 130.0 + days, 29.4244 / 1440)
     params = batman.TransitParams()
-    params.t0, params.per, params.rp, params.a, params.inc = 131.3, 3.7, np.sqrt(depth_ppm * 1e-6) * 1.08, 12.0, 90.0
+    params.t0, params.per, params.rp, params.a, params.inc = (
+        131.3,
+        3.7,
+        np.sqrt(depth_ppm * 1e-6) * 1.08,
+        12.0,
+        90.0,
+    )
     params.ecc, params.w, params.u, params.limb_dark = 0.0, 90.0, [0.4, 0.25], "quadratic"
     model = batman.TransitModel(params, time).light_curve(params)
     trend = 1 + trend_amp * np.sin(2 * np.pi * time / 12.0)  # 1% rotational modulation, 12-d period
     flux = 1e4 * model * trend * (1 + rng.normal(0, noise_ppm * 1e-6, time.size))
-    lc = LightCurveData("KIC 1", "Kepler", time, flux, np.full(time.size, noise_ppm * 1e-2),
-                        np.zeros(time.size, np.int32), np.ones(time.size, np.int32))
+    lc = LightCurveData(
+        "KIC 1",
+        "Kepler",
+        time,
+        flux,
+        np.full(time.size, noise_ppm * 1e-2),
+        np.zeros(time.size, np.int32),
+        np.ones(time.size, np.int32),
+    )
     duration = 3.7 / np.pi * np.arcsin(np.sqrt((1 + params.rp) ** 2) / params.a)
     return lc, model, (params.per, params.t0, duration)
 

@@ -47,6 +47,7 @@ def _core_sigma(t, period, t0, duration, sigma, parity=None):
 
 # --- schema ------------------------------------------------------------------------------------
 
+
 def test_schema_is_leakage_free_and_complete():
     assert leakage_columns(list(DIAGNOSTIC_SCHEMA)) == []
     for col, (unit, meaning) in DIAGNOSTIC_SCHEMA.items():
@@ -78,6 +79,7 @@ def test_helpers_units():
 
 
 # --- depth, Rp/Rs, SNR --------------------------------------------------------------------------
+
 
 def test_depth_and_radius_ratio_recovered():
     """20 planets at box SNR 30: depth and Rp/Rs within 10% on >= 90%, median error < 5%.
@@ -132,6 +134,7 @@ def test_kepler_cadence_planet():
 
 # --- odd/even, secondary, V-shape ---------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_odd_even_separates_ebs_from_planets():
     t = _grid()
@@ -143,8 +146,9 @@ def test_odd_even_separates_ebs_from_planets():
         k_even = k_odd * rng.uniform(0.75, 0.85)
         dur = S.duration(period, k_odd, a, b)
         sigma = 1e-3
-        expected = (k_odd**2 - k_even**2) / math.hypot(_core_sigma(t, period, t0, dur, sigma, 1),
-                                                       _core_sigma(t, period, t0, dur, sigma, 0))
+        expected = (k_odd**2 - k_even**2) / math.hypot(
+            _core_sigma(t, period, t0, dur, sigma, 1), _core_sigma(t, period, t0, dur, sigma, 0)
+        )
         assert expected > 5  # injected odd/even difference > 5 sigma
         flux, _ = S.eclipsing_binary(rng, t, period, t0, k_odd, k_even, a, b, sigma, exp_time=S.TESS_CADENCE)
         eb_hits.append(compute_diagnostics(t, flux, None, period, t0, dur, SUN, TESS)["odd_even_sigma"] > 3)
@@ -168,8 +172,9 @@ def test_secondary_eclipse_detected():
         k_sec = rng.uniform(0.045, 0.06)
         dur = S.duration(period, k, a, b)
         sigma = 1e-3
-        flux, model = S.eclipsing_binary(rng, t, period, t0, k, k, a, b, sigma, k_secondary=k_sec,
-                                         exp_time=S.TESS_CADENCE)
+        flux, model = S.eclipsing_binary(
+            rng, t, period, t0, k, k, a, b, sigma, k_secondary=k_sec, exp_time=S.TESS_CADENCE
+        )
         in_sec = np.abs(phase_fold(t, period, t0 + period / 2)) < dur / 2
         expected_sig.append((1 - model[in_sec].mean()) / sigma * math.sqrt(in_sec.sum()))
         d = compute_diagnostics(t, flux, None, period, t0, dur, SUN, TESS)
@@ -211,6 +216,7 @@ def test_v_shape_separates_grazing_ebs():
 
 # --- stellar density ----------------------------------------------------------------------------
 
+
 def test_density_ratio_near_one_for_catalog_star():
     star = StellarParams(teff_k=5200.0, logg_cgs=4.55, radius_rsun=0.85)
     ratios, dur_ratios = [], []
@@ -219,8 +225,18 @@ def test_density_ratio_near_one_for_catalog_star():
         a = a_rs_from_density(star.density_cgs(), period)
         t = _grid()
         dur = S.duration(period, 0.08, a, 0.2)
-        flux, _ = S.planet(rng, t, period, 1325.8, 0.08, a, 0.2, 4e-4, u=limb_darkening(5200, 4.55, "TESS"),
-                           exp_time=S.TESS_CADENCE)
+        flux, _ = S.planet(
+            rng,
+            t,
+            period,
+            1325.8,
+            0.08,
+            a,
+            0.2,
+            4e-4,
+            u=limb_darkening(5200, 4.55, "TESS"),
+            exp_time=S.TESS_CADENCE,
+        )
         d = compute_diagnostics(t, flux, None, period, 1325.8, dur, star, TESS)
         ratios.append(d["density_ratio"])
         dur_ratios.append(d["duration_ratio"])
@@ -236,6 +252,7 @@ def test_density_ratio_near_one_for_catalog_star():
 
 # --- NaN + reasons ------------------------------------------------------------------------------
 
+
 def test_no_in_transit_data_gives_nan_and_reasons():
     t = _grid()
     rng = np.random.default_rng(9)
@@ -243,8 +260,16 @@ def test_no_in_transit_data_gives_nan_and_reasons():
     flux = 1 + 2e-4 * rng.standard_normal(t.size)
     keep = np.abs(phase_fold(t, period, t0)) > dur  # the transits fell into data gaps
     d = compute_diagnostics(t[keep], flux[keep], None, period, t0, dur, SUN, TESS)
-    for col in ("depth_ppm", "transit_snr", "mes", "odd_even_sigma", "v_shape", "ma_rp_rs", "density_ratio",
-                "bls_sde"):
+    for col in (
+        "depth_ppm",
+        "transit_snr",
+        "mes",
+        "odd_even_sigma",
+        "v_shape",
+        "ma_rp_rs",
+        "density_ratio",
+        "bls_sde",
+    ):
         assert math.isnan(d[col]), col
         assert d["reasons"][col], col
     assert "in-transit" in d["reasons"]["depth_ppm"]
@@ -275,8 +300,12 @@ def test_other_signals_are_masked():
     t = _grid()
     rng = np.random.default_rng(21)
     a1, a2 = a_rs_from_density(1.4, 3.0), a_rs_from_density(1.4, 7.0)
-    flux = (S.transit(t, 3.0, 1326.0, 0.05, a1, 0.1) + S.transit(t, 7.0, 1329.0, 0.15, a2, 0.1) - 1
-            + 2e-4 * rng.standard_normal(t.size))
+    flux = (
+        S.transit(t, 3.0, 1326.0, 0.05, a1, 0.1)
+        + S.transit(t, 7.0, 1329.0, 0.15, a2, 0.1)
+        - 1
+        + 2e-4 * rng.standard_normal(t.size)
+    )
     d1 = S.duration(3.0, 0.05, a1, 0.1)
     other = [(7.0, 1329.0, S.duration(7.0, 0.15, a2, 0.1))]
     clean = compute_diagnostics(t, flux, None, 3.0, 1326.0, d1, SUN, TESS, other_signals=other)
@@ -285,6 +314,7 @@ def test_other_signals_are_masked():
 
 
 # --- epoch from BLS -----------------------------------------------------------------------------
+
 
 def test_estimate_epoch_bls_k2_like():
     rng = np.random.default_rng(31)
@@ -305,6 +335,7 @@ def test_estimate_epoch_bls_k2_like():
 
 # --- real fixtures ------------------------------------------------------------------------------
 
+
 def _real(mission, pattern, star, signal):
     from exo_assets.science.catalogs import load_catalog
     from exo_assets.science.cleaning import clean_light_curve
@@ -314,17 +345,18 @@ def _real(mission, pattern, star, signal):
     rows = cat[cat.star_id == star]
     lc, bad = read_star(sorted(glob.glob(str(FIXTURES / pattern))))
     assert lc is not None and not bad
-    eph = list(zip(rows.period_days, rows.epoch, rows.duration_days))
+    eph = list(zip(rows.period_days, rows.epoch, rows.duration_days, strict=True))
     row = rows[rows.signal_id == signal].iloc[0]
-    others = [e for e, sid in zip(eph, rows.signal_id) if sid != signal]
+    others = [e for e, sid in zip(eph, rows.signal_id, strict=True) if sid != signal]
     return clean_light_curve(lc, eph), row, others
 
 
 def test_real_kepler90_03():
     c, row, others = _real("Kepler", "kepler/kplr011442793-*_llc.fits", "KIC 11442793", "KOI K00351.03")
     star = StellarParams(row.teff_k, row.logg_cgs, row.radius_rsun)
-    d = compute_diagnostics(c.time, c.flux, c.flux_err, row.period_days, row.epoch, row.duration_days, star,
-                            other_signals=others)
+    d = compute_diagnostics(
+        c.time, c.flux, c.flux_err, row.period_days, row.epoch, row.duration_days, star, other_signals=others
+    )
     assert d["depth_ppm"] == pytest.approx(row.depth_ppm, rel=0.2)
     assert abs(d["epoch_offset_days"]) < 0.25 * row.duration_days  # the transit is where the catalog says
     assert d["n_transits"] >= 3 and d["transit_snr"] > 10
@@ -335,8 +367,17 @@ def test_real_kepler90_03():
 def test_real_pi_men_c():
     c, row, others = _real("TESS", "tess/*261136679*", "TIC 261136679", "TOI 144.01")
     star = StellarParams(row.teff_k, row.logg_cgs, row.radius_rsun)
-    d = compute_diagnostics(c.time, c.flux, c.flux_err, row.period_days, row.epoch, row.duration_days, star,
-                            TESS, other_signals=others)
+    d = compute_diagnostics(
+        c.time,
+        c.flux,
+        c.flux_err,
+        row.period_days,
+        row.epoch,
+        row.duration_days,
+        star,
+        TESS,
+        other_signals=others,
+    )
     assert abs(d["epoch_offset_days"]) < 0.25 * row.duration_days
     assert d["n_transits"] == 5 and d["transit_snr"] > 10
     # This sector-1 PDCSAP file shows a shallower transit (~240 ppm; per transit 139, 258, 297, 268 and

@@ -2,7 +2,12 @@ import numpy as np
 import pytest
 
 from exo_assets.science.catalogs import load_catalog
-from exo_assets.science.lightcurves import LightCurveError, read_header_identity, read_lightcurve_file, read_star
+from exo_assets.science.lightcurves import (
+    LightCurveError,
+    read_header_identity,
+    read_lightcurve_file,
+    read_star,
+)
 from exo_assets_tests.conftest import KEPLER90_FILES, LHS3844_FILE, PI_MEN_FILE
 
 
@@ -12,7 +17,9 @@ def _fold_depth_profile(time, flux, period, epoch, duration):
     edges = np.arange(-3.25, 3.26, 0.5) * duration
     centres = 0.5 * (edges[1:] + edges[:-1])
     idx = np.digitize(phase, edges) - 1
-    means = np.array([np.nanmean(flux[idx == i]) if np.any(idx == i) else np.nan for i in range(len(centres))])
+    means = np.array(
+        [np.nanmean(flux[idx == i]) if np.any(idx == i) else np.nan for i in range(len(centres))]
+    )
     return centres, means
 
 
@@ -42,7 +49,9 @@ def test_kepler90_transit_at_phase_zero_at_catalog_ephemeris(koi):
     row = load_catalog("Kepler").set_index("signal_id").loc[koi]
     lc, _ = read_star(KEPLER90_FILES)
     curve = clean_light_curve(lc, [(row.period_days, row.epoch, row.duration_days)])
-    centres, means = _fold_depth_profile(curve.time, curve.flux, row.period_days, row.epoch, row.duration_days)
+    centres, means = _fold_depth_profile(
+        curve.time, curve.flux, row.period_days, row.epoch, row.duration_days
+    )
     deepest = centres[np.nanargmin(means)]
     assert abs(deepest) <= 0.5 * row.duration_days
     assert 1 - np.nanmin(means) > 0.5 * row.depth_ppm * 1e-6
@@ -57,8 +66,9 @@ def test_pi_men_c_transit_at_phase_zero_in_btjd():
     centres, means = _fold_depth_profile(time, flux, row.period_days, row.epoch, row.duration_days)
     assert abs(centres[np.nanargmin(means)]) <= 0.5 * row.duration_days
     # a shifted epoch (BJD offset mistake of half a period) would not put the dip at 0
-    centres, means = _fold_depth_profile(time, flux, row.period_days, row.epoch + 0.5 * row.period_days,
-                                         row.duration_days)
+    centres, means = _fold_depth_profile(
+        time, flux, row.period_days, row.epoch + 0.5 * row.period_days, row.duration_days
+    )
     assert abs(centres[np.nanargmin(means)]) > 0.5 * row.duration_days or np.nanmin(means) > 1 - 1e-4
 
 
@@ -67,12 +77,15 @@ def test_header_identity_of_real_files():
     assert read_header_identity(KEPLER90_FILES[0]) == ("KIC 11442793", "Kepler")
 
 
-@pytest.mark.parametrize("name, fragment", [
-    ("corrupt.fits", "corrupt"),
-    ("truncated.fits", "truncated"),
-    ("empty.fits", "empty"),
-    ("image.fits", "not a Kepler/K2/TESS light curve"),
-])
+@pytest.mark.parametrize(
+    "name, fragment",
+    [
+        ("corrupt.fits", "corrupt"),
+        ("truncated.fits", "truncated"),
+        ("empty.fits", "empty"),
+        ("image.fits", "not a Kepler/K2/TESS light curve"),
+    ],
+)
 def test_bad_files_raise_with_reason(bad_fits_dir, name, fragment):
     with pytest.raises(LightCurveError, match=fragment):
         read_lightcurve_file(bad_fits_dir / name)
@@ -100,7 +113,9 @@ def test_stale_tess_ephemeris_is_refined_by_bls():
     assert eph["epoch_source"] == "bls_refined"
     c = result.curve
     phase = (c.time - eph["epoch"] + 0.5 * row.period_days) % row.period_days - 0.5 * row.period_days
-    depth = np.median(c.flux[np.abs(phase) > row.duration_days]) - np.mean(c.flux[np.abs(phase) < 0.25 * row.duration_days])
+    depth = np.median(c.flux[np.abs(phase) > row.duration_days]) - np.mean(
+        c.flux[np.abs(phase) < 0.25 * row.duration_days]
+    )
     assert depth == pytest.approx(row.depth_ppm * 1e-6, rel=0.2)
 
 

@@ -39,6 +39,7 @@ def _naive_bin_median(x, y, x_min, x_max, num_bins, bin_width):
 
 # --- phase_fold / bin_median -----------------------------------------------------------------
 
+
 def test_phase_fold_range_and_centre():
     t = np.linspace(0, 100, 10001)
     ph = phase_fold(t, 7.3, 3.1)
@@ -144,15 +145,16 @@ def test_eb_keeps_relative_depths():
     rng = np.random.default_rng(3)
     t = S.time_grid(20000, S.TESS_CADENCE, start=0.0)
     k_odd, k_even, k_sec = 0.20, 0.14, 0.10
-    flux, model = S.eclipsing_binary(rng, t, P, T0, k_odd, k_even, A, B, 2e-4, k_secondary=k_sec,
-                                     exp_time=S.TESS_CADENCE)
+    flux, model = S.eclipsing_binary(
+        rng, t, P, T0, k_odd, k_even, A, B, 2e-4, k_secondary=k_sec, exp_time=S.TESS_CADENCE
+    )
     dur = S.duration(P, k_odd, A, B)
     v = make_views(t, flux, P, T0, dur)
     d_odd, d_even = k_odd**2, k_even**2
     # local = both parities, minimum -1 by construction; odd deeper than even in the same units
     assert v.odd.min() < v.even.min() - 0.2
     assert v.even.min() / v.odd.min() == pytest.approx(d_even / d_odd, rel=0.25)
-    assert v.secondary.min() == pytest.approx(-k_sec**2 / v.depth_scale, rel=0.3)
+    assert v.secondary.min() == pytest.approx(-(k_sec**2) / v.depth_scale, rel=0.3)
     assert -0.5 < v.secondary.min() < -0.05
 
 
@@ -197,6 +199,7 @@ def test_bad_ephemeris_raises(planet_curve):
 
 # --- real fixtures -----------------------------------------------------------------------------
 
+
 def _real(mission, pattern, star, signal):
     from exo_assets.science.catalogs import load_catalog
     from exo_assets.science.cleaning import clean_light_curve
@@ -206,7 +209,7 @@ def _real(mission, pattern, star, signal):
     rows = cat[cat.star_id == star]
     lc, bad = read_star(sorted(glob.glob(str(FIXTURES / pattern))))
     assert lc is not None and not bad
-    eph = list(zip(rows.period_days, rows.epoch, rows.duration_days))
+    eph = list(zip(rows.period_days, rows.epoch, rows.duration_days, strict=True))
     cleaned = clean_light_curve(lc, eph)
     row = rows[rows.signal_id == signal].iloc[0]
     return cleaned, row

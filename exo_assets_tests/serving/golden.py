@@ -34,8 +34,10 @@ def request_kwargs() -> dict:
 
     from exo_assets_tests.conftest import PI_MEN_FILE
 
-    return {"files": {"curve": (PI_MEN_FILE.name, io.BytesIO(PI_MEN_FILE.read_bytes()))},
-            "data": {"meta": json.dumps(META), "options": json.dumps(OPTIONS)}}
+    return {
+        "files": {"curve": (PI_MEN_FILE.name, io.BytesIO(PI_MEN_FILE.read_bytes()))},
+        "data": {"meta": json.dumps(META), "options": json.dumps(OPTIONS)},
+    }
 
 
 def without_volatile(doc: dict) -> dict:
@@ -63,10 +65,18 @@ def differences(actual, expected, path: str = "") -> list[str]:
     if isinstance(expected, list) and isinstance(actual, list):
         if len(actual) != len(expected):
             return [f"{path}: length {len(actual)} != {len(expected)}"]
-        return [d for i, (a, e) in enumerate(zip(actual, expected, strict=True)) for d in differences(a, e, f"{path}[{i}]")]
+        return [
+            d
+            for i, (a, e) in enumerate(zip(actual, expected, strict=True))
+            for d in differences(a, e, f"{path}[{i}]")
+        ]
     numbers = (int, float)
-    if isinstance(expected, numbers) and isinstance(actual, numbers) and not isinstance(expected, bool) \
-            and not isinstance(actual, bool):
+    if (
+        isinstance(expected, numbers)
+        and isinstance(actual, numbers)
+        and not isinstance(expected, bool)
+        and not isinstance(actual, bool)
+    ):
         ok = math.isclose(actual, expected, rel_tol=RTOL, abs_tol=ATOL)
         return [] if ok else [f"{path}: {actual!r} != {expected!r}"]
     return [] if actual == expected else [f"{path}: {actual!r} != {expected!r}"]
@@ -84,9 +94,14 @@ def main(argv: list[str] | None = None) -> int:
         r = client.post("/api/predict", **request_kwargs())
     r.raise_for_status()
     GOLDEN_FILE.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"request": {"file": "exo_assets_tests/fixtures/fits/tess/" + request_kwargs()["files"]["curve"][0],
-                       "meta": META, "options": OPTIONS},
-           "response": without_volatile(r.json())}
+    doc = {
+        "request": {
+            "file": "exo_assets_tests/fixtures/fits/tess/" + request_kwargs()["files"]["curve"][0],
+            "meta": META,
+            "options": OPTIONS,
+        },
+        "response": without_volatile(r.json()),
+    }
     GOLDEN_FILE.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     print(f"wrote {GOLDEN_FILE} ({GOLDEN_FILE.stat().st_size} bytes)")
     return 0

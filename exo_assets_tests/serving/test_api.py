@@ -91,7 +91,12 @@ def test_plots_and_plot_data(client, curve_body):
         assert png.content[:8] == b"\x89PNG\r\n\x1a\n"
     data = pred.plot_data
     info = client.get("/api/models/info").json()["missions"]["TESS"]["view_config"]
-    assert len(data["phase"]["x"]) == len(data["phase"]["y"]) == len(data["phase"]["y_model"]) == info["global_bins"]
+    assert (
+        len(data["phase"]["x"])
+        == len(data["phase"]["y"])
+        == len(data["phase"]["y_model"])
+        == info["global_bins"]
+    )
     assert len(data["local_view"]["y"]) == info["local_bins"]
     assert min(data["local_view"]["y"]) == pytest.approx(-1.0, abs=1e-6)  # CNN input: transit minimum at -1
     assert len(data["local"]["x"]) == len(data["residuals"]["r"])
@@ -104,13 +109,24 @@ def _catalog_row(mission, signal):
 
 
 def test_real_kepler90_fits_end_to_end(client):
-    """Kepler-90 g (KOI K00351.03, 59.7 d, 566 ppm) in the real DR25 quarter-3 file: the Kepler model answers."""
+    """Kepler-90 g (KOI K00351.03, 59.7 d, 566 ppm) in the real DR25 quarter-3 file: the Kepler model
+    answers."""
     row = _catalog_row("Kepler", "KOI K00351.03")
     cat = load_catalog("Kepler")
-    others = [[r.period_days, r.epoch, r.duration_days] for r in cat[cat.star_id == "KIC 11442793"].itertuples()
-              if r.signal_id != "KOI K00351.03"]
-    meta = {"period": row.period_days, "t0": row.epoch, "duration": row.duration_days, "other_signals": others}
-    r = client.post("/api/predict", **multipart(KEPLER90_FILES[0].read_bytes(), meta, filename=KEPLER90_FILES[0].name))
+    others = [
+        [r.period_days, r.epoch, r.duration_days]
+        for r in cat[cat.star_id == "KIC 11442793"].itertuples()
+        if r.signal_id != "KOI K00351.03"
+    ]
+    meta = {
+        "period": row.period_days,
+        "t0": row.epoch,
+        "duration": row.duration_days,
+        "other_signals": others,
+    }
+    r = client.post(
+        "/api/predict", **multipart(KEPLER90_FILES[0].read_bytes(), meta, filename=KEPLER90_FILES[0].name)
+    )
     assert r.status_code == 200, r.text
     pred = _check_prediction(r.json())
     assert pred.star_id == "KIC 11442793" and pred.mission == "Kepler"  # from the FITS header
@@ -152,8 +168,20 @@ def test_batch_mixes_results_and_errors(client, curve_body):
 def test_openapi_documents_every_model(client):
     spec = client.get("/openapi.json").json()
     schemas = spec["components"]["schemas"]
-    for name in ("PredictRequest", "MultipartPredict", "BatchRequest", "PredictionResponse", "BatchResponse",
-                 "ErrorResponse", "ModelsInfo", "Health", "PhysicsFit", "Decision", "Vetting", "Explainability"):
+    for name in (
+        "PredictRequest",
+        "MultipartPredict",
+        "BatchRequest",
+        "PredictionResponse",
+        "BatchResponse",
+        "ErrorResponse",
+        "ModelsInfo",
+        "Health",
+        "PhysicsFit",
+        "Decision",
+        "Vetting",
+        "Explainability",
+    ):
         assert name in schemas, name
     body = spec["paths"]["/api/predict"]["post"]["requestBody"]["content"]
     assert set(body) == {"application/json", "multipart/form-data"}
@@ -185,8 +213,11 @@ def test_shap_values_add_up_to_the_booster_margin(client, curve_body):
     exp = pred["explainability"]
     assert len(exp["top_shap"]) == len(booster.features)
     row = pd.DataFrame([{k: (np.nan if v is None else v) for k, v in pred["diagnostics"].items()}])
-    raw = booster.booster.predict(row[booster.features].to_numpy(float), raw_score=True,
-                                  num_iteration=booster.booster.best_iteration or None)[0]
+    raw = booster.booster.predict(
+        row[booster.features].to_numpy(float),
+        raw_score=True,
+        num_iteration=booster.booster.best_iteration or None,
+    )[0]
     k = booster.classes.index(exp["class"])
     assert exp["class"] == pred["prediction"]
     assert sum(s["shap"] for s in exp["top_shap"]) + exp["base_value"] == pytest.approx(raw[k], abs=1e-9)

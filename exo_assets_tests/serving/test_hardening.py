@@ -1,4 +1,5 @@
-"""API hardening: API keys, CORS, fit timeout, settings read at app creation, no path traversal under /media."""
+"""API hardening: API keys, CORS, fit timeout, settings read at app creation, no path traversal
+under /media."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ def hardened(materialized_home, tmp_path_factory):
     (tmp / "media" / "plots").mkdir(parents=True)
     (tmp / "media" / "plots" / "ok.png").write_bytes(b"\x89PNG fake")
     os.symlink(tmp / "secret.txt", tmp / "media" / "plots" / "link.png")
-    with make_client(home, tmp, missions=("TESS",), api_keys=KEYS, cors_origins=(ORIGIN,),
-                     fit_timeout_s=0.01) as c:
+    with make_client(
+        home, tmp, missions=("TESS",), api_keys=KEYS, cors_origins=(ORIGIN,), fit_timeout_s=0.01
+    ) as c:
         yield c
 
 
@@ -39,8 +41,11 @@ def test_api_key_required_on_api_routes(hardened):
 
 
 def test_cors_allows_only_the_configured_origin(hardened):
-    pre = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST",
-           "Access-Control-Request-Headers": "content-type,x-api-key"}
+    pre = {
+        "Origin": ORIGIN,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,x-api-key",
+    }
     r = hardened.options("/api/predict", headers=pre)
     assert r.status_code == 200 and r.headers["access-control-allow-origin"] == ORIGIN
     assert "x-api-key" in r.headers["access-control-allow-headers"].lower()
@@ -49,7 +54,10 @@ def test_cors_allows_only_the_configured_origin(hardened):
     assert "access-control-allow-origin" not in r.headers
     r = hardened.get("/healthz", headers={"Origin": ORIGIN})
     assert r.headers["access-control-allow-origin"] == ORIGIN
-    assert "access-control-allow-origin" not in hardened.get("/healthz", headers={"Origin": "https://evil.example"}).headers
+    assert (
+        "access-control-allow-origin"
+        not in hardened.get("/healthz", headers={"Origin": "https://evil.example"}).headers
+    )
 
 
 def test_fit_timeout_gives_504_and_the_server_keeps_serving(hardened):
@@ -60,15 +68,18 @@ def test_fit_timeout_gives_504_and_the_server_keeps_serving(hardened):
     assert hardened.get("/healthz").json()["status"] == "ok"
 
 
-@pytest.mark.parametrize("path", [
-    "/media/%2e%2e/secret.txt",
-    "/media/plots/%2e%2e/%2e%2e/secret.txt",
-    "/media/plots/..%2f..%2fsecret.txt",
-    "/media/plots/..%5c..%5csecret.txt",
-    "/media/%2e%2e%2f%2e%2e%2fexo_assets%2fdefinitions.py",
-    "/media//etc/passwd",
-    "/media/plots/link.png",  # a symlink inside media pointing outside it
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/media/%2e%2e/secret.txt",
+        "/media/plots/%2e%2e/%2e%2e/secret.txt",
+        "/media/plots/..%2f..%2fsecret.txt",
+        "/media/plots/..%5c..%5csecret.txt",
+        "/media/%2e%2e%2f%2e%2e%2fexo_assets%2fdefinitions.py",
+        "/media//etc/passwd",
+        "/media/plots/link.png",  # a symlink inside media pointing outside it
+    ],
+)
 def test_no_path_traversal_under_media(hardened, path):
     r = hardened.get(path)
     assert r.status_code == 404, (path, r.status_code)
@@ -98,11 +109,14 @@ def test_settings_come_from_the_environment_at_creation(monkeypatch, tmp_path):
     assert create_app().state.settings.api_keys == ("changed",)
 
 
-@pytest.mark.parametrize("env, fragment", [
-    ({"CP_THRESH": "0.95", "CP_HIGH": "0.9"}, "must not exceed"),
-    ({"EXO_MISSIONS": "Kepler,Hubble"}, "unknown missions"),
-    ({"EXO_MAX_UPLOAD_BYTES": "many"}, "max_upload_bytes"),
-])
+@pytest.mark.parametrize(
+    "env, fragment",
+    [
+        ({"CP_THRESH": "0.95", "CP_HIGH": "0.9"}, "must not exceed"),
+        ({"EXO_MISSIONS": "Kepler,Hubble"}, "unknown missions"),
+        ({"EXO_MAX_UPLOAD_BYTES": "many"}, "max_upload_bytes"),
+    ],
+)
 def test_bad_settings_fail_clearly(env, fragment):
     with pytest.raises(ValueError, match=fragment):
         ServeSettings.from_env(env)

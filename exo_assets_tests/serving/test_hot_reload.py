@@ -20,13 +20,18 @@ def _rematerialize(home, keys, seed: int) -> str:
     from serving.registry import open_instance
 
     job = build_defs().resolve_job_def(MISSION_JOB)
-    ops = {"holdout_split": {"config": {"n_splits": 3, "n_repeats": 1, "seed": seed}},
-           "calibrated_booster": {"config": {"seed": seed}},
-           "cnn_oof": {"config": {"epochs": 2, "patience": 1, "seed": seed}}}
+    ops = {
+        "holdout_split": {"config": {"n_splits": 3, "n_repeats": 1, "seed": seed}},
+        "calibrated_booster": {"config": {"seed": seed}},
+        "cnn_oof": {"config": {"epochs": 2, "patience": 1, "seed": seed}},
+    }
     with open_instance(home) as instance:
-        result = job.execute_in_process(partition_key="TESS", instance=instance,
-                                        asset_selection=[dg.AssetKey(k) for k in keys],
-                                        run_config={"ops": {k: v for k, v in ops.items() if k in keys}})
+        result = job.execute_in_process(
+            partition_key="TESS",
+            instance=instance,
+            asset_selection=[dg.AssetKey(k) for k in keys],
+            run_config={"ops": {k: v for k, v in ops.items() if k in keys}},
+        )
     assert result.success
     return result.run_id
 
@@ -81,8 +86,9 @@ def test_new_materialization_is_swapped_in_while_serving(materialized_home, tmp_
         # The set a request took before the swap is untouched and still predicts with the old models.
         assert registry.current is not old_set
         curve = curve_of(curve_body["time"], curve_body["flux"], curve_body["flux_err"], mission="TESS")
-        old = predict_curve(old_set, PredictionRequest(curve, curve_body["period"], curve_body["t0"],
-                                                       curve_body["duration"]))
+        old = predict_curve(
+            old_set, PredictionRequest(curve, curve_body["period"], curve_body["t0"], curve_body["duration"])
+        )
         assert old["version"]["run_id"] == run_ids["TESS"]
 
         # A half-written set (booster newer than the blend, as during a run) is not loaded.
@@ -92,12 +98,29 @@ def test_new_materialization_is_swapped_in_while_serving(materialized_home, tmp_
         assert client.get("/api/models/info").json()["missions"]["TESS"]["run_id"] == new_run
 
 
-@pytest.mark.parametrize("lineage, ok", [
-    ({}, False),
-    ({"calibrated_booster": {"storage_id": 1}, "cnn_oof": {"storage_id": 2}, "blend": {"storage_id": 3}}, True),
-    ({"calibrated_booster": {"storage_id": 4}, "cnn_oof": {"storage_id": 2}, "blend": {"storage_id": 3}}, False),
-    ({"calibrated_booster": {"storage_id": 1}, "blend": {"storage_id": 3}}, False),
-])
+@pytest.mark.parametrize(
+    "lineage, ok",
+    [
+        ({}, False),
+        (
+            {
+                "calibrated_booster": {"storage_id": 1},
+                "cnn_oof": {"storage_id": 2},
+                "blend": {"storage_id": 3},
+            },
+            True,
+        ),
+        (
+            {
+                "calibrated_booster": {"storage_id": 4},
+                "cnn_oof": {"storage_id": 2},
+                "blend": {"storage_id": 3},
+            },
+            False,
+        ),
+        ({"calibrated_booster": {"storage_id": 1}, "blend": {"storage_id": 3}}, False),
+    ],
+)
 def test_consistency_rule(lineage, ok):
     from serving.registry import consistent
 

@@ -16,8 +16,9 @@ from exo_assets_tests.serving.conftest import small_curve
 def _settings(home, tmp):
     from serving.settings import ServeSettings
 
-    return ServeSettings(dagster_home=home, media_dir=tmp / "media", missions=("TESS",), reload_interval_s=0,
-                         fit_timeout_s=30)
+    return ServeSettings(
+        dagster_home=home, media_dir=tmp / "media", missions=("TESS",), reload_interval_s=0, fit_timeout_s=30
+    )
 
 
 def _free_port() -> int:
@@ -35,8 +36,13 @@ def live_server(materialized_home, tmp_path_factory):
 
     home, _ = materialized_home
     port = _free_port()
-    config = uvicorn.Config(create_app(_settings(home, tmp_path_factory.mktemp("load"))), host="127.0.0.1",
-                            port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        create_app(_settings(home, tmp_path_factory.mktemp("load"))),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -103,15 +109,19 @@ def test_load_2000_requests_concurrency_16(live_server):
     good = small_curve(n=4000)
     bad = dict(good, period=-1.0)
     proc = psutil.Process()
-    asyncio.run(_load(live_server, _plan(200, good, bad), 16))  # warm-up: caches, pools, first plots of memory
+    asyncio.run(
+        _load(live_server, _plan(200, good, bad), 16)
+    )  # warm-up: caches, pools, first plots of memory
     rss_before = proc.memory_info().rss
     latencies, failures, wall = asyncio.run(_load(live_server, _plan(2000, good, bad), 16))
     rss_after = proc.memory_info().rss
     growth_mb = (rss_after - rss_before) / 2**20
-    print(f"\nload: 2000 requests, concurrency 16, {wall:.1f} s wall, {2000 / wall:.0f} req/s; latency p50 "
-          f"{np.percentile(latencies, 50) * 1e3:.1f} ms, p99 {np.percentile(latencies, 99) * 1e3:.1f} ms; "
-          f"errors {len(failures)}; RSS {rss_before / 2**20:.0f} -> {rss_after / 2**20:.0f} MiB "
-          f"({growth_mb:+.1f} MiB)")
+    print(
+        f"\nload: 2000 requests, concurrency 16, {wall:.1f} s wall, {2000 / wall:.0f} req/s; latency p50 "
+        f"{np.percentile(latencies, 50) * 1e3:.1f} ms, p99 {np.percentile(latencies, 99) * 1e3:.1f} ms; "
+        f"errors {len(failures)}; RSS {rss_before / 2**20:.0f} -> {rss_after / 2**20:.0f} MiB "
+        f"({growth_mb:+.1f} MiB)"
+    )
     assert not failures, failures[:5]
     assert len(latencies) == 2000
     assert growth_mb < 60

@@ -19,7 +19,17 @@ import pandas as pd
 
 FOUND, MISSING, FAILED, SKIPPED = "found", "missing", "failed", "skipped"
 
-MANIFEST_COLUMNS = ["signal_id", "star_id", "status", "reason", "files", "n_files", "n_bytes", "attempts", "backend"]
+MANIFEST_COLUMNS = [
+    "signal_id",
+    "star_id",
+    "status",
+    "reason",
+    "files",
+    "n_files",
+    "n_bytes",
+    "attempts",
+    "backend",
+]
 
 
 @dataclass
@@ -90,11 +100,12 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def cached_files(cache_dir: Path, mission: str, star_id: str, fingerprint: str | None = None,
-                 sector: int | None = None) -> list[str] | None:
+def cached_files(
+    cache_dir: Path, mission: str, star_id: str, fingerprint: str | None = None, sector: int | None = None
+) -> list[str] | None:
     """The indexed files of a star (of one TESS sector when given) if all are present with their
-    recorded sizes and SHA-256 checksums (and the same fingerprint, when given); None means fetch again (missing,
-    resized, corrupted or stale)."""
+    recorded sizes and SHA-256 checksums (and the same fingerprint, when given); None means fetch again
+    (missing, resized, corrupted or stale)."""
     path = index_path(cache_dir, mission, star_id, sector)
     if not path.exists():
         return None
@@ -114,12 +125,20 @@ def cached_files(cache_dir: Path, mission: str, star_id: str, fingerprint: str |
     return [e["path"] for e in entries] or None
 
 
-def write_index(cache_dir: Path, mission: str, star_id: str, paths: list[str], fingerprint: str | None = None,
-                sector: int | None = None) -> None:
+def write_index(
+    cache_dir: Path,
+    mission: str,
+    star_id: str,
+    paths: list[str],
+    fingerprint: str | None = None,
+    sector: int | None = None,
+) -> None:
     """Record a star's files and sizes (of one TESS sector when given) atomically."""
     from exo_assets.storage import atomic_write_text
 
-    meta = {"files": [{"path": p, "size": Path(p).stat().st_size, "sha256": file_sha256(p)} for p in paths]}
+    meta: dict[str, object] = {
+        "files": [{"path": p, "size": Path(p).stat().st_size, "sha256": file_sha256(p)} for p in paths]
+    }
     if fingerprint is not None:
         meta["fingerprint"] = fingerprint
     atomic_write_text(index_path(cache_dir, mission, star_id, sector), json.dumps(meta))
@@ -187,8 +206,17 @@ def combine_sector_manifests(per_sector: dict[int, pd.DataFrame]) -> pd.DataFram
             reason = f"failed in TESS sectors {[n for n, _ in failed]} ({failed[0][1]['reason']})"
         else:
             status, reason = MISSING, f"no light curve in TESS sectors {sectors}"
-        rows.append({"signal_id": signal_id, "star_id": star_id, "status": status, "reason": reason,
-                     "files": json.dumps(files), "n_files": len(files),
-                     "n_bytes": int(sum(int(r["n_bytes"]) for _, r in found)),
-                     "attempts": int(sum(int(r["attempts"]) for _, r in parts)), "backend": backend})
+        rows.append(
+            {
+                "signal_id": signal_id,
+                "star_id": star_id,
+                "status": status,
+                "reason": reason,
+                "files": json.dumps(files),
+                "n_files": len(files),
+                "n_bytes": int(sum(int(r["n_bytes"]) for _, r in found)),
+                "attempts": int(sum(int(r["attempts"]) for _, r in parts)),
+                "backend": backend,
+            }
+        )
     return manifest_frame(rows)

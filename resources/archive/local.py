@@ -77,8 +77,13 @@ class LocalFolderBackend:
     def tess_sectors(self, star_ids: list[str] | None = None) -> list[int]:
         """Sorted SECTOR values of the folder's readable TESS files (of `star_ids` when given)."""
         wanted = None if star_ids is None else set(star_ids)
-        sectors = {self._sectors[p] for (m, star), paths in self.index().items()
-                   if m == "TESS" and (wanted is None or star in wanted) for p in paths if p in self._sectors}
+        sectors = {
+            self._sectors[p]
+            for (m, star), paths in self.index().items()
+            if m == "TESS" and (wanted is None or star in wanted)
+            for p in paths
+            if p in self._sectors
+        }
         return sorted(sectors)
 
     def fetch_star_sector(self, star_id: str, signals: pd.DataFrame, sector: int) -> FetchResult:
@@ -87,5 +92,7 @@ class LocalFolderBackend:
             return FetchResult(star_id, MISSING, f"local folder does not exist: {self.folder}")
         paths = [p for p in self.index().get(("TESS", star_id), []) if self._sectors.get(p) == int(sector)]
         if not paths:
-            return FetchResult(star_id, MISSING, f"no TESS sector {int(sector)} FITS file for {star_id} in {self.folder}")
+            return FetchResult(
+                star_id, MISSING, f"no TESS sector {int(sector)} FITS file for {star_id} in {self.folder}"
+            )
         return FetchResult(star_id, FOUND, "", paths)

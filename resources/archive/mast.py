@@ -3,7 +3,8 @@
 Downloads land in MAST's folder layout under `cache_dir` (lightkurve's `download_dir`), and a small
 index file per star (`<cache_dir>/index/<mission>/<star>.json`, file names, sizes and SHA-256) lets
 later runs use the cache without touching the network; a cached file whose size or checksum no longer
-matches (truncated or corrupted) is fetched again. Network errors are retried with exponential backoff, then recorded as a failure.
+matches (truncated or corrupted) is fetched again. Network errors are retried with exponential backoff,
+then recorded as a failure.
 
 TESS sectors: `tess_sectors(star_ids)` lists the sectors in the lightkurve search results of the
 given stars (the "TESS Sector NN" mission names), and `fetch_star_sector` searches and downloads one
@@ -44,8 +45,13 @@ class MastBackend:
 
     name = "mast"
 
-    def __init__(self, cache_dir: str | Path, max_retries: int = 3, backoff_seconds: float = 2.0,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        cache_dir: str | Path,
+        max_retries: int = 3,
+        backoff_seconds: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.cache_dir = Path(cache_dir)
         self.max_retries = max(1, int(max_retries))
         self.backoff_seconds = float(backoff_seconds)
@@ -60,8 +66,9 @@ class MastBackend:
 
         info = mission_info(mission)
         extra = {} if sector is None else {"sector": int(sector)}
-        return lk.search_lightcurve(star_id, mission=mission, author=info.lightkurve_author,
-                                    exptime=info.lightkurve_exptime, **extra)
+        return lk.search_lightcurve(
+            star_id, mission=mission, author=info.lightkurve_author, exptime=info.lightkurve_exptime, **extra
+        )
 
     def _search_with_retries(self, star_id: str, mission: str):
         """(search result, '') or (None, last error) after `max_retries` failed searches."""
@@ -108,8 +115,13 @@ class MastBackend:
                 if result is None or len(result) == 0:
                     info = mission_info(mission)
                     where = "" if sector is None else f" in sector {int(sector)}"
-                    return FetchResult(star_id, MISSING, f"MAST has no {info.lightkurve_author} "
-                                       f"{info.lightkurve_exptime}-s light curve{where}", attempts=attempt)
+                    return FetchResult(
+                        star_id,
+                        MISSING,
+                        f"MAST has no {info.lightkurve_author} "
+                        f"{info.lightkurve_exptime}-s light curve{where}",
+                        attempts=attempt,
+                    )
                 collection = result.download_all(download_dir=str(self.cache_dir), quality_bitmask="none")
                 paths = [str(Path(lc.meta["FILENAME"]).resolve()) for lc in collection]
                 if not paths:
@@ -120,8 +132,12 @@ class MastBackend:
                 last_error = f"{type(exc).__name__}: {exc}"
                 if attempt < self.max_retries:
                     self.sleep(self.backoff_seconds * 2 ** (attempt - 1))
-        return FetchResult(star_id, FAILED, f"MAST download failed after {self.max_retries} tries ({last_error})",
-                           attempts=self.max_retries)
+        return FetchResult(
+            star_id,
+            FAILED,
+            f"MAST download failed after {self.max_retries} tries ({last_error})",
+            attempts=self.max_retries,
+        )
 
     def fetch_star(self, star_id: str, mission: str, signals: pd.DataFrame) -> FetchResult:
         return self._fetch(star_id, mission, None)

@@ -98,7 +98,7 @@ class LightCurveArchive(dg.ConfigurableResource):
 
     @property
     def provenance(self) -> str:
-        """"simulated", "local" or "MAST": the label every downstream result carries."""
+        """One of "simulated", "local" or "MAST": the label every downstream result carries."""
         return PROVENANCE[self.backend]
 
     def resolved_cache_dir(self) -> Path:
@@ -109,14 +109,21 @@ class LightCurveArchive(dg.ConfigurableResource):
         return Path(root) / "archive_cache"
 
     def simulator_config(self) -> SimulatorConfig:
-        return SimulatorConfig(seed=self.sim_seed, kepler_quarters=self.kepler_quarters,
-                               k2_campaign_days=self.k2_campaign_days, tess_sectors=self.tess_sectors)
+        return SimulatorConfig(
+            seed=self.sim_seed,
+            kepler_quarters=self.kepler_quarters,
+            k2_campaign_days=self.k2_campaign_days,
+            tess_sectors=self.tess_sectors,
+        )
 
     def make_backend(self, mission: str):
         """The backend object for this configuration."""
         if self.backend == "simulated":
-            return SimulatedBackend(self.resolved_cache_dir() / "simulated", self.simulator_config(),
-                                    load_generation_hints(mission))
+            return SimulatedBackend(
+                self.resolved_cache_dir() / "simulated",
+                self.simulator_config(),
+                load_generation_hints(mission),
+            )
         if self.backend == "local":
             if not self.local_dir:
                 raise dg.DagsterInvalidConfigError("backend 'local' needs local_dir", [], None)
@@ -139,22 +146,32 @@ class LightCurveArchive(dg.ConfigurableResource):
         if self.backend == "local":
             return [fn(job) for job in jobs]
         compute = compute or ComputeResource(max_workers=self.max_workers)
-        return compute.map(fn, jobs, on_error=_fetch_failed, max_workers=self.max_workers,
-                           io_bound=self.backend == "mast")
+        return compute.map(
+            fn, jobs, on_error=_fetch_failed, max_workers=self.max_workers, io_bound=self.backend == "mast"
+        )
 
     def _plan(self, catalog: pd.DataFrame, backend) -> tuple[list[dict], list[tuple[str, pd.DataFrame]]]:
-        """(manifest rows of the "skipped" signals, [(star_id, usable catalog rows)]) of the selected stars."""
+        """Plan the selected stars.
+
+        Returns (manifest rows of the "skipped" signals, [(star_id, usable catalog rows)]).
+        """
         selected = self.select(catalog, backend)
         reasons = validate_catalog_rows(selected)
         rows: list[dict] = []
         for _, bad in selected[reasons != ""].iterrows():
-            rows.extend(manifest_rows(FetchResult(bad["star_id"], SKIPPED, reasons[_], attempts=0),
-                                      bad.to_frame().T, backend.name))
+            rows.extend(
+                manifest_rows(
+                    FetchResult(bad["star_id"], SKIPPED, reasons[_], attempts=0),
+                    bad.to_frame().T,
+                    backend.name,
+                )
+            )
         usable = selected[reasons == ""]
         return rows, [(star, frame) for star, frame in usable.groupby("star_id", sort=True)]
 
-    def fetch(self, catalog: pd.DataFrame, mission: str,
-              compute: ComputeResource | None = None) -> tuple[pd.DataFrame, object]:
+    def fetch(
+        self, catalog: pd.DataFrame, mission: str, compute: ComputeResource | None = None
+    ) -> tuple[pd.DataFrame, object]:
         """Fetch the selected stars; returns (manifest with one row per selected signal, backend).
 
         Rows whose catalog values cannot be processed (NaN period, ...) are "skipped" with the reason;
@@ -169,7 +186,7 @@ class LightCurveArchive(dg.ConfigurableResource):
         per star through `map_jobs`, and return the manifest (one row per selected signal)."""
         rows, groups = self._plan(catalog, backend)
         results = self.map_jobs(job_fn, [(backend, star, frame, extra) for star, frame in groups], compute)
-        for result, (_, frame) in zip(results, groups):
+        for result, (_, frame) in zip(results, groups, strict=True):
             rows.extend(manifest_rows(result, frame, backend.name))
         return manifest_frame(rows)
 
@@ -189,8 +206,9 @@ class LightCurveArchive(dg.ConfigurableResource):
             raise ValueError("the mast backend needs the TESS catalog to know which stars to search")
         return backend.tess_sectors(sorted(self.select(catalog, backend)["star_id"].unique()))
 
-    def fetch_sector(self, catalog: pd.DataFrame, sector: int,
-                     compute: ComputeResource | None = None) -> tuple[pd.DataFrame, object]:
+    def fetch_sector(
+        self, catalog: pd.DataFrame, sector: int, compute: ComputeResource | None = None
+    ) -> tuple[pd.DataFrame, object]:
         """Fetch ONE TESS sector of the selected TESS stars into the cache.
 
         Returns (manifest with one row per selected signal and a `sector` column, backend): "found"
@@ -199,17 +217,21 @@ class LightCurveArchive(dg.ConfigurableResource):
         backend = self.make_backend("TESS")
         return self._fetch_sector(backend, catalog, sector, compute), backend
 
-    def _fetch_sector(self, backend, catalog: pd.DataFrame, sector: int,
-                      compute: ComputeResource | None) -> pd.DataFrame:
+    def _fetch_sector(
+        self, backend, catalog: pd.DataFrame, sector: int, compute: ComputeResource | None
+    ) -> pd.DataFrame:
         sector = int(sector)
         if sector < 1:
             raise ValueError(f"TESS sectors start at 1, got {sector}")
         return self._fetch_planned(backend, catalog, _fetch_sector_one, sector, compute).assign(sector=sector)
 
-    def fetch_sectors(self, catalog: pd.DataFrame, sectors: list[int],
-                      compute: ComputeResource | None = None) -> tuple[pd.DataFrame, object]:
+    def fetch_sectors(
+        self, catalog: pd.DataFrame, sectors: list[int], compute: ComputeResource | None = None
+    ) -> tuple[pd.DataFrame, object]:
         """The TESS manifest built from per-sector files (cached by `fetch_sector`): per signal, the
         files of every sector in `sectors` that has them (see `combine_sector_manifests`)."""
         backend = self.make_backend("TESS")  # one backend: a local folder is indexed once
-        per_sector = {n: self._fetch_sector(backend, catalog, n, compute) for n in sorted({int(s) for s in sectors})}
+        per_sector = {
+            n: self._fetch_sector(backend, catalog, n, compute) for n in sorted({int(s) for s in sectors})
+        }
         return combine_sector_manifests(per_sector), backend

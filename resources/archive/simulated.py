@@ -44,8 +44,9 @@ class SimulatedBackend:
 
     def fingerprint(self, signals: pd.DataFrame, config: SimulatorConfig | None = None) -> str:
         """Hash of the simulator config and the star's catalog rows (a change re-simulates)."""
-        payload = (json.dumps(asdict(config or self.config), sort_keys=True)
-                   + signals.to_json(orient="records", double_precision=10))
+        payload = json.dumps(asdict(config or self.config), sort_keys=True) + signals.to_json(
+            orient="records", double_precision=10
+        )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def _hints_for(self, signals: pd.DataFrame) -> pd.DataFrame | None:
@@ -61,8 +62,12 @@ class SimulatedBackend:
         """Simulate and write TESS sector `sector` of one star (cached per sector)."""
         sector = int(sector)
         if sector not in self.tess_sectors():
-            return FetchResult(star_id, MISSING, f"the simulated archive has TESS sectors 1..{self.config.tess_sectors}, "
-                                                 f"not {sector}", attempts=0)
+            return FetchResult(
+                star_id,
+                MISSING,
+                f"the simulated archive has TESS sectors 1..{self.config.tess_sectors}, not {sector}",
+                attempts=0,
+            )
         config = replace(self.config, tess_sectors=sector)
         fingerprint = self.fingerprint(signals, config)
         cached = cached_files(self.cache_dir, "TESS", star_id, fingerprint, sector=sector)
@@ -71,11 +76,15 @@ class SimulatedBackend:
         try:
             star = simulate_star(signals, "TESS", config, self._hints_for(signals))
             star.segments = [seg for seg in star.segments if seg.number == sector]
-            star.truth["segments"] = [seg for seg in star.truth.get("segments", []) if seg.get("number") == sector]
+            star.truth["segments"] = [
+                seg for seg in star.truth.get("segments", []) if seg.get("number") == sector
+            ]
             root = self.cache_dir / "sectors" / sector_key(sector)
             paths = [str(Path(p).resolve()) for p in write_star_fits(star, root)]
         except Exception as exc:  # one bad star never stops the run
-            return FetchResult(star_id, FAILED, f"simulation of sector {sector} failed ({type(exc).__name__}: {exc})")
+            return FetchResult(
+                star_id, FAILED, f"simulation of sector {sector} failed ({type(exc).__name__}: {exc})"
+            )
         write_index(self.cache_dir, "TESS", star_id, paths, fingerprint, sector=sector)
         return FetchResult(star_id, FOUND, "", paths)
 

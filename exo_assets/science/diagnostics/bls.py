@@ -19,8 +19,9 @@ def _bls_power(time, flux, dy, periods, durations, oversample=10):
         return bls.power(periods, durations, objective="likelihood", method="fast", oversample=oversample)
 
 
-def estimate_epoch_bls(time: np.ndarray, flux: np.ndarray, period: float,
-                       duration: float | None = None) -> tuple[float, float, float]:
+def estimate_epoch_bls(
+    time: np.ndarray, flux: np.ndarray, period: float, duration: float | None = None
+) -> tuple[float, float, float]:
     """Mid-transit time for a signal whose catalog has a period but no epoch (K2).
 
     Box least squares (astropy) at a nearly fixed period (+- a quarter of a duration of drift over

@@ -16,8 +16,12 @@ def measure_density(star: StellarParams, P: float, out: dict, reasons: dict) -> 
     rho_cat = star.density_cgs()
     out["rho_star_catalog_cgs"] = rho_cat
     if not np.isfinite(rho_cat):
-        fail(out, reasons, ["rho_star_catalog_cgs", "density_ratio", "duration_ratio"],
-             "catalog log g or stellar radius missing")
+        fail(
+            out,
+            reasons,
+            ["rho_star_catalog_cgs", "density_ratio", "duration_ratio"],
+            "catalog log g or stellar radius missing",
+        )
         return
     if np.isfinite(out["rho_star_fit_cgs"]):
         out["density_ratio"] = out["rho_star_fit_cgs"] / rho_cat
@@ -28,5 +32,9 @@ def measure_density(star: StellarParams, P: float, out: dict, reasons: dict) -> 
     if a_cat > 1 and np.isfinite(t_obs):
         out["duration_ratio"] = t_obs / (P / math.pi * math.asin(1.0 / a_cat))
     else:
-        fail(out, reasons, ["duration_ratio"],
-             "no fitted T14" if a_cat > 1 else "catalog a/Rs <= 1 (star larger than orbit)")
+        fail(
+            out,
+            reasons,
+            ["duration_ratio"],
+            "no fitted T14" if a_cat > 1 else "catalog a/Rs <= 1 (star larger than orbit)",
+        )

@@ -36,10 +36,10 @@ def integration_offsets(bin_width: float, exp_time: float, n_bin: int, n_exp: in
 
 @dataclass
 class FitData:
-    x: np.ndarray       # bin centres, days from mid-transit
-    y: np.ndarray       # mean relative flux per bin
-    sig: np.ndarray     # 1-sigma per bin
-    n_in: int           # cadences within T14 in the fit window
+    x: np.ndarray  # bin centres, days from mid-transit
+    y: np.ndarray  # mean relative flux per bin
+    sig: np.ndarray  # 1-sigma per bin
+    n_in: int  # cadences within T14 in the fit window
     offsets: np.ndarray  # integration sub-sample offsets, days
 
 

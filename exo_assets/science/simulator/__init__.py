@@ -41,9 +41,9 @@ Physical choices (details in each module):
 from exo_assets.science.simulator.core import (
     DEFAULT_BITMASK,
     SIMULATOR_VERSION,
+    Segment,
     SimulatedStar,
     SimulatorConfig,
-    Segment,
     simulate_star,
 )
 from exo_assets.science.simulator.fits_writer import (
@@ -57,7 +57,17 @@ from exo_assets.science.simulator.fits_writer import (
 from exo_assets.science.simulator.signals import MECHANISMS
 
 __all__ = [
-    "DEFAULT_BITMASK", "MECHANISMS", "SIMULATOR_VERSION", "SimulatedStar", "SimulatorConfig", "Segment",
-    "read_truth", "safe_star_id", "segment_path", "simulate_star", "target_number", "truth_path",
+    "DEFAULT_BITMASK",
+    "MECHANISMS",
+    "SIMULATOR_VERSION",
+    "SimulatedStar",
+    "SimulatorConfig",
+    "Segment",
+    "read_truth",
+    "safe_star_id",
+    "segment_path",
+    "simulate_star",
+    "target_number",
+    "truth_path",
     "write_star_fits",
 ]

@@ -22,10 +22,22 @@ from exo_assets.science.missions import mission_info
 
 #: Approximate BKJD start/end of the Kepler long-cadence quarters (Q1 is the short first quarter).
 KEPLER_QUARTERS: dict[int, tuple[float, float]] = {
-    1: (131.51, 164.98), 2: (169.76, 258.47), 3: (260.23, 349.49), 4: (352.38, 442.20),
-    5: (443.49, 538.16), 6: (539.46, 629.30), 7: (630.18, 719.55), 8: (735.36, 802.34),
-    9: (808.52, 905.93), 10: (906.85, 1000.27), 11: (1001.21, 1098.32), 12: (1099.42, 1182.02),
-    13: (1182.76, 1273.06), 14: (1274.15, 1371.33), 15: (1373.48, 1471.14), 16: (1472.12, 1558.01),
+    1: (131.51, 164.98),
+    2: (169.76, 258.47),
+    3: (260.23, 349.49),
+    4: (352.38, 442.20),
+    5: (443.49, 538.16),
+    6: (539.46, 629.30),
+    7: (630.18, 719.55),
+    8: (735.36, 802.34),
+    9: (808.52, 905.93),
+    10: (906.85, 1000.27),
+    11: (1001.21, 1098.32),
+    12: (1099.42, 1182.02),
+    13: (1182.76, 1273.06),
+    14: (1274.15, 1371.33),
+    15: (1373.48, 1471.14),
+    16: (1472.12, 1558.01),
     17: (1559.23, 1591.00),
 }
 FIRST_KEPLER_QUARTER = 2  # Q1 is short and atypical: simulations start at Q2
@@ -92,8 +104,17 @@ def _flag_gap(seg: SegmentGrid, t0: float, t1: float, bits: int) -> None:
     seg.restarts.append(float(t1))
 
 
-def _flag_periodic(seg: SegmentGrid, first: float, step: float, bits: int, n_cad: int, nan: bool,
-                   cadence: float, record_desat: bool = True, jitter: float = 0.15) -> None:
+def _flag_periodic(
+    seg: SegmentGrid,
+    first: float,
+    step: float,
+    bits: int,
+    n_cad: int,
+    nan: bool,
+    cadence: float,
+    record_desat: bool = True,
+    jitter: float = 0.15,
+) -> None:
     """Flag events every `step` days (+- jitter x step, fixed per segment: the same for every star)."""
     times = np.arange(seg.time[0] + first, seg.time[-1], step)
     wobble = np.random.default_rng([seg.number, int(step * 1e4), bits]).uniform(-jitter, jitter, times.size)
@@ -110,8 +131,9 @@ def _flag_periodic(seg: SegmentGrid, first: float, step: float, bits: int, n_cad
 
 
 def _new(number: int, time: np.ndarray) -> SegmentGrid:
-    return SegmentGrid(number, time, np.zeros(time.size, np.int32), np.zeros(time.size, bool),
-                       [float(time[0])], [])
+    return SegmentGrid(
+        number, time, np.zeros(time.size, np.int32), np.zeros(time.size, bool), [float(time[0])], []
+    )
 
 
 def kepler_segments(n_quarters: int) -> list[SegmentGrid]:
@@ -157,15 +179,17 @@ def tess_segments(n_sectors: int) -> list[SegmentGrid]:
             m = (seg.time >= orbit_start) & (seg.time < orbit_start + TESS_SCATTERED_DAYS)
             seg.quality[m] |= Q_TESS_MANUAL_EXCLUDE
             seg.nan_flux[m] = True
-        _flag_periodic(seg, 1.0, TESS_DESAT_DAYS, Q_DESAT | Q_TESS_MANUAL_EXCLUDE, TESS_DESAT_CADENCES,
-                       True, cad)
+        _flag_periodic(
+            seg, 1.0, TESS_DESAT_DAYS, Q_DESAT | Q_TESS_MANUAL_EXCLUDE, TESS_DESAT_CADENCES, True, cad
+        )
         seg.restarts = [start, start + TESS_SCATTERED_DAYS, g1 + TESS_SCATTERED_DAYS]
         out.append(seg)
     return out
 
 
-def mission_segments(mission: str, kepler_quarters: int, k2_campaign_days: float,
-                     tess_sectors: int) -> list[SegmentGrid]:
+def mission_segments(
+    mission: str, kepler_quarters: int, k2_campaign_days: float, tess_sectors: int
+) -> list[SegmentGrid]:
     """The segments simulated for a mission, in time order."""
     if mission == "Kepler":
         return kepler_segments(kepler_quarters)

@@ -19,7 +19,7 @@ BLOCK = 2880
 _TFORM_DTYPE = {"D": ">f8", "E": ">f4", "J": ">i4", "K": ">i8", "I": ">i2"}
 
 
-def _format_float(value: float) -> str:
+def _format_float(value: float | np.floating) -> str:
     s = repr(float(value))
     if "e" in s:
         mant, exp = s.split("e")
@@ -69,8 +69,12 @@ def pad_data(raw: bytes) -> bytes:
 
 def primary_hdu(cards: list[str]) -> bytes:
     """A data-less primary HDU: SIMPLE, BITPIX, NAXIS = 0, EXTEND, then `cards`."""
-    head = [card("SIMPLE", True, "conforms to FITS standards"), card("BITPIX", 8, "array data type"),
-            card("NAXIS", 0, "number of array dimensions"), card("EXTEND", True, "file contains extensions")]
+    head = [
+        card("SIMPLE", True, "conforms to FITS standards"),
+        card("BITPIX", 8, "array data type"),
+        card("NAXIS", 0, "number of array dimensions"),
+        card("EXTEND", True, "file contains extensions"),
+    ]
     return header_bytes(head + cards)
 
 
@@ -86,11 +90,16 @@ def bintable_hdu(columns: list[tuple], cards: list[str]) -> bytes:
     rows = np.empty(n, dtype=dtype)
     for name, _, _, _, arr in columns:
         rows[name] = arr
-    head = [card("XTENSION", "BINTABLE", "marks the beginning of a new HDU"),
-            card("BITPIX", 8, "array data type"), card("NAXIS", 2, "number of array dimensions"),
-            card("NAXIS1", dtype.itemsize, "length of first array dimension"),
-            card("NAXIS2", n, "length of second array dimension"), card("PCOUNT", 0, "group parameter count"),
-            card("GCOUNT", 1, "group count"), card("TFIELDS", len(columns), "number of table fields")]
+    head = [
+        card("XTENSION", "BINTABLE", "marks the beginning of a new HDU"),
+        card("BITPIX", 8, "array data type"),
+        card("NAXIS", 2, "number of array dimensions"),
+        card("NAXIS1", dtype.itemsize, "length of first array dimension"),
+        card("NAXIS2", n, "length of second array dimension"),
+        card("PCOUNT", 0, "group parameter count"),
+        card("GCOUNT", 1, "group count"),
+        card("TFIELDS", len(columns), "number of table fields"),
+    ]
     for i, (name, tform, unit, tdisp, _) in enumerate(columns, start=1):
         head.append(card(f"TTYPE{i}", name, "column title"))
         head.append(card(f"TFORM{i}", tform, "column format"))
@@ -104,9 +113,13 @@ def bintable_hdu(columns: list[tuple], cards: list[str]) -> bytes:
 def image_hdu(image: np.ndarray, cards: list[str]) -> bytes:
     """A 2-D int32 image extension."""
     img = np.ascontiguousarray(image, dtype=">i4")
-    head = [card("XTENSION", "IMAGE", "marks the beginning of a new HDU"),
-            card("BITPIX", 32, "array data type"), card("NAXIS", 2, "number of array dimensions"),
-            card("NAXIS1", img.shape[1], "length of first axis"),
-            card("NAXIS2", img.shape[0], "length of second axis"), card("PCOUNT", 0, "group parameter count"),
-            card("GCOUNT", 1, "group count")]
+    head = [
+        card("XTENSION", "IMAGE", "marks the beginning of a new HDU"),
+        card("BITPIX", 32, "array data type"),
+        card("NAXIS", 2, "number of array dimensions"),
+        card("NAXIS1", img.shape[1], "length of first axis"),
+        card("NAXIS2", img.shape[0], "length of second axis"),
+        card("PCOUNT", 0, "group parameter count"),
+        card("GCOUNT", 1, "group count"),
+    ]
     return header_bytes(head + cards) + pad_data(img.tobytes())

@@ -29,7 +29,7 @@ import numpy as np
 
 from exo_assets.science.missions import mission_info
 from exo_assets.science.simulator import fits_format as ff
-from exo_assets.science.simulator.core import SimulatedStar, Segment
+from exo_assets.science.simulator.core import Segment, SimulatedStar
 from exo_assets.science.simulator.rng import stable_hash
 
 CREATOR = "LightCurveExporterPipelineModule exo-assets simulator"
@@ -119,17 +119,21 @@ def _identity_cards(star: SimulatedStar, seg: Segment) -> list[tuple]:
     mission = star.mission
     cat = star.truth.get("star", {}).get("catalog", {})
     tid = target_number(star.star_id, mission)
-    out = [("TELESCOP", "TESS" if mission == "TESS" else "Kepler", "telescope"),
-           ("INSTRUME", "TESS Photometer" if mission == "TESS" else "Kepler Photometer", "detector type"),
-           ("OBJECT", _object_name(star, tid), "string version of target id")]
+    out: list[tuple] = [
+        ("TELESCOP", "TESS" if mission == "TESS" else "Kepler", "telescope"),
+        ("INSTRUME", "TESS Photometer" if mission == "TESS" else "Kepler Photometer", "detector type"),
+        ("OBJECT", _object_name(star, tid), "string version of target id"),
+    ]
     if mission == "TESS":
         out.append(("TICID", tid, "unique tess target identifier"))
     else:
         out.append(("KEPLERID", tid, "unique Kepler target identifier"))
-    out += [("RADESYS", "ICRS", "reference frame of celestial coordinates"),
-            ("RA_OBJ", _val(cat.get("ra_deg")), "[deg] right ascension"),
-            ("DEC_OBJ", _val(cat.get("dec_deg")), "[deg] declination"),
-            ("EQUINOX", 2000.0, "equinox of celestial coordinate system")]
+    out += [
+        ("RADESYS", "ICRS", "reference frame of celestial coordinates"),
+        ("RA_OBJ", _val(cat.get("ra_deg")), "[deg] right ascension"),
+        ("DEC_OBJ", _val(cat.get("dec_deg")), "[deg] declination"),
+        ("EQUINOX", 2000.0, "equinox of celestial coordinate system"),
+    ]
     return out
 
 
@@ -137,37 +141,49 @@ def _primary_cards(star: SimulatedStar, seg: Segment) -> list[str]:
     mission = star.mission
     cat = star.truth.get("star", {}).get("catalog", {})
     ident = _identity_cards(star, seg)
-    cards = [("NEXTEND", 2, "number of standard extensions"), ("EXTNAME", "PRIMARY", "name of extension"),
-             ("EXTVER", 1, "extension version number (not format version)"),
-             ("SIMDATA", True, "file is based on simulated data"),
-             ("SIMULATD", True, "simulated by the exo-assets simulator"),
-             ("ORIGIN", ORIGIN, "institution responsible for this file"),
-             ("CREATOR", CREATOR, "program"),
-             ("PROCVER", f"exo-assets-simulator-{star.truth.get('simulator_version', '1')}", "SW version"),
-             ("FILEVER", "6.1" if mission != "TESS" else "1.0", "file format version"),
-             ("TIMVERSN", "OGIP/93-003", "OGIP memo number for file format")]
+    cards = [
+        ("NEXTEND", 2, "number of standard extensions"),
+        ("EXTNAME", "PRIMARY", "name of extension"),
+        ("EXTVER", 1, "extension version number (not format version)"),
+        ("SIMDATA", True, "file is based on simulated data"),
+        ("SIMULATD", True, "simulated by the exo-assets simulator"),
+        ("ORIGIN", ORIGIN, "institution responsible for this file"),
+        ("CREATOR", CREATOR, "program"),
+        ("PROCVER", f"exo-assets-simulator-{star.truth.get('simulator_version', '1')}", "SW version"),
+        ("FILEVER", "6.1" if mission != "TESS" else "1.0", "file format version"),
+        ("TIMVERSN", "OGIP/93-003", "OGIP memo number for file format"),
+    ]
     cards += ident[:4]
     if mission == "TESS":
         h = stable_hash(star.star_id)
-        cards += [("SECTOR", seg.number, "Observing sector"), ("CAMERA", 1 + h % 4, "Camera number"),
-                  ("CCD", 1 + (h >> 4) % 4, "CCD chip number")]
+        cards += [
+            ("SECTOR", seg.number, "Observing sector"),
+            ("CAMERA", 1 + h % 4, "Camera number"),
+            ("CCD", 1 + (h >> 4) % 4, "CCD chip number"),
+        ]
     elif mission == "Kepler":
         cards += [("QUARTER", seg.number, "Observing quarter"), ("OBSMODE", "long cadence", "observing mode")]
     else:
-        cards += [("CAMPAIGN", seg.number, "Observing campaign number"),
-                  ("OBSMODE", "long cadence", "observing mode")]
+        cards += [
+            ("CAMPAIGN", seg.number, "Observing campaign number"),
+            ("OBSMODE", "long cadence", "observing mode"),
+        ]
     cards.append(("MISSION", mission, "Mission name"))
     cards += ident[4:]
     if mission == "TESS":
         cards.append(("TESSMAG", _val(cat.get("mag")), "[mag] TESS magnitude"))
     else:
         cards.append(("KEPMAG", _val(cat.get("mag")), "[mag] Kepler magnitude (Kp)"))
-    cards += [("TEFF", _val(cat.get("teff_k")), "[K] Effective temperature"),
-              ("LOGG", _val(cat.get("logg_cgs")), "[cm/s2] log10 surface gravity"),
-              ("RADIUS", _val(cat.get("radius_rsun")), "[solar radii] stellar radius")]
+    cards += [
+        ("TEFF", _val(cat.get("teff_k")), "[K] Effective temperature"),
+        ("LOGG", _val(cat.get("logg_cgs")), "[cm/s2] log10 surface gravity"),
+        ("RADIUS", _val(cat.get("radius_rsun")), "[solar radii] stellar radius"),
+    ]
     if mission == "TESS":
-        cards += [("TSTART", float(seg.time[0]), "observation start time in TJD"),
-                  ("TSTOP", float(seg.time[-1]), "observation stop time in TJD")]
+        cards += [
+            ("TSTART", float(seg.time[0]), "observation start time in TJD"),
+            ("TSTOP", float(seg.time[-1]), "observation stop time in TJD"),
+        ]
     return [ff.card(*c) for c in cards] + [ff.card("COMMENT", SIMULATED_COMMENT)]
 
 
@@ -202,37 +218,45 @@ def _lightcurve_bytes(star: SimulatedStar, seg: Segment) -> bytes:
         ("MOM_CENTR2", "D", "pixel", "F10.5", crow),
         ("MOM_CENTR2_ERR", "E", "pixel", "E14.7", cen_err),
     ]
-    cards = [("INHERIT", True, "inherit the primary header"), ("EXTNAME", "LIGHTCURVE", "name of extension"),
-             ("EXTVER", 1, "extension version number (not format version)"),
-             ("SIMDATA", True, "file is based on simulated data"), *_identity_cards(star, seg),
-             ("TIMEREF", "SOLARSYSTEM", "barycentric correction applied to times"),
-             ("TASSIGN", "SPACECRAFT", "where time is assigned"),
-             ("TIMESYS", "TDB", "time system is barycentric JD"),
-             ("BJDREFI", int(info.bjd_offset), "integer part of BJD reference date"),
-             ("BJDREFF", 0.0, "fraction of the day in BJD reference date"),
-             ("TIMEUNIT", "d", "time unit for TIME, TSTART and TSTOP"),
-             ("TELAPSE", float(seg.time[-1] - seg.time[0]), "[d] TSTOP - TSTART"),
-             ("TSTART", float(seg.time[0]), "observation start time in BJD-BJDREF"),
-             ("TSTOP", float(seg.time[-1]), "observation stop time in BJD-BJDREF"),
-             ("TIMEPIXR", 0.5, "bin time beginning=0 middle=0.5 end=1"),
-             ("TIMEDEL", float(cad), "[d] time resolution of data"),
-             ("CROWDSAP", 1.0, "Ratio of target flux to total flux in op. ap."),
-             ("FLFRCSAP", 0.85 if mission != "TESS" else 0.80, "Frac. of target flux w/in the op. aperture")]
+    cards = [
+        ("INHERIT", True, "inherit the primary header"),
+        ("EXTNAME", "LIGHTCURVE", "name of extension"),
+        ("EXTVER", 1, "extension version number (not format version)"),
+        ("SIMDATA", True, "file is based on simulated data"),
+        *_identity_cards(star, seg),
+        ("TIMEREF", "SOLARSYSTEM", "barycentric correction applied to times"),
+        ("TASSIGN", "SPACECRAFT", "where time is assigned"),
+        ("TIMESYS", "TDB", "time system is barycentric JD"),
+        ("BJDREFI", int(info.bjd_offset), "integer part of BJD reference date"),
+        ("BJDREFF", 0.0, "fraction of the day in BJD reference date"),
+        ("TIMEUNIT", "d", "time unit for TIME, TSTART and TSTOP"),
+        ("TELAPSE", float(seg.time[-1] - seg.time[0]), "[d] TSTOP - TSTART"),
+        ("TSTART", float(seg.time[0]), "observation start time in BJD-BJDREF"),
+        ("TSTOP", float(seg.time[-1]), "observation stop time in BJD-BJDREF"),
+        ("TIMEPIXR", 0.5, "bin time beginning=0 middle=0.5 end=1"),
+        ("TIMEDEL", float(cad), "[d] time resolution of data"),
+        ("CROWDSAP", 1.0, "Ratio of target flux to total flux in op. ap."),
+        ("FLFRCSAP", 0.85 if mission != "TESS" else 0.80, "Frac. of target flux w/in the op. aperture"),
+    ]
     return ff.bintable_hdu(columns, [ff.card(*c) for c in cards] + [ff.card("COMMENT", SIMULATED_COMMENT)])
 
 
 def _aperture_bytes(star: SimulatedStar, seg: Segment) -> bytes:
     ap = np.ones((5, 5), np.int32)
     ap[1:4, 1:4] = 3  # bit 1 collected, bit 2 in the optimal aperture
-    cards = [("INHERIT", True, "inherit the primary header"), ("EXTNAME", "APERTURE", "name of extension"),
-             *_identity_cards(star, seg)[:3]]
+    cards = [
+        ("INHERIT", True, "inherit the primary header"),
+        ("EXTNAME", "APERTURE", "name of extension"),
+        *_identity_cards(star, seg)[:3],
+    ]
     return ff.image_hdu(ap, [ff.card(*c) for c in cards])
 
 
 def fits_bytes(star: SimulatedStar, seg: Segment) -> bytes:
     """The complete FITS file of one segment (primary, LIGHTCURVE, APERTURE)."""
-    return (ff.primary_hdu(_primary_cards(star, seg)) + _lightcurve_bytes(star, seg)
-            + _aperture_bytes(star, seg))
+    return (
+        ff.primary_hdu(_primary_cards(star, seg)) + _lightcurve_bytes(star, seg) + _aperture_bytes(star, seg)
+    )
 
 
 def write_star_fits(star: SimulatedStar, cache_dir: Path) -> list[Path]:

@@ -93,8 +93,9 @@ def near_events(time: np.ndarray, t0: float, period: float, half_width: float) -
     return np.abs(dt * period) < half_width
 
 
-def transit_delta(time, t0, period, k, a_rs, b, u, exp_time, supersample, half_width,
-                  only=None) -> np.ndarray:
+def transit_delta(
+    time, t0, period, k, a_rs, b, u, exp_time, supersample, half_width, only=None
+) -> np.ndarray:
     """Relative flux change (F - 1, <= 0) of a limb-darkened transit; 0 outside the windows.
 
     `only` restricts the model to a boolean mask of cadences (e.g. one single event).
@@ -108,8 +109,12 @@ def transit_delta(time, t0, period, k, a_rs, b, u, exp_time, supersample, half_w
     p = _params(t0, period, k, a_rs, inclination_deg(a_rs, b), u)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = batman.TransitModel(p, np.ascontiguousarray(time[sel]), supersample_factor=supersample,
-                                exp_time=_batman_exp_time(exp_time, supersample))
+        m = batman.TransitModel(
+            p,
+            np.ascontiguousarray(time[sel]),
+            supersample_factor=supersample,
+            exp_time=_batman_exp_time(exp_time, supersample),
+        )
         out[sel] = m.light_curve(p) - 1.0
     return out
 
@@ -140,8 +145,9 @@ def eb_delta(time, t0, period, k, a_rs, inc_deg, u, ecc, w, fp, exp_time, supers
         sel = near_events(time, t_sec, period, half_width)
         if sel.any() and fp > 0:
             p = _params(t0, period, k, a_rs, inc_deg, u, ecc, w, fp=fp, t_sec=t_sec)
-            m = batman.TransitModel(copy.copy(p), np.ascontiguousarray(time[sel]), transittype="secondary",
-                                    **kw)
+            m = batman.TransitModel(
+                copy.copy(p), np.ascontiguousarray(time[sel]), transittype="secondary", **kw
+            )
             out[sel] += m.light_curve(p) - 1.0 - fp
     return out / (1.0 + fp), t_sec
 
