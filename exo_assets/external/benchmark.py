@@ -36,7 +36,6 @@ from exo_assets.models.datasets import encode_labels
 from exo_assets.models.metrics import classification_metrics
 from exo_assets.storage import atomic_write_text
 
-
 #: What the figures are measured on: the shards given, not the embedded simulator. (The sets in
 #: ../shared/data are real TESS signals; this code cannot tell real shards from synthetic ones.)
 EXTERNAL_DATA_LABEL = "AstroNet-format TFRecord shards (external data, not the embedded simulator)"
@@ -124,8 +123,9 @@ def benchmark_cnn_config(local_channels: list[str], epochs: int = 60, seed: int 
 
 def _stage_report(dataset, classes, y, proba, seed) -> dict:
     m = classification_metrics(y, proba, classes, positive_classes=("CP", "PC"), negative_class="FP")
-    return {"n": int(len(y)), "log_loss": m["log_loss"], "macro_f1": m["macro_f1"], "ece_15": m["ece_15"],
-            **task_scores(dataset, classes, y, proba), "ci95": bootstrap_intervals(dataset, classes, y, proba, seed=seed)}
+    return {"n": len(y), "log_loss": m["log_loss"], "macro_f1": m["macro_f1"], "ece_15": m["ece_15"],
+            **task_scores(dataset, classes, y, proba),
+            "ci95": bootstrap_intervals(dataset, classes, y, proba, seed=seed)}
 
 
 def _id_columns(es) -> dict:

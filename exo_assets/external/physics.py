@@ -55,8 +55,8 @@ PHYSICS_SCHEMA: dict[str, tuple[str, str]] = {
     "rho_star_transit_cgs": ("g cm^-3", "stellar density implied by P, T14 and depth (b = 0, circular)"),
     "log10_density_ratio": ("dex", "log10(rho_star_transit / star_density_cgs)"),
     "duration_ratio_expected": ("", "observed T14 / T14 expected from the catalog density (b = 0)"),
-    "depth_snr_consistency": ("", "log10(SNR / (depth_ppm x sqrt(n_transits x T14_h)))-like: SNR per depth "
-                              "and transit time (a noisy star reaches the same SNR only at larger depth)"),
+    "depth_snr_consistency": ("", ("log10(SNR / (depth_ppm x sqrt(n_transits x T14_h))): SNR per depth and "
+                                   "transit time (a noisy star reaches the same SNR only at larger depth)")),
 }
 PHYSICS_COLUMNS: list[str] = list(PHYSICS_SCHEMA)
 #: DR24 record columns used as they are (units in SOURCES.md; tce_duration is in days in the records).
@@ -171,8 +171,7 @@ def vetting_physics(features: pd.DataFrame, params: pd.DataFrame) -> tuple[pd.Da
     keys = features[["row_id", "tic_id"]].astype("int64").reset_index(drop=True)
     j = keys.merge(params, on=["row_id", "tic_id"], how="left", validate="one_to_one")
     frame = physical_features(features["period_days"], j["Duration"] / 24.0, j["Transit_Depth"], j["star_rad"],
-                              j["star_mass"], j["logg"], j["teff"], j["SN"] if "SN" in j else None,
-                              j["Tmag"] if "Tmag" in j else None)
+                              j["star_mass"], j["logg"], j["teff"], j.get("SN"), j.get("Tmag"))
     matched = int(j["Period"].notna().sum())
     return frame, {"matched": matched, "unmatched": int(len(j) - matched)}
 
@@ -236,7 +235,7 @@ def attach_physics(es, source=None) -> dict:
 
 def dr24_physics(scalars: pd.DataFrame) -> pd.DataFrame:
     """Physics columns (plus `DR24_TCE_COLUMNS`) from DR24 records (tce_duration in days in the records)."""
-    col = lambda c: scalars[c] if c in scalars else None  # noqa: E731
+    col = scalars.get
     frame = physical_features(col("tce_period"), col("tce_duration"), col("tce_depth"), col("tce_sradius"), None,
                               col("tce_slogg"), col("tce_steff"), col("tce_model_snr"))
     for c in DR24_TCE_COLUMNS:
