@@ -111,7 +111,7 @@ FORBIDDEN_COLUMNS: frozenset[str] = frozenset(
     {
         "toi_id", "Sectors", "sectors", "camera", "ccd", "row_id", "tic_id", "Epoc", "epoc", "epoch",
         "Disposition", "disposition", "is_multi", "signal_id", "star_id", "label", "mission", "provenance",
-        "split", "source_file", "record_index", "RA", "Dec", "ra", "dec",
+        "split", "source_file", "record_index", "RA", "Dec", "ra", "dec", "kepid", "tce_plnt_num", "av_training_set",
     }
 )
 #: Identifier columns of `ExternalSet.features` (output only, never features).

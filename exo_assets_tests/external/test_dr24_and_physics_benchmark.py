@@ -153,3 +153,10 @@ def test_external_views_resource_physics_sources(tmp_path):
     cat.write_text("tid,pl_orbper,tfopwg_disp,st_rad\n1,2.0,PC,1.0\n")
     assert ExternalViewsSource(toi_catalog=str(cat)).physics_source("toi") == str(cat)
     assert ExternalViewsSource().physics_source("toi") is None and ExternalViewsSource().physics_source("dr24") is None
+
+
+def test_dr24_ids_and_label_are_refused_as_features():
+    frame = pd.DataFrame({c: [1.0] for c in ("kepid", "tce_plnt_num", "av_training_set", "tce_impact")})
+    for bad in ("kepid", "tce_plnt_num", "av_training_set"):
+        with pytest.raises(R.LeakageError):
+            R.model_feature_columns(frame, ["tce_impact", bad])
