@@ -3,7 +3,7 @@
     exo-assets materialize [--mission Kepler --mission TESS] [--backend simulated|local|mast]
                            [--local-dir DIR] [--targets N] [--seed N] [--workers N] [--dask-scheduler ADDR]
     exo-assets dev [--port 3000]
-    exo-assets bench preprocess | scale | api
+    exo-assets bench preprocess | scale | throughput | api
     exo-assets benchmark-tfrecord --train SHARDS... --val SHARDS... --test SHARDS... --out DIR
     exo-assets materialize-external --set vetting|toi|dr24 --dir FOLDER [--tce-params CSV] [--seed N] [--cnn-epochs N]
 
@@ -21,9 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from exo_assets.defaults import dagster_home
 from exo_assets.science.missions import MISSIONS
-
-DEFAULT_HOME = ".dagster_home"
 
 
 def _repo_dagster_yaml() -> Path | None:
@@ -35,7 +34,7 @@ def _repo_dagster_yaml() -> Path | None:
 
 def ensure_dagster_home(home: str | None = None) -> Path:
     """Set DAGSTER_HOME (argument, environment, or ./.dagster_home) and give it a dagster.yaml."""
-    path = Path(home or os.environ.get("DAGSTER_HOME") or DEFAULT_HOME).resolve()
+    path = dagster_home(home).resolve()
     path.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(path)
     target = path / "dagster.yaml"
@@ -64,8 +63,9 @@ def _archive_from_args(args):
 def _compute_from_args(args):
     from resources import ComputeResource
 
-    if args.dask_scheduler:
-        return ComputeResource(backend="dask", scheduler_address=args.dask_scheduler, max_workers=args.workers)
+    if args.dask_scheduler:  # "local": a LocalCluster of --workers one-thread processes started for the run
+        address = "" if args.dask_scheduler == "local" else args.dask_scheduler
+        return ComputeResource(backend="dask", scheduler_address=address, max_workers=args.workers)
     return ComputeResource(max_workers=args.workers)
 
 
@@ -179,8 +179,12 @@ def cmd_bench(args) -> int:
         from exo_assets.bench.preprocess import main as bench_main
 
         return bench_main(args.rest)
-    if args.which == "scale":
+    if args.which == "scale":  # whole job at several catalog sizes: wall, signals/s, peak memory
         from exo_assets.bench.scale import main as bench_main
+
+        return bench_main(args.rest)
+    if args.which == "throughput":  # per-signal feature build, 1 vs 2 workers, local vs Dask
+        from exo_assets.bench.throughput import main as bench_main
 
         return bench_main(args.rest)
     if args.which == "api":
@@ -208,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="console log level of the runs (default INFO)")
     mat.add_argument("--home", help="DAGSTER_HOME (default: $DAGSTER_HOME or ./.dagster_home)")
     mat.add_argument("--workers", type=int, default=0, help="worker processes for per-star work (default 0: all cores)")
-    mat.add_argument("--dask-scheduler", help="run per-star work on this Dask scheduler (tcp://host:8786)")
+    mat.add_argument("--dask-scheduler", help="run per-star work on this Dask scheduler (tcp://host:8786; 'local': a LocalCluster)")
     mat.set_defaults(func=cmd_materialize)
 
     dev = sub.add_parser("dev", help="start the Dagster UI (dagster dev) for this project")
@@ -240,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     ext.set_defaults(func=cmd_materialize_external)
 
     bench = sub.add_parser("bench", help="benchmarks that print their figures")
-    bench.add_argument("which", choices=["preprocess", "scale", "api"])
+    bench.add_argument("which", choices=["preprocess", "scale", "throughput", "api"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=cmd_bench)
     return parser

@@ -33,7 +33,7 @@ from functools import partial
 
 # Imported once by the forkserver, so a new worker starts with them loaded (lightkurve alone takes
 # ~8 s to import here; the science modules import it, wotan and batman lazily, at first use).
-_PRELOAD = ["numba", "lightkurve", "wotan", "batman", "scipy.optimize", "astropy.timeseries",
+_PRELOAD = ["exo_assets", "numba", "lightkurve", "wotan", "batman", "scipy.optimize", "astropy.timeseries",
             "exo_assets.science.prepare", "exo_assets.science.features", "exo_assets.science.simulator"]
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 _local = threading.local()

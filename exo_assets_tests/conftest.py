@@ -16,6 +16,23 @@ LHS3844_FILE = next((FIXTURES / "fits" / "tess").glob("*410153553*"))
 KIC10797460_FILE = FIXTURES / "fits" / "kepler" / "kic010797460_lightkurve.fits"
 
 
+#: Fixtures whose users are slow tests (each costs 10 s to minutes per pytest worker): the shared Dagster
+#: home, the UI end-to-end server, the Dask cluster, and the pipeline / report / benchmark / injection runs
+#: of single modules (test_faults first_run, test_compute local_run, test_models_pipeline run,
+#: test_external_views materialized, test_benchmark bench, test_report_build built, test_injection_recovery
+#: injected). Other slow tests carry `@pytest.mark.slow` themselves.
+SLOW_FIXTURES = frozenset({"materialized_home", "dagster_dev", "dask_cluster", "first_run", "local_run", "run",
+                           "materialized", "bench", "built", "injected"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that uses a fixture of `SLOW_FIXTURES` (directly or through another fixture) as
+    `slow`: `pytest -m "not slow"` is the fast tier, plain `pytest` still runs everything."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def kepler90_files() -> list[Path]:
     return KEPLER90_FILES
@@ -41,8 +58,6 @@ def materialize_home(home: Path, missions: tuple[str, ...] = ("TESS",), targets:
 
     Returns {mission: run_id}. Uses the default IO manager (instance storage), like `exo-assets materialize`.
     """
-    import dagster as dg
-
     from exo_assets.definitions import MISSION_JOB, build_defs
     from resources import LightCurveArchive
 
@@ -51,9 +66,9 @@ def materialize_home(home: Path, missions: tuple[str, ...] = ("TESS",), targets:
                                                 sim_seed=seed))
     job = defs.resolve_job_def(MISSION_JOB)
     run_ids = {}
-    from dagster._core.instance.ref import InstanceRef
+    from exo_assets.instance import open_instance
 
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+    with open_instance(home, create=True) as instance:
         for mission in missions:
             result = job.execute_in_process(partition_key=mission, instance=instance, run_config={
                 "ops": {"cnn_oof": {"config": {"epochs": cnn_epochs, "patience": 2}},

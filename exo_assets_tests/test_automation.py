@@ -132,6 +132,7 @@ def test_sector_partition_keys_must_be_sector_numbers():
 # --- the refresh after sector downloads ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_refresh_sensor_requests_the_tess_mission_run_once_downloads_are_done(tmp_path):
     with dg.instance_for_test() as instance:
         defs = _defs(FakeArchive(sectors=[1]), tmp_path)
@@ -206,6 +207,7 @@ def test_report_summary_is_requested_once_after_any_final_report_partition_updat
 # --- the per-sector asset and raw_fits[TESS] through Dagster ------------------------------------
 
 
+@pytest.mark.slow
 def test_sector_download_then_raw_fits_includes_every_registered_sector(tmp_path):
     archive = LightCurveArchive(cache_dir=str(tmp_path / "cache"), targets_per_mission=4, tess_sectors=2,
                                 max_workers=1)
@@ -239,6 +241,7 @@ def test_sector_download_then_raw_fits_includes_every_registered_sector(tmp_path
         assert raw_mat.metadata["tess_sectors"].value == "1, 2"
 
 
+@pytest.mark.slow
 def test_sector_asset_with_a_key_that_is_not_a_sector_fails_clearly_and_stores_nothing(tmp_path):
     archive = LightCurveArchive(cache_dir=str(tmp_path / "cache"), targets_per_mission=2)
     defs = _defs(archive, tmp_path)

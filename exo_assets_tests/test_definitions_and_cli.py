@@ -4,6 +4,7 @@ import os
 
 import dagster as dg
 import pandas as pd
+import pytest
 import yaml
 
 from exo_assets import cli
@@ -45,6 +46,7 @@ def test_dagster_yaml_is_a_valid_instance_config(tmp_path, monkeypatch):
     assert str(home) in instance.storage_directory()
 
 
+@pytest.mark.slow
 def test_cli_materialize_records_runs_in_dagster_home(tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("DAGSTER_HOME", str(home))
@@ -65,6 +67,7 @@ def test_cli_materialize_records_runs_in_dagster_home(tmp_path, monkeypatch):
     assert summary.metadata["missions"].value == "TESS" and summary.metadata["missing"].value == "Kepler, K2"
 
 
+@pytest.mark.slow
 def test_cli_too_few_targets_fails_with_a_clear_reason(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(os.path.dirname(os.path.dirname(__file__)))

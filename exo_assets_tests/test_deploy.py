@@ -14,11 +14,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy.engine import make_url
-from dagster._config import process_config, resolve_to_config_type
-from dagster._core.instance.config import ConcurrencyConfig
-from dagster._core.instance.ref import InstanceRef
-from dagster._core.workspace.config_schema import process_workspace_config
+
+# deploy/dagster.yaml names the classes of the [deploy] extra: without it there is nothing to validate.
+pytest.importorskip("dagster_postgres", reason="needs the [deploy] extra (pip install -e '.[deploy]')")
+pytest.importorskip("dagster_k8s", reason="needs the [deploy] extra (pip install -e '.[deploy]')")
+
+from dagster._config import process_config, resolve_to_config_type  # noqa: E402
+from dagster._core.instance.config import ConcurrencyConfig  # noqa: E402
+from dagster._core.instance.ref import InstanceRef  # noqa: E402
+from dagster._core.workspace.config_schema import process_workspace_config  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 ENV = {

@@ -21,34 +21,14 @@ import threading
 import time
 from pathlib import Path
 
-import yaml
-
 from exo_assets.inference import MissionModel, ModelSet
+from exo_assets.instance import open_instance
+from exo_assets.models.artifacts import stored_view_config
 from exo_assets.science.missions import MISSIONS
 
+__all__ = ["MODEL_ASSETS", "ModelRegistry", "consistent", "latest_lineage", "load_mission", "open_instance"]
 MODEL_ASSETS = ("calibrated_booster", "cnn_oof", "blend")
 log = logging.getLogger("exo_assets.serving")
-
-
-def open_instance(home: str | Path):
-    """The Dagster instance in `home` (DAGSTER_HOME layout). Its dagster.yaml is honoured; SQLite storage
-    is pinned to `home` (the repository's yaml reads `env: DAGSTER_HOME`, which may be unset here).
-
-    Raises FileNotFoundError when `home` does not exist (nothing was ever materialized there).
-    """
-    import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
-
-    home = Path(home).resolve()
-    if not home.is_dir():
-        raise FileNotFoundError(f"DAGSTER_HOME {home} does not exist")
-    overrides = {}
-    cfg_file = home / "dagster.yaml"
-    config = yaml.safe_load(cfg_file.read_text()) if cfg_file.is_file() else {}
-    storage = (config or {}).get("storage")
-    if storage is None or "sqlite" in storage:
-        overrides = {"storage": {"sqlite": {"base_dir": str(home)}}}
-    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides=overrides))
 
 
 def latest_lineage(instance, missions=MISSIONS) -> dict[str, dict[str, dict]]:
@@ -82,7 +62,7 @@ def load_mission(defs, instance, mission: str, lineage: dict, device: str = "cpu
         booster = loader.load_asset_value("calibrated_booster", partition_key=mission)
         cnn = loader.load_asset_value("cnn_oof", partition_key=mission)
         blend = loader.load_asset_value("blend", partition_key=mission)
-        view_config = cnn.attrs.get("view_config")
+        view_config = stored_view_config(cnn)
         if not view_config:  # models materialized before cnn_oof recorded its views' settings
             view_config = loader.load_asset_value("cnn_tensors", partition_key=mission).attrs.get("view_config")
     return MissionModel.from_bundles(mission, booster, cnn, blend, view_config, lineage, device=device)

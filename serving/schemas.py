@@ -15,7 +15,8 @@ MAX_CADENCES = 2_000_000
 
 class ErrorBody(BaseModel):
     code: Literal["BAD_INPUT", "FIT_FAIL", "MODEL_ERROR", "INTERNAL"] = Field(
-        description="BAD_INPUT: the request or curve is unusable (4xx); FIT_FAIL: the signal could not be "
+        description="BAD_INPUT: the request or curve is unusable (4xx; 400 also when a FITS header names another "
+        "mission than the request's `mission`); FIT_FAIL: the signal could not be "
         "measured (422) or the fit timed out (504); MODEL_ERROR: no usable model (503); INTERNAL: a server bug (500)")
     message: str = Field(description="what went wrong, for a human; never a stack trace")
 
@@ -42,19 +43,26 @@ class CurveMeta(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    star_id: str | None = Field(None, max_length=100, description="echoed back; FITS uploads default to the header's")
-    mission: str | None = Field(None, max_length=20, description="Kepler, K2 or TESS (FITS: from the header)")
+    star_id: str | None = Field(
+        None, max_length=100, description="echoed back and the key of the shipped-catalog lookup (stellar "
+        "parameters, the star's other signals): 'TIC n', 'KIC n', 'EPIC n' or a bare number; FITS uploads default "
+        "to the header's")
+    mission: str | None = Field(None, max_length=20, description="Kepler, K2 or TESS (FITS: from the header; a "
+                                "FITS whose header names another mission is refused with 400 BAD_INPUT)")
     period: float | None = Field(None, description="orbital period, days (required)")
     t0: float | None = Field(None, description="a mid-transit time, days: BKJD/BTJD, or BJD (> 2.4e6) (required)")
     duration: float | None = Field(None, description="transit duration T14, days (estimated by BLS when missing)")
-    teff_k: float | None = Field(None, description="stellar effective temperature, K (FITS: header TEFF)")
-    logg_cgs: float | None = Field(None, description="stellar log g, cgs (FITS: header LOGG)")
-    radius_rsun: float | None = Field(None, description="stellar radius, R_sun (FITS: header RADIUS)")
-    mag: float | None = Field(None, description="Kepler / TESS magnitude (FITS: header)")
-    depth_ppm: float | None = Field(None, description="catalog transit depth, ppm, when known")
+    teff_k: float | None = Field(None, description="stellar effective temperature, K (else the shipped catalog by "
+                                 "star id, else FITS header TEFF)")
+    logg_cgs: float | None = Field(None, description="stellar log g, cgs (else catalog, else FITS header LOGG)")
+    radius_rsun: float | None = Field(None, description="stellar radius, R_sun (else catalog, else FITS header RADIUS)")
+    mag: float | None = Field(None, description="Kepler / TESS magnitude (else catalog, else FITS header "
+                              "KEPMAG / TESSMAG)")
+    depth_ppm: float | None = Field(None, description="catalog transit depth, ppm (reported; not a model input)")
     other_signals: list[tuple[float, float, float]] = Field(
         default_factory=list, max_length=20,
-        description="(period, t0, duration) in days of the star's other known signals: masked out")
+        description="(period, t0, duration) in days of the star's other known signals: masked out (the "
+        "shipped catalog's other signals of the star are added by star id)")
 
 
 class PredictRequest(CurveMeta):
@@ -99,10 +107,21 @@ class Confidence(BaseModel):
 
 
 class Decision(BaseModel):
-    label: Literal["high_confidence_planet", "candidate", "false_positive", "needs_follow_up"]
+    label: Literal["high_confidence_planet", "candidate", "false_positive", "needs_follow_up", "insufficient_data"]
     rule: str
-    score: float
-    confidence: Confidence
+    reason: str = Field("", description="insufficient_data: why the transit was not measured ('' otherwise)")
+    score: float | None = Field(description="the probability the label rests on (None for insufficient_data)")
+    confidence: Confidence | None
+
+
+class InputSource(BaseModel):
+    """One input of the prediction and where it came from."""
+
+    value: float | None
+    source: Literal["given", "header", "catalog", "measured", "missing"] = Field(
+        description="given: in the request (API field, CLI flag, the user's catalog CSV); header: FITS keywords; "
+        "catalog: the shipped NASA catalog by star id; measured: from the light curve (BLS); missing: unknown")
+    note: str | None = None
 
 
 class ModelVersion(BaseModel):
@@ -173,15 +192,21 @@ class PredictionResponse(BaseModel):
     mission: str
     provenance: str
     version: ModelVersion
-    probs: Probs
-    prediction: Literal["CP", "PC", "FP"]
+    probs: Probs | None = Field(description="final probabilities; None when decision.label is insufficient_data")
+    prediction: Literal["CP", "PC", "FP"] | None
     decision: Decision
-    stages: Stages
-    physics_fit: PhysicsFit
-    vetting: Vetting
-    explainability: Explainability
-    diagnostics: dict[str, float | None]
-    input: dict[str, Any]
+    stages: Stages | None
+    physics_fit: PhysicsFit | None
+    vetting: Vetting | None
+    explainability: Explainability | None
+    diagnostics: dict[str, float | None] | None
+    flags: list[str] = Field(description="single_transit (one covered event: multi-event tests not measurable) "
+                             "and the vetting flags that fired")
+    inputs: dict[str, InputSource] = Field(description="period_days, t0, duration_days, teff_k, logg_cgs, "
+                                           "radius_rsun, mag, depth_ppm: value and source")
+    input: dict[str, Any] = Field(description="cadences used, ephemeris used, cleaning counts, BJD conversions, "
+                                  "other_signals_masked (the star's other known signals, masked before the dip "
+                                  "tests), catalog_star_id")
     plots: dict[str, str] | None = Field(description="kind -> URL path of a PNG under /media/plots")
     plot_data: dict[str, Any] | None
     warnings: list[str]

@@ -16,7 +16,9 @@ import pandas as pd
 from pydantic import Field
 
 from exo_assets.assets.metadata import markdown_table
+from exo_assets.assets.settings import dataclass_kwargs, default
 from exo_assets.partitions import mission_partitions
+from exo_assets.reporting.options import ReportOptions
 from exo_assets.science.missions import MISSIONS
 from exo_assets.storage import ArrayBundle, TableBundle
 
@@ -28,7 +30,7 @@ METADATA_FIGURES = ("roc_pr.png", "confusion.png", "reliability.png")
 
 
 def _figures_md(pngs: list[tuple[str, bytes]]) -> dg.MetadataValue:
-    from exo_assets.figures import markdown_image
+    from exo_assets.reporting.png import markdown_image
 
     return dg.MetadataValue.md("\n\n".join(f"**{alt}**\n\n{markdown_image(png, alt)}" for alt, png in pngs))
 
@@ -95,10 +97,10 @@ class ReportSettings(dg.Config):
     """Report knobs: PNG resolution, SHAP sample, examples per (class, correct / misclassified) group,
     and the width of the thumbnails shown in the Dagster UI."""
 
-    png_dpi: int = Field(default=100, ge=30, le=300)
-    shap_rows: int = Field(default=300, ge=10)
-    examples_per_group: int = Field(default=1, ge=1, le=3)
-    seed: int = 0
+    png_dpi: int = Field(default=default(ReportOptions, "png_dpi"), ge=30, le=300)
+    shap_rows: int = Field(default=default(ReportOptions, "shap_rows"), ge=10)
+    examples_per_group: int = Field(default=default(ReportOptions, "examples_per_group"), ge=1, le=3)
+    seed: int = default(ReportOptions, "seed")
     thumbnail_width: int = Field(default=520, ge=100, le=1100)
 
 
@@ -129,16 +131,15 @@ def catalog_export(instance: dg.DagsterInstance, mission: str) -> str:
 def final_report(context: dg.AssetExecutionContext, config: ReportSettings, blend: TableBundle,
                  calibrated_booster: TableBundle, cnn_oof: TableBundle, feature_table: pd.DataFrame,
                  cnn_tensors: ArrayBundle, catalog: pd.DataFrame, raw_fits: pd.DataFrame) -> dg.Output[TableBundle]:
-    from exo_assets.models.booster import BoosterModel
-    from exo_assets.reporting import ReportInputs, ReportOptions, build_report
+    from exo_assets.models.artifacts import read_booster
+    from exo_assets.reporting import ReportInputs, build_report
     from exo_assets.reporting.build import now_iso
-    from exo_assets.reporting.figures import shrink_png
+    from exo_assets.reporting.png import shrink_png
     from exo_assets.reporting.tables import metrics_frame
 
     started = time.perf_counter()
     mission = context.partition_key
-    booster = BoosterModel.from_text(calibrated_booster.files["model.lgb.txt"].decode(),
-                                     json.loads(calibrated_booster.files["model.json"]))
+    booster = read_booster(calibrated_booster)
     inputs = ReportInputs(
         mission=mission, provenance=blend.attrs.get("provenance", "unknown"), catalog=catalog,
         feature_table=feature_table, views=cnn_tensors.arrays, view_config=cnn_tensors.attrs.get("view_config", {}),
@@ -147,8 +148,7 @@ def final_report(context: dg.AssetExecutionContext, config: ReportSettings, blen
         manifest=raw_fits, catalog_export=catalog_export(context.instance, mission), generated_at=now_iso(),
         run_id=context.run.run_id)
     try:
-        report = build_report(inputs, ReportOptions(png_dpi=config.png_dpi, shap_rows=config.shap_rows,
-                                                    examples_per_group=config.examples_per_group, seed=config.seed))
+        report = build_report(inputs, ReportOptions(**dataclass_kwargs(config, ReportOptions)))
     except ValueError as err:
         raise dg.Failure(f"cannot build the {mission} report: {err}") from err
     bundle = TableBundle(
@@ -199,7 +199,7 @@ def final_report_matches_blend(final_report: TableBundle, blend: TableBundle) ->
 class SummarySettings(dg.Config):
     """PNG resolution of the cross-mission summary figure."""
 
-    png_dpi: int = Field(default=100, ge=30, le=300)
+    png_dpi: int = Field(default=default(ReportOptions, "png_dpi"), ge=30, le=300)
 
 
 #: Re-run the summary after any final_report partition is updated (e.g. the TESS refresh after a new
@@ -225,7 +225,7 @@ def report_summary(context: dg.AssetExecutionContext, config: SummarySettings,
                    final_report: dict) -> dg.Output[TableBundle]:
     from exo_assets.reporting import build_summary
     from exo_assets.reporting.build import now_iso
-    from exo_assets.reporting.figures import shrink_png
+    from exo_assets.reporting.png import shrink_png
 
     docs = {mission: json.loads(bundle.files["metrics.json"]) for mission, bundle in (final_report or {}).items()}
     try:

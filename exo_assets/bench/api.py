@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from exo_assets.defaults import dagster_home
+
 TARGET_P50_S = 0.250
 TARGET_P50_PLOTS_S = 1.5
 
@@ -44,16 +46,14 @@ def _free_port() -> int:
 
 def materialize_small_home(home: Path, targets: int = 30, seed: int = 2, cnn_epochs: int = 3) -> str:
     """Materialize the Kepler partition (simulated) into `home`; returns the run id."""
-    import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
-
     from exo_assets.definitions import MISSION_JOB, build_defs
+    from exo_assets.instance import open_instance
     from resources import LightCurveArchive
 
     home.mkdir(parents=True, exist_ok=True)
     defs = build_defs(archive=LightCurveArchive(cache_dir=str(home / "cache"), targets_per_mission=targets,
                                                 sim_seed=seed))
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+    with open_instance(home, create=True) as instance:
         result = defs.resolve_job_def(MISSION_JOB).execute_in_process(
             partition_key="Kepler", instance=instance, raise_on_error=False,
             run_config={"ops": {"cnn_oof": {"config": {"epochs": cnn_epochs, "patience": 2}},
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         materialize_small_home(home)
         print(f"materialized a simulated Kepler partition in {time.perf_counter() - t:.0f} s", flush=True)
     else:
-        home = Path(args.home or os.environ.get("DAGSTER_HOME") or ".dagster_home").resolve()
+        home = dagster_home(args.home).resolve()
     lc, (period, t0, duration) = synthetic_curve("Kepler", args.cadences)
     good = np.isfinite(lc.flux)
     payload = {"star_id": "SIM bench", "mission": "Kepler", "time": lc.time[good].tolist(),

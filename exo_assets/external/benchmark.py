@@ -7,7 +7,7 @@ fit_blend). The CNN branch is an ensemble of `cnn_members` independently seeded 
 averaged, as AstroNet and Yu et al. average ~10). Physical inputs (`physics.attach_physics`: stellar
 parameters, unrescaled depth, planet radius, density and duration ratios) join when a source is given
 (`--tce-params`), and always for DR24 (the records carry them).
-The booster sees the allowed shard scalars, the view features of `view_features` and the scalars
+The booster sees the allowed shard scalars, the view features of `science.view_features` and the scalars
 derived from them (`benchmark_booster_config`); the CNN sees the views, with the allowed shard scalars
 in its dense head (`benchmark_cnn_config`).
 Reported validation figures are *cross-fitted*: temperatures and alpha are fit on one half of the

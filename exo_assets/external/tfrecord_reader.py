@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from exo_assets.external.view_features import (
+from exo_assets.science.view_features import (
     DERIVED_SCALAR_COLUMNS,
     DERIVED_SCALAR_SCHEMA,
     EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS,
@@ -356,7 +356,7 @@ def central_contrast(local: np.ndarray,
 
     Negative for a dip, positive for a peak.
     """
-    from exo_assets.external.view_features import bin_offsets
+    from exo_assets.science.view_features import bin_offsets
 
     v = np.asarray(local, dtype=np.float64)
     off = np.abs(bin_offsets(v.shape[1], half_width_durations))

@@ -1,17 +1,17 @@
 """PNG plots of one prediction (matplotlib, Agg canvas, no pyplot state: safe in server threads).
 
-Four figures from the arrays of `engine._plot_data`: the global phase fold with the Mandel-Agol
+Four figures from the arrays of `response.plot_data`: the global phase fold with the Mandel-Agol
 model, the fitted local fold with its model, the residuals, and the model's reliability diagram
 with this prediction's confidence marked. Written atomically under `<media_dir>/plots/`.
 """
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
+from exo_assets.reporting.png import to_png
 from exo_assets.storage import atomic_write_bytes
 
 DPI = 80
@@ -30,9 +30,7 @@ def _figure():
 
 
 def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
-    return buf.getvalue()
+    return to_png(fig, DPI, compress_level=1)  # fast zlib level: the plots are made per request
 
 
 def _arr(v):

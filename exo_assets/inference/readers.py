@@ -4,7 +4,10 @@ CSV: a header row naming at least a time and a flux column, case-insensitive, wi
 time = time | bjd | btjd | bkjd | t; flux = flux | pdcsap_flux | sap_flux | f; flux_err = flux_err |
 flux_error | pdcsap_flux_err | sap_flux_err | err | sigma; quality = quality (optional). Lines starting
 with '#' are comments; empty cells are missing cadences (NaN). Times in BKJD/BTJD days, or BJD
-(converted by `engine.validate_curve`).
+(converted by `validation.validate_curve`).
+
+Both give a `LightCurveData` (the one curve type of inference and training); a CSV's has no star id,
+mission or header, and None where a column is missing (flux_err, quality; segment always).
 
 FITS: the project's reader `exo_assets.science.lightcurves.read_lightcurve_file` (lightkurve, PDCSAP
 flux, quality flags kept so the cleaning masks them exactly as in training); a FITS that is not a
@@ -16,41 +19,19 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from exo_assets.inference.engine import InputError
-from exo_assets.science.lightcurves import LightCurveError, read_lightcurve_file
+from exo_assets.inference.errors import InputError
+from exo_assets.inference.request import curve_of
+from exo_assets.science.lightcurves import LightCurveData, LightCurveError, read_lightcurve_file
 
 TIME_NAMES = ("time", "bjd", "btjd", "bkjd", "t")
 FLUX_NAMES = ("flux", "pdcsap_flux", "sap_flux", "f")
 ERR_NAMES = ("flux_err", "flux_error", "pdcsap_flux_err", "sap_flux_err", "err", "sigma")
 FITS_MAGIC = b"SIMPLE  ="
-
-
-@dataclass
-class CurveInput:
-    """A light curve read from an upload.
-
-    Attributes:
-        time: days; flux: flux (any positive units); flux_err: its uncertainty or None.
-        quality: mission quality flags or None; segment: quarter/sector per cadence or None.
-        star_id, mission: from a FITS header ('' when unknown, e.g. CSV).
-        header: selected FITS primary-header values (TEFF, LOGG, RADIUS, magnitudes, ...).
-        source_format: "csv" or "fits".
-    """
-
-    time: np.ndarray
-    flux: np.ndarray
-    flux_err: np.ndarray | None = None
-    quality: np.ndarray | None = None
-    segment: np.ndarray | None = None
-    star_id: str = ""
-    mission: str = ""
-    header: dict = field(default_factory=dict)
-    source_format: str = "csv"
 
 
 def _pick(columns: dict[str, str], names: tuple[str, ...]) -> str | None:
@@ -73,7 +54,7 @@ def _numeric(frame: pd.DataFrame, col: str, label: str) -> np.ndarray:
     return values.to_numpy(np.float64)
 
 
-def read_csv_curve(data: bytes) -> CurveInput:
+def read_csv_curve(data: bytes) -> LightCurveData:
     """Read a CSV light curve (see the module docstring). InputError with the reason when unusable."""
     if not data or not data.strip():
         raise InputError("the uploaded file is empty")
@@ -93,12 +74,11 @@ def read_csv_curve(data: bytes) -> CurveInput:
     quality = _numeric(frame, q_col, "quality") if q_col is not None else None
     if quality is not None:
         quality = np.nan_to_num(quality, nan=0).astype(np.int64)
-    return CurveInput(time=_numeric(frame, t_col, "time"), flux=_numeric(frame, f_col, "flux"),
-                      flux_err=_numeric(frame, e_col, "flux_err") if e_col is not None else None,
-                      quality=quality, source_format="csv")
+    return curve_of(time=_numeric(frame, t_col, "time"), flux=_numeric(frame, f_col, "flux"),
+                    flux_err=_numeric(frame, e_col, "flux_err") if e_col is not None else None, quality=quality)
 
 
-def read_fits_curve(data: bytes) -> CurveInput:
+def read_fits_curve(data: bytes) -> LightCurveData:
     """Read a Kepler/K2/TESS light-curve FITS upload through `read_lightcurve_file`."""
     if not data:
         raise InputError("the uploaded file is empty")
@@ -111,11 +91,10 @@ def read_fits_curve(data: bytes) -> CurveInput:
         raise InputError(f"not a usable light-curve FITS: {err}") from None
     finally:
         os.unlink(tmp)
-    return CurveInput(time=lc.time, flux=lc.flux, flux_err=lc.flux_err, quality=lc.quality, segment=lc.segment,
-                      star_id=lc.star_id, mission=lc.mission, header=dict(lc.header), source_format="fits")
+    return replace(lc, sources=[], header=dict(lc.header))  # not the temporary file's name
 
 
-def read_curve_bytes(data: bytes, filename: str = "") -> CurveInput:
+def read_curve_bytes(data: bytes, filename: str = "") -> LightCurveData:
     """CSV or FITS by content (FITS files start with 'SIMPLE  =') or a .fits/.fit/.fts name."""
     if not data:
         raise InputError("the uploaded file is empty")

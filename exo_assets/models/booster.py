@@ -7,7 +7,6 @@ metadata (classes, feature list, temperature, CV metrics, provenance); never pic
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 
 import lightgbm as lgb
@@ -16,7 +15,17 @@ import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit
 
 from exo_assets.models.calibration import apply_temperature, fit_temperature
+from exo_assets.models.missingness import MissingnessConfig, augment_missing
 from exo_assets.science.catalogs import assert_no_leakage
+
+#: Feature-table columns the booster is not trained on: values a user of the API cannot be expected to
+#: have (the catalog's transit depth; the light curve's own measured depth_ppm / trap_depth_ppm stand in).
+BOOSTER_EXCLUDED_FEATURES: tuple[str, ...] = ("catalog_depth_ppm",)
+
+
+def booster_features(columns) -> list[str]:
+    """`columns` without `BOOSTER_EXCLUDED_FEATURES` (order kept)."""
+    return [c for c in columns if c not in BOOSTER_EXCLUDED_FEATURES]
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,8 @@ class BoosterConfig:
             split); regularises on many correlated features (the external view-feature sets).
         num_threads: LightGBM threads (1 by default: on a 2-core machine shared with another worker,
             OpenMP threads contend and training runs several times slower).
+        missing: missingness augmentation of the training rows (`models.missingness`; off by default,
+            on in the `calibrated_booster` asset).
     """
 
     num_boost_round: int = 600
@@ -47,6 +58,7 @@ class BoosterConfig:
     inner_val_fraction: float = 0.15
     seed: int = 0
     num_threads: int = 1
+    missing: MissingnessConfig = field(default_factory=MissingnessConfig)
 
     def params(self, n_classes: int) -> dict:
         return {
@@ -126,7 +138,8 @@ def fit_booster_cv(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, folds: li
                    config: BoosterConfig = BoosterConfig()) -> tuple[np.ndarray, dict]:
     """Out-of-fold probabilities (uncalibrated), averaged over repeats, and per-fold info.
 
-    Each fold trains on its training rows, early-stopping on an inner star-grouped split of them.
+    Each fold trains on its training rows, early-stopping on an inner star-grouped split of them; with
+    `config.missing` enabled the inner training rows get missingness-augmented copies (validation rows never).
     """
     assert_no_leakage(X.columns)
     arr = X.to_numpy(np.float64)
@@ -137,7 +150,8 @@ def fit_booster_cv(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, folds: li
     for i, (tr, va) in enumerate(folds):
         inner_tr, inner_va = _inner_split(y[tr], groups[tr], config.inner_val_fraction, config.seed + i)
         valid = None if inner_va is None else (arr[tr][inner_va], y[tr][inner_va])
-        model = _train(arr[tr][inner_tr], y[tr][inner_tr], {**params, "seed": config.seed + i},
+        x_fit, y_fit = augment_missing(arr[tr][inner_tr], y[tr][inner_tr], list(X.columns), config.missing, i)
+        model = _train(x_fit, y_fit, {**params, "seed": config.seed + i},
                        config.num_boost_round, valid, config.early_stopping_rounds)
         best = model.best_iteration or config.num_boost_round
         best_iters.append(int(best))
@@ -152,9 +166,11 @@ def fit_booster_cv(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, folds: li
 def fit_final_booster(X: pd.DataFrame, y: np.ndarray, classes: list[str], rounds: int,
                       config: BoosterConfig = BoosterConfig(), temperature: float = 1.0,
                       meta: dict | None = None) -> BoosterModel:
-    """Train the final booster on all training rows for `rounds` trees (e.g. the median CV best iteration)."""
+    """Train the final booster on all training rows for `rounds` trees (e.g. the median CV best iteration),
+    plus their missingness-augmented copies when `config.missing` is enabled."""
     assert_no_leakage(X.columns)
-    booster = _train(X.to_numpy(np.float64), y, config.params(len(classes)), max(1, int(rounds)))
+    x_fit, y_fit = augment_missing(X.to_numpy(np.float64), y, list(X.columns), config.missing, 10_000)
+    booster = _train(x_fit, y_fit, config.params(len(classes)), max(1, int(rounds)))
     return BoosterModel(list(classes), list(X.columns), booster, float(temperature),
                         {"config": asdict(config), **(meta or {})})
 
@@ -169,11 +185,6 @@ def train_calibrated_booster(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray,
     model = fit_final_booster(X, y, classes, rounds, config, temperature,
                               {**(meta or {}), "cv": info, "final_rounds": rounds})
     return model, oof, apply_temperature(oof, temperature)
-
-
-def model_json(model: BoosterModel) -> str:
-    """The booster's metadata JSON text."""
-    return json.dumps(model.to_json(), indent=2, sort_keys=True, default=float)
 
 
 def train_booster_with_validation(X_train: pd.DataFrame, y_train: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray,

@@ -52,19 +52,16 @@ Persistence
 `CNNClassifier.save` writes ``model.pt`` (``torch.save`` of the state dict: tensors only, loadable
 with ``weights_only=True``) and ``config.json`` (classes, config, input lengths, torch version,
 best epoch, training history, class weights, scalar quantile knots), each through a temp file and
-``os.replace``.
+``os.replace``; the format is `exo_assets.models.artifacts`' (the cnn_oof bundle holds the same files).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
+from dataclasses import dataclass
 import math
-import os
-import tempfile
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -75,114 +72,12 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import GroupShuffleSplit
 from torch import nn
 
+from exo_assets.models.cnn_config import CNNConfig
+
+__all__ = ["CNNClassifier", "CNNConfig", "class_weights", "cnn_oof", "focal_loss", "prior_corrected"]
+
 #: Format tag written to config.json.
 FORMAT = "exo-assets-cnn/1"
-MODEL_FILE = "model.pt"
-CONFIG_FILE = "config.json"
-
-
-@dataclass(frozen=True)
-class CNNConfig:
-    """Architecture and training settings of `CNNClassifier`.
-
-    Architecture:
-        global_channels / local_channels: view names stacked as input channels of each branch
-            (all channels of a branch must have the same length).
-        global_filters / local_filters: filters of each conv block (number of blocks = length).
-            AstroNet: (16, 32, 64, 128, 256) and (16, 32); the defaults are scaled down so that a
-            40-epoch 2001/201-bin fit of ~150 signals takes ~20 s and one over ~15,000 201/61-bin
-            signals ~5 min on one CPU thread (module docstring).
-        convs_per_block: conv layers per block (AstroNet 2).
-        global_kernel / local_kernel: conv kernel size (AstroNet 5).
-        global_pool / global_pool_stride, local_pool / local_pool_stride: max-pool after each block
-            (AstroNet 5/2 and 7/2). A block's pool is skipped when its input is shorter than the
-            pool window (very short views).
-        global_out_bins / local_out_bins: adaptive max-pool length at the end of each branch.
-        dense_units: hidden units of the dense head (AstroNet 4 x 512); dropout: after each.
-        scalar_channels: names of entries of the views dict that are per-signal scalars, (n,) or
-            (n, k) arrays (period, duration, SNR, view statistics, ...), concatenated to the two
-            branches' outputs at the input of the dense head (as Astronet-Vetting does). Each column
-            is mapped to [-1, 1] by a piecewise-linear quantile transform fit on the training rows
-            (`scalar_quantiles` knots; robust to heavy tails and outliers; NaN -> 0, the training
-            median), stored with the model. Empty (default): views only. Time reversal does not
-            touch them, so give symmetric quantities only.
-    Training:
-        epochs: maximum number of epochs; batch_size; lr / weight_decay: AdamW.
-        focal_gamma: focal-loss exponent (0 = weighted cross-entropy).
-        class_weighting: "balanced" (w_c = n / (k n_c), inverse frequency normalised so the mean
-            per-sample weight is 1; a class absent from the training rows gets 0) or "none".
-        early_stopping: validation criterion of the best epoch: "macro_f1" (ties broken by a lower
-            log-loss) or "log_loss" (prior-corrected validation log-loss; smoother on rare classes).
-        patience: epochs without improvement of the validation criterion before stopping.
-        min_epochs: training never stops before this epoch (the best epoch is still chosen among
-            all): on a validation set of a few dozen rows the macro-F1 of the first, still
-            near-uniform epochs is noisy and a lucky early epoch would otherwise end training.
-        flip_prob: probability of reversing the time axis of all views of a sample.
-        noise_sigma: std of additive Gaussian noise in view units (the local transit depth is 1,
-            so 0.05 = 5% of the depth); 0 disables it.
-        seed: seeds weights, batch order, dropout and augmentation.
-        device: "auto" (cuda if available, else cpu), "cpu", "cuda", ...
-        num_threads: torch intra-op threads during fit/predict (restored afterwards); None leaves
-            torch's setting. Use 1 when other processes share the cores (oversubscribed OpenMP
-            threads made training 7-20x slower on 2 busy cores).
-        predict_batch_size: rows per forward pass in `predict_proba`.
-    """
-
-    global_channels: tuple[str, ...] = ("global",)
-    local_channels: tuple[str, ...] = ("local", "odd", "even", "secondary")
-    global_filters: tuple[int, ...] = (8, 16, 32, 32)
-    local_filters: tuple[int, ...] = (16, 32)
-    convs_per_block: int = 2
-    global_kernel: int = 5
-    local_kernel: int = 5
-    global_pool: int = 5
-    global_pool_stride: int = 2
-    local_pool: int = 7
-    local_pool_stride: int = 2
-    global_out_bins: int = 16
-    local_out_bins: int = 8
-    dense_units: tuple[int, ...] = (128, 128)
-    dropout: float = 0.3
-    scalar_channels: tuple[str, ...] = ()
-    scalar_quantiles: int = 65
-    epochs: int = 40
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    focal_gamma: float = 2.0
-    class_weighting: str = "balanced"
-    early_stopping: str = "macro_f1"
-    patience: int = 6
-    min_epochs: int = 10
-    flip_prob: float = 0.5
-    noise_sigma: float = 0.05
-    seed: int = 0
-    device: str = "auto"
-    num_threads: int | None = None
-    predict_batch_size: int = 512
-
-    def __post_init__(self) -> None:
-        if self.early_stopping not in ("macro_f1", "log_loss"):
-            raise ValueError(f"early_stopping must be 'macro_f1' or 'log_loss', got {self.early_stopping!r}")
-        if int(self.scalar_quantiles) < 2:
-            raise ValueError(f"scalar_quantiles must be >= 2, got {self.scalar_quantiles}")
-
-    def to_dict(self) -> dict:
-        """JSON-serialisable dict (tuples become lists)."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "CNNConfig":
-        """Inverse of `to_dict`; unknown keys are ignored (forward compatibility)."""
-        names = {f.name: f for f in dataclasses.fields(cls)}
-        kwargs = {}
-        for k, v in data.items():
-            if k in names:
-                kwargs[k] = tuple(v) if isinstance(v, list) else v
-        return cls(**kwargs)
-
-
-# --------------------------------------------------------------------------------------------- loss
 
 
 def class_weights(y: np.ndarray, n_classes: int, mode: str = "balanced") -> np.ndarray:
@@ -390,18 +285,6 @@ def apply_quantile_knots(x: np.ndarray, knots: list) -> np.ndarray:
 
 def _subset(views: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.asarray(v)[idx] for k, v in views.items() if np.ndim(v) >= 1}
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 # --------------------------------------------------------------------------------------- classifier
@@ -667,35 +550,71 @@ class CNNClassifier:
         return model
 
     def save(self, folder: Path | str) -> Path:
-        """Write ``model.pt`` (state dict only) and ``config.json`` into `folder` (created).
+        """Write ``model.pt`` (state dict only) and ``config.json`` into `folder` (created), in the
+        format of `artifacts.cnn_files`; each file atomically (model.pt first). Returns `folder`."""
+        from exo_assets.models import artifacts
 
-        Each file is written to a temp file in `folder` and moved into place with ``os.replace``
-        (model.pt first, config.json last). Returns `folder`.
-        """
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        state, meta = self.state_dict(), self.config_dict()
-        _atomic_write(folder / MODEL_FILE, lambda p: torch.save(state, p))
-        _atomic_write(folder / CONFIG_FILE,
-                      lambda p: p.write_text(json.dumps(meta, indent=2, allow_nan=True) + "\n"))
-        return folder
+        return artifacts.write_files(folder, artifacts.cnn_files(self))
 
     @classmethod
     def load(cls, folder: Path | str, device: str | None = None) -> "CNNClassifier":
         """Read a folder written by `save` (``torch.load(..., weights_only=True)``)."""
-        folder = Path(folder)
-        meta = json.loads((folder / CONFIG_FILE).read_text())
-        state = torch.load(folder / MODEL_FILE, map_location="cpu", weights_only=True)
-        return cls.from_dicts(meta, state, device=device)
+        from exo_assets.models import artifacts
+
+        return artifacts.read_cnn(artifacts.read_files(folder, (artifacts.CNN_WEIGHTS_FILE,
+                                                                 artifacts.CNN_CONFIG_FILE)), device=device)
 
 
 # -------------------------------------------------------------------------------------- out-of-fold
 
 
+@dataclass
+class FoldJob:
+    """One cross-validation fold of `cnn_oof`: its training rows (with an inner early-stopping split) and
+    the rows it predicts. Picklable, so a process pool or Dask can run the fold."""
+
+    index: int
+    classes: list[str]
+    config: CNNConfig
+    train_views: dict[str, np.ndarray]
+    train_y: np.ndarray
+    inner_views: dict[str, np.ndarray]
+    inner_y: np.ndarray
+    val_views: dict[str, np.ndarray]
+    val_y: np.ndarray
+
+
+def fit_fold(job: FoldJob) -> tuple[np.ndarray, dict]:
+    """Train one fold's model (early stopping on its inner split when it has one) and predict its rows.
+
+    Returns (probabilities of the fold's validation rows, the fold's summary row).
+    """
+    t0 = time.perf_counter()
+    k = len(job.classes)
+    model = CNNClassifier(job.classes, job.config)
+    if len(job.inner_y):
+        model.fit(job.train_views, job.train_y, job.inner_views, job.inner_y)
+    else:
+        model.fit(job.train_views, job.train_y)
+    p = model.predict_proba(job.val_views)
+    val_f1 = float(f1_score(job.val_y, p.argmax(axis=1), labels=list(range(k)), average="macro",
+                            zero_division=0)) if len(job.val_y) else float("nan")
+    inner_f1 = max((h.get("val_macro_f1", float("nan")) for h in model.history
+                    if h["epoch"] == model.best_epoch), default=float("nan"))
+    return p, {"fold": job.index, "n_train": int(len(job.train_y)), "n_inner_val": int(len(job.inner_y)),
+               "n_val": int(len(job.val_y)), "best_epoch": int(model.best_epoch),
+               "epochs_run": len(model.history), "inner_val_macro_f1": inner_f1,
+               "val_macro_f1": val_f1, "seconds": time.perf_counter() - t0}
+
+
+def _serial_map(fn: Callable, items: list) -> list:
+    return [fn(item) for item in items]
+
+
 def cnn_oof(views: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray,
             folds: list[tuple[np.ndarray, np.ndarray]], classes: list[str],
             config: CNNConfig = CNNConfig(), inner_val_fraction: float = 0.15,
-            log: Callable[[str], None] | None = None) -> tuple[np.ndarray, dict]:
+            log: Callable[[str], None] | None = None, map_fn: Callable | None = None) -> tuple[np.ndarray, dict]:
     """Out-of-fold class probabilities over the given folds (e.g. `splits.cv_folds`).
 
     For fold i, a model with seed ``config.seed + i`` is trained on the fold's training rows, with
@@ -703,7 +622,8 @@ def cnn_oof(views: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray,
     (GroupShuffleSplit, `inner_val_fraction` of the groups, seed ``config.seed + i``; none when
     fewer than 2 groups, then all epochs run) -- never on the fold's validation rows -- and predicts
     the fold's validation rows. With several repeats each row's probabilities are averaged over the
-    folds that validate it; rows no fold validates stay NaN.
+    folds that validate it; rows no fold validates stay NaN. `map_fn(fit_fold, jobs)` runs the folds
+    (default: one after another; e.g. `ComputeResource.map` to train them in parallel processes).
 
     Returns:
         (oof (n, k) float64 in input row order, info) where info has "folds" (per fold: fold,
@@ -717,39 +637,31 @@ def cnn_oof(views: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray,
     k = len(classes)
     total = np.zeros((n, k))
     count = np.zeros(n, dtype=int)
-    fold_info = []
+    jobs = []
     for i, (tr, va) in enumerate(folds):
         tr, va = np.asarray(tr), np.asarray(va)
         overlap = set(groups[tr].tolist()) & set(groups[va].tolist())
         if overlap:
             raise ValueError(f"fold {i}: groups {sorted(overlap)[:5]} are in both train and validation")
-        t0 = time.perf_counter()
         cfg = dataclasses.replace(config, seed=config.seed + i)
         inner_tr, inner_va = tr, tr[:0]
         if len(np.unique(groups[tr])) >= 2 and inner_val_fraction > 0:
             gss = GroupShuffleSplit(n_splits=1, test_size=inner_val_fraction, random_state=cfg.seed)
             a, b = next(gss.split(tr, groups=groups[tr]))
             inner_tr, inner_va = tr[a], tr[b]
-        model = CNNClassifier(classes, cfg)
-        if len(inner_va):
-            model.fit(_subset(views, inner_tr), y_enc[inner_tr], _subset(views, inner_va), y_enc[inner_va])
-        else:
-            model.fit(_subset(views, inner_tr), y_enc[inner_tr])
-        p = model.predict_proba(_subset(views, va))
+        jobs.append(FoldJob(i, classes, cfg, _subset(views, inner_tr), y_enc[inner_tr], _subset(views, inner_va),
+                            y_enc[inner_va], _subset(views, va), y_enc[va]))
+    fold_info = []
+    # Folds are independent (own seed, one torch thread each): `map_fn` may run them in parallel
+    # processes (the cnn_oof asset passes its compute resource's map) with identical results.
+    for job, (p, row) in zip(jobs, (map_fn or _serial_map)(fit_fold, jobs)):
+        va = np.asarray(folds[job.index][1])
         total[va] += p
         count[va] += 1
-        val_f1 = float(f1_score(y_enc[va], p.argmax(axis=1), labels=list(range(k)), average="macro",
-                                zero_division=0)) if len(va) else float("nan")
-        inner_f1 = max((h.get("val_macro_f1", float("nan")) for h in model.history
-                        if h["epoch"] == model.best_epoch), default=float("nan"))
-        row = {"fold": i, "n_train": int(len(inner_tr)), "n_inner_val": int(len(inner_va)),
-               "n_val": int(len(va)), "best_epoch": int(model.best_epoch),
-               "epochs_run": len(model.history), "inner_val_macro_f1": inner_f1,
-               "val_macro_f1": val_f1, "seconds": time.perf_counter() - t0}
         fold_info.append(row)
         if log is not None:
-            log(f"cnn fold {i + 1}/{len(folds)}: best_epoch={row['best_epoch']} "
-                f"inner_f1={inner_f1:.3f} val_f1={val_f1:.3f} ({row['seconds']:.1f} s)")
+            log(f"cnn fold {job.index + 1}/{len(folds)}: best_epoch={row['best_epoch']} "
+                f"inner_f1={row['inner_val_macro_f1']:.3f} val_f1={row['val_macro_f1']:.3f} ({row['seconds']:.1f} s)")
     oof = np.full((n, k), np.nan)
     seen = count > 0
     oof[seen] = total[seen] / count[seen, None]

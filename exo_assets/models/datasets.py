@@ -11,9 +11,11 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from exo_assets.models.artifacts import CLASSES, proba_of, probability_frame
 from exo_assets.models.splits import cv_folds, holdout_split
 
-CLASSES: list[str] = ["CP", "PC", "FP"]
+__all__ = ["CLASSES", "encode_labels", "frame_hash", "index_folds", "make_split", "proba_of", "probability_frame",
+           "train_holdout", "usable"]
 
 
 def usable(feature_table: pd.DataFrame) -> pd.DataFrame:
@@ -21,7 +23,7 @@ def usable(feature_table: pd.DataFrame) -> pd.DataFrame:
     return feature_table[(feature_table["status"] == "ok") & feature_table["label"].isin(CLASSES)]
 
 
-def make_split(feature_table: pd.DataFrame, holdout_fraction: float = 0.12, seed: int = 0,
+def make_split(feature_table: pd.DataFrame, holdout_fraction: float = 0.15, seed: int = 0,
                n_splits: int = 5, n_repeats: int = 3) -> dict:
     """Holdout stars plus the CV folds of the training signals (lists of validation signal ids)."""
     rows = usable(feature_table)
@@ -64,16 +66,3 @@ def encode_labels(labels, classes: list[str] = CLASSES) -> np.ndarray:
 def frame_hash(frame: pd.DataFrame) -> str:
     """Stable short hash of a DataFrame's content (input provenance for model metadata)."""
     return hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()[:16]
-
-
-def probability_frame(signal_ids, labels, proba: np.ndarray, classes: list[str]) -> pd.DataFrame:
-    """signal_id, label, p_<class>... table."""
-    frame = pd.DataFrame({"signal_id": list(signal_ids), "label": list(labels)})
-    for i, c in enumerate(classes):
-        frame[f"p_{c}"] = proba[:, i]
-    return frame
-
-
-def proba_of(frame: pd.DataFrame, classes: list[str]) -> np.ndarray:
-    """The p_<class> columns of a probability frame as an (n, k) array."""
-    return frame[[f"p_{c}" for c in classes]].to_numpy(np.float64)

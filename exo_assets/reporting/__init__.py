@@ -8,16 +8,15 @@ Numbers come from the metrics dicts of `exo_assets.models.metrics` stored in the
 nothing here computes a metric a second way.
 """
 
-from exo_assets.reporting.build import (
-    SECTIONS,
-    SUMMARY_SECTIONS,
-    Report,
-    ReportInputs,
-    ReportOptions,
-    Summary,
-    build_report,
-    build_summary,
-)
+import importlib
 
 __all__ = ["SECTIONS", "SUMMARY_SECTIONS", "Report", "ReportInputs", "ReportOptions", "Summary", "build_report",
            "build_summary"]
+
+
+def __getattr__(name: str):
+    """The names of `reporting.build`, imported on first use: importing `exo_assets.reporting.<module>`
+    (e.g. `png`, `options`) must not pay for matplotlib when the Dagster code location loads."""
+    if name in __all__:
+        return getattr(importlib.import_module("exo_assets.reporting.build"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

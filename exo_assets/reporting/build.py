@@ -19,6 +19,7 @@ import pandas as pd
 
 from exo_assets.reporting import figures as F
 from exo_assets.reporting.explain import SHAP_METHOD, booster_shap, gain_share
+from exo_assets.reporting.options import ReportOptions
 from exo_assets.reporting.pdf import PAGE_SIZE, Page, render_pdf, text_block
 from exo_assets.storage import json_default
 from exo_assets.reporting.tables import (
@@ -92,16 +93,6 @@ class ReportInputs:
     catalog_export: str = "unknown"
     generated_at: str = ""
     run_id: str = ""
-
-
-@dataclass
-class ReportOptions:
-    """Report knobs: PNG resolution (dpi), SHAP sample size, examples per (class, correct/wrong) group."""
-
-    png_dpi: int = 100
-    shap_rows: int = 300
-    examples_per_group: int = 1
-    seed: int = 0
 
 
 @dataclass

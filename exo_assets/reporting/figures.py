@@ -2,14 +2,13 @@
 
 Every function draws into `fig` (a `Figure` or a `SubFigure`, e.g. a region of a PDF page) or, when
 `fig` is None, into a new constrained-layout `Figure` of its default size (`FIGURE_SIZES`, inches);
-it returns what it drew into. `to_png` renders a Figure to PNG bytes of exactly size x dpi pixels.
+it returns what it drew into. `reporting.png.to_png` renders a Figure to PNG bytes of exactly size x dpi
+pixels.
 Titles carry the data provenance (e.g. "simulated"): figures on simulated data are not real-world
 accuracy.
 """
 
 from __future__ import annotations
-
-import io
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from exo_assets.models.metrics import reliability_bins
+from exo_assets.reporting.png import shrink_png, small_png, to_png
 from exo_assets.reporting.tables import STAGE_LABELS, STAGES, fmt
+
+__all__ = ["shrink_png", "small_png", "to_png"]  # encoders re-exported beside the figures they encode
 
 CLASS_COLORS: dict[str, str] = {"CP": "#1b9e77", "PC": "#7570b3", "FP": "#d95f02"}
 STAGE_COLORS: dict[str, str] = {"booster": "#1f77b4", "cnn": "#ff7f0e", "blend": "#2ca02c", "blend_vetting": "#d62728"}
@@ -37,13 +39,6 @@ FIGURE_SIZES: dict[str, tuple[float, float]] = {
 def new_figure(name: str, fig=None):
     """`fig` itself, or a new constrained-layout Figure of the default size of figure `name`."""
     return fig if fig is not None else Figure(figsize=FIGURE_SIZES[name], layout="constrained")
-
-
-def to_png(fig: Figure, dpi: int = 100) -> bytes:
-    """PNG bytes of a Figure at `dpi` (pixel size = figure size in inches x dpi, no tight cropping)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
 
 
 def _color(cls: str, i: int) -> str:
@@ -434,32 +429,25 @@ def summary_figure(summary: pd.DataFrame, title: str, stages: tuple[str, ...] = 
     return fig
 
 
-def _palette_png(img, colors: int) -> bytes:
-    from PIL import Image
-
-    out = io.BytesIO()
-    img.convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(out, format="PNG", optimize=True)
-    return out.getvalue()
-
-
-def small_png(draw, size: tuple[float, float], dpi: int = 72, colors: int = 64) -> bytes:
-    """PNG of a small constrained-layout figure drawn by `draw(fig)`, with a `colors`-entry palette
-    (a light image for Dagster UI metadata)."""
-    from PIL import Image
-
-    fig = Figure(figsize=size, layout="constrained")
-    draw(fig)
-    with Image.open(io.BytesIO(to_png(fig, dpi))) as img:
-        return _palette_png(img, colors)
-
-
-def shrink_png(png: bytes, width: int, colors: int = 64) -> bytes:
-    """The PNG scaled down to `width` pixels (aspect kept) with a `colors`-entry palette: a light
-    thumbnail for Dagster UI metadata (~4x fewer bytes). Unchanged when already that narrow."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(png)) as img:
-        if img.width <= width:
-            return png
-        height = max(1, round(img.height * width / img.width))
-        return _palette_png(img.convert("RGB").resize((width, height), Image.LANCZOS), colors)
+def views_grid_figure(title: str, global_views: np.ndarray, local_views: np.ndarray, names: list[str],
+                         local_half_width: float = 4.0) -> Figure:
+    """Global (left, phase) and local (right, transit durations) views of a few signals, one row each."""
+    n = max(1, len(names))
+    fig = Figure(figsize=(9, 1.9 * n + 0.6), layout="tight")
+    axes = fig.subplots(n, 2, squeeze=False)
+    w = local_half_width
+    for i in range(n):
+        ax_g, ax_l = axes[i]
+        if i < len(names):
+            g, loc = global_views[i], local_views[i]
+            ax_g.plot(np.linspace(-0.5, 0.5, g.size), g, ".", ms=1.5, color="0.2")
+            ax_l.plot(np.linspace(-w, w, loc.size), loc, ".-", ms=2.5, lw=0.6, color="C0")
+            ax_g.set_ylabel(names[i], fontsize=8)
+        ax_g.set_xlim(-0.5, 0.5)
+        ax_l.set_xlim(-w, w)
+    axes[0, 0].set_title("global view (phase)", fontsize=9)
+    axes[0, 1].set_title("local view (transit durations)", fontsize=9)
+    axes[-1, 0].set_xlabel("phase")
+    axes[-1, 1].set_xlabel("time from mid-transit / duration")
+    fig.suptitle(title, fontsize=10)
+    return fig

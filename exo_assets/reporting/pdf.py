@@ -20,6 +20,8 @@ import matplotlib
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
+from exo_assets.reporting.png import to_png
+
 PAGE_SIZE: tuple[float, float] = (11.0, 8.5)
 
 
@@ -56,12 +58,6 @@ def text_block(sub, blocks: list[tuple[str, list[str], bool]], top: float = 0.97
     return y
 
 
-def _png(fig: Figure, dpi: int) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
-
-
 def render_pdf(pages: list[Page], title: str, footer: str, metadata: dict | None = None,
                png_dpi: int = 100) -> tuple[bytes, dict[str, bytes]]:
     """Render pages to PDF bytes, plus the PNG files of the pages that have a `png_name`.
@@ -85,5 +81,5 @@ def render_pdf(pages: list[Page], title: str, footer: str, metadata: dict | None
                 if page.png_name:
                     fig.set_layout_engine("none")
                     number.set_visible(False)
-                    pngs[page.png_name] = _png(fig, png_dpi)
+                    pngs[page.png_name] = to_png(fig, png_dpi)
     return buf.getvalue(), pngs

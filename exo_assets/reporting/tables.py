@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-STAGES: tuple[str, ...] = ("booster", "cnn", "blend", "blend_vetting")
+from exo_assets.models.artifacts import STAGES, proba_of
+
 STAGE_LABELS: dict[str, str] = {"booster": "booster", "cnn": "CNN", "blend": "blend", "blend_vetting": "blend+vetting"}
 SPLITS: tuple[str, ...] = ("oof", "holdout")
 SPLIT_LABELS: dict[str, str] = {"oof": "OOF", "holdout": "holdout"}
@@ -34,7 +35,7 @@ def fmt(value, digits: int = 4) -> str:
 
 def stage_proba(table: pd.DataFrame, stage: str, classes: list[str]) -> np.ndarray:
     """(n, k) probabilities of one stage from a `blend` table (columns `<stage>_p_<class>`)."""
-    return table[[f"{stage}_p_{c}" for c in classes]].to_numpy(np.float64)
+    return proba_of(table, classes, stage)
 
 
 def label_index(labels, classes: list[str]) -> np.ndarray:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from exo_assets.science.lightcurves import LightCurveData, LightCurveError
+from exo_assets.science.stats import MAD_TO_SIGMA, robust_std
 
 def default_bitmask(mission: str) -> int:
     """lightkurve's default quality bitmask for the mission."""
@@ -75,14 +76,6 @@ class CleanedCurve:
     flux_err: np.ndarray
     segment: np.ndarray
     stats: dict
-
-
-def robust_std(values: np.ndarray) -> float:
-    """1.4826 x median absolute deviation of the finite values (a Gaussian-consistent sigma)."""
-    v = values[np.isfinite(values)]
-    if v.size == 0:
-        return float("nan")
-    return float(1.4826 * np.median(np.abs(v - np.median(v))))
 
 
 def transit_mask(time: np.ndarray, ephemerides, mask_factor: float = 1.5) -> np.ndarray:
@@ -173,7 +166,7 @@ def _quadratic_bridges(time, flux, keep, filled, span_days, min_side=5, n_iter=2
         coef = np.linalg.solve(m, b[..., None])[..., 0]
         resid = np.abs(y - np.einsum("rni,ri->rn", basis, coef))
         med = np.nanmedian(np.where(w, resid, np.nan), axis=1)
-        new_w = w & (resid <= 3.0 * 1.4826 * med[:, None])
+        new_w = w & (resid <= 3.0 * MAD_TO_SIGMA * med[:, None])
         if (new_w.sum(axis=1) < 10).any() or (new_w == w).all():
             break
         w = new_w

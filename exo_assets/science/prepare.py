@@ -15,6 +15,7 @@ from exo_assets.science.cleaning import CleanedCurve, CleaningConfig, clean_ligh
 from exo_assets.science.diagnostics import estimate_epoch_bls
 from exo_assets.science.ephemeris import star_ephemerides
 from exo_assets.science.lightcurves import LightCurveData, LightCurveError, read_star
+from exo_assets.science.stats import robust_std
 
 
 @dataclass
@@ -52,7 +53,7 @@ def _window_depth(time, flux, period, epoch, duration) -> tuple[float, float]:
     outside = (phase > duration) & (phase < 3 * duration)
     if inside.sum() < 3 or outside.sum() < 10:
         return float("nan"), float("nan")
-    scatter = 1.4826 * np.median(np.abs(flux[outside] - np.median(flux[outside])))
+    scatter = robust_std(flux[outside])
     return float(np.median(flux[outside]) - np.mean(flux[inside])), float(scatter / np.sqrt(inside.sum()))
 
 

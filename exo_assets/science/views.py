@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from exo_assets.science.stats import robust_std
+
 #: The normalisation scale is never below this many robust sigmas of the local view's
 #: out-of-transit bins (a noise-only curve's minimum bin sits ~2-2.5 sigma low).
 NOISE_FLOOR_SIGMA = 3.0
@@ -342,7 +344,7 @@ def make_views(time: np.ndarray, flux: np.ndarray, period: float, t0: float, dur
     core = np.abs(lc) <= OUT_OF_TRANSIT_DURATIONS * duration
     depth = l_base - float(np.min(local[core]))
     out = local[~core] if (~core).sum() >= 3 else local
-    scatter = 1.4826 * float(np.median(np.abs(out - np.median(out))))
+    scatter = robust_std(out)
     floor = NOISE_FLOOR_SIGMA * scatter
     if np.isfinite(depth) and depth >= floor and depth > 0:
         scale, kind = depth, "depth"

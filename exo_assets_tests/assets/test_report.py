@@ -12,10 +12,10 @@ import shutil
 
 import dagster as dg
 import pytest
-from dagster._core.instance.ref import InstanceRef
 from PIL import Image
 
 from exo_assets.definitions import SUMMARY_JOB, build_defs
+from exo_assets.instance import open_instance
 from exo_assets.reporting import SECTIONS
 from exo_assets.reporting.pdf import PAGE_SIZE
 from resources import ExoIOManager, LightCurveArchive
@@ -63,7 +63,7 @@ def test_final_report_pdf_figures_and_numbers(materialized_home, mission):
     assert all("simulated" in text for text in pages)
     rows = metric_rows(pages[2])
     assert rows == expected_rows(doc["metrics"]) and len(rows) == 8
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+    with open_instance(home) as instance:
         export = latest(instance, "catalog", mission).metadata["catalog_export"].value
     assert f"NASA Exoplanet Archive export {export}" in pages[0]
 
@@ -75,7 +75,7 @@ def test_final_report_pdf_figures_and_numbers(materialized_home, mission):
 
 def test_report_check_passed_in_the_mission_run(materialized_home):
     home, run_ids = materialized_home
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+    with open_instance(home) as instance:
         evaluations = [e.dagster_event.event_specific_data for e in instance.all_logs(run_ids["TESS"])
                        if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
     ours = [ev for ev in evaluations if ev.check_name == "final_report_matches_blend"]
@@ -85,7 +85,7 @@ def test_report_check_passed_in_the_mission_run(materialized_home):
 @pytest.mark.parametrize("asset", ["calibrated_booster", "cnn_oof", "blend", "final_report"])
 def test_materializations_show_metrics_and_small_inline_figures(materialized_home, asset):
     home, _ = materialized_home
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+    with open_instance(home) as instance:
         metadata = latest(instance, asset).metadata
     figures = metadata["figures"].value
     images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)\)", figures)

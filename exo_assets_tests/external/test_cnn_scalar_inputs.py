@@ -54,6 +54,7 @@ def test_quantile_knots_map_to_unit_interval_robustly():
     assert np.isfinite(z).all()
 
 
+@pytest.mark.slow
 def test_scalars_reach_the_dense_head():
     n = 120
     y = np.arange(n) % 3
@@ -71,6 +72,7 @@ def test_scalars_reach_the_dense_head():
     assert len(model.scalar_knots_) == 2
 
 
+@pytest.mark.slow
 def test_scalar_model_round_trip_and_input_checks(tmp_path):
     n = 60
     y = np.arange(n) % 3

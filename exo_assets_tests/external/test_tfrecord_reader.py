@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from exo_assets.external import tfrecord_reader as R
-from exo_assets.external.view_features import (
+from exo_assets.science.view_features import (
     DERIVED_SCALAR_COLUMNS,
     VIEW_FEATURE_COLUMNS,
     bin_offsets,

@@ -16,10 +16,14 @@ from exo_assets.inference import (
     ModelSet,
     PredictOptions,
     TargetInfo,
+    PredictionRequest,
+    curve_of,
     predict_curve,
+    validate_curve,
 )
-from exo_assets.inference.engine import decide, validate_curve
+from exo_assets.inference.response import decide
 from exo_assets.science.features import MODEL_FEATURES
+from serving.schemas import PredictionResponse
 from exo_assets_tests.serving.conftest import small_curve
 
 
@@ -30,10 +34,10 @@ def _curve(n=400, span=10.0):
 
 def test_validation_accepts_and_converts_bjd():
     t, f = _curve()
-    v = validate_curve(t + 2457000.0, f, None, 3.0, 2457101.5, None, "TESS")
-    assert v.time[0] == pytest.approx(100.0) and v.t0 == pytest.approx(101.5)
+    v = validate_curve(curve_of(t + 2457000.0, f, mission="TESS"), 3.0, 2457101.5, None)
+    assert v.curve.time[0] == pytest.approx(100.0) and v.t0 == pytest.approx(101.5)
     assert len(v.conversions) == 2 and all("BTJD" in c for c in v.conversions)
-    v = validate_curve(t, f, None, 3.0, 2454934.0, 0.1, "Kepler")
+    v = validate_curve(curve_of(t, f, mission="Kepler"), 3.0, 2454934.0, 0.1)
     assert v.t0 == pytest.approx(101.0) and "BKJD" in v.conversions[0]
     assert v.n_finite == 400 and v.baseline == pytest.approx(10.0)
 
@@ -47,7 +51,6 @@ def test_validation_accepts_and_converts_bjd():
     ({"time": np.r_[100.0, _curve()[0][:-1]]}, "duplicate"),
     ({"period": 0.0}, "period must be positive"),
     ({"period": -2.0}, "period must be positive"),
-    ({"period": 10.5}, "longer than the data's baseline"),
     ({"period": None}, "period is required"),
     ({"t0": None}, "t0 is required"),
     ({"t0": float("nan")}, "finite numbers"),
@@ -62,14 +65,15 @@ def test_validation_errors(change, fragment):
     args = {"time": t, "flux": f, "flux_err": None, "period": 3.0, "t0": 101.0, "duration": 0.1, "mission": "TESS"}
     args.update(change)
     with pytest.raises(InputError, match=fragment):
-        validate_curve(**args)
+        validate_curve(curve_of(args["time"], args["flux"], args["flux_err"], mission=args["mission"]),
+                       args["period"], args["t0"], args["duration"])
 
 
 def test_nan_cadences_do_not_count_as_duplicates():
     t, f = _curve(500)
     t[10:20] = np.nan  # Kepler files carry NaN times in gaps
     f[30:40] = np.nan
-    v = validate_curve(t, f, None, 3.0, 101.0, 0.1, "Kepler")
+    v = validate_curve(curve_of(t, f, mission="Kepler"), 3.0, 101.0, 0.1)
     assert v.n_finite == 480
 
 
@@ -116,35 +120,50 @@ def test_model_set_errors(model_set):
         model_set.get("K2")
     body = small_curve()
     with pytest.raises(ModelError):
-        predict_curve(model_set, body["time"], body["flux"], None, body["period"], body["t0"], body["duration"], "K2")
+        predict_curve(model_set, PredictionRequest(curve_of(body["time"], body["flux"], mission="K2"), body["period"],
+                                                   body["t0"], body["duration"]))
 
 
 def test_deadline_stops_the_fit(model_set):
     body = small_curve()
     with pytest.raises(FitTimeout, match="time limit"):
-        predict_curve(model_set, body["time"], body["flux"], None, body["period"], body["t0"], body["duration"],
-                      "TESS", deadline=time.monotonic() - 1.0)
+        predict_curve(model_set, PredictionRequest(curve_of(body["time"], body["flux"], mission="TESS"),
+                                                   body["period"], body["t0"], body["duration"],
+                                                   deadline=time.monotonic() - 1.0))
 
 
 def test_missing_duration_is_estimated(model_set):
     body = small_curve()
-    out = predict_curve(model_set, body["time"], body["flux"], body["flux_err"], body["period"], body["t0"], None,
-                        "TESS")
-    assert out["input"]["duration_source"] == "bls"
+    curve = curve_of(body["time"], body["flux"], body["flux_err"], mission="TESS")
+    out = predict_curve(model_set, PredictionRequest(curve, body["period"], body["t0"], None))
+    assert out["input"]["duration_source"] == "bls" and out["inputs"]["duration_days"]["source"] == "measured"
     assert out["input"]["duration_days"] == pytest.approx(body["duration"], rel=0.5)
     assert any("duration not given" in w for w in out["warnings"])
 
 
-def test_unmeasurable_signal_is_a_fit_failure(model_set):
-    from exo_assets.inference import FitError
-
+def test_unmeasured_transit_is_insufficient_data_not_a_class(model_set):
     body = small_curve()
     t = np.asarray(body["time"])
-    # an ephemeris whose transits fall in no cadence: the curve is fine, the signal cannot be measured
+    # an ephemeris whose transits fall in no cadence: the curve is fine, the transit is not measured
     keep = np.abs(((t - body["t0"] + 0.5 * body["period"]) % body["period"]) - 0.5 * body["period"]) > 0.6
-    with pytest.raises(FitError):
-        predict_curve(model_set, t[keep], np.asarray(body["flux"])[keep], None, body["period"], body["t0"],
-                      body["duration"], "TESS")
+    out = predict_curve(model_set, PredictionRequest(curve_of(t[keep], np.asarray(body["flux"])[keep], mission="TESS"),
+                                                     body["period"], body["t0"], body["duration"]))
+    assert out["decision"]["label"] == "insufficient_data" and "no transit measured" in out["decision"]["reason"]
+    assert out["probs"] is None and out["prediction"] is None and out["stages"] is None
+    assert any("insufficient data" in w for w in out["warnings"])
+    PredictionResponse.model_validate(out)
+
+
+def test_period_longer_than_the_data_is_a_single_transit(model_set):
+    """One covered event and a period longer than the baseline: predicted, flagged, multi-event tests NaN."""
+    body = small_curve()
+    t = np.asarray(body["time"])
+    out = predict_curve(model_set, PredictionRequest(curve_of(t, body["flux"], mission="TESS"),
+                                                     3.0 * (t.max() - t.min()), body["t0"], body["duration"]))
+    assert out["prediction"] in ("CP", "PC", "FP") and "single_transit" in out["flags"]
+    assert out["diagnostics"]["n_transits"] == 1
+    assert out["diagnostics"]["odd_even_sigma"] is None and out["diagnostics"]["transit_depth_chi2_dof"] is None
+    PredictionResponse.model_validate(out)
 
 
 def test_same_features_views_and_probabilities_as_training(materialized_home, model_set):
@@ -174,11 +193,11 @@ def test_same_features_views_and_probabilities_as_training(materialized_home, mo
         c = catalog.set_index("signal_id").loc[row["signal_id"]]
         siblings = catalog[(catalog["star_id"] == c["star_id"]) & (catalog["signal_id"] != row["signal_id"])]
         others = [(s.period_days, s.epoch, s.duration_days) for s in siblings.itertuples() if np.isfinite(s.epoch)]
-        out = predict_curve(model_set, lc.time, lc.flux, lc.flux_err, c["period_days"], c["epoch"],
-                            c["duration_days"], "TESS", c["star_id"],
-                            TargetInfo(c["teff_k"], c["logg_cgs"], c["radius_rsun"], c["mag"], c["depth_ppm"]),
-                            PredictOptions(return_plot_data=True), quality=lc.quality, segment=lc.segment,
-                            other_signals=others)
+        lc.star_id, lc.mission = c["star_id"], "TESS"
+        out = predict_curve(model_set, PredictionRequest(
+            lc, c["period_days"], c["epoch"], c["duration_days"],
+            TargetInfo(c["teff_k"], c["logg_cgs"], c["radius_rsun"], c["mag"], c["depth_ppm"]),
+            PredictOptions(return_plot_data=True), other_signals=tuple(others)))
         assert out["input"]["t0"] == pytest.approx(eph.loc[row["signal_id"], "epoch"], abs=1e-12)
         ours = np.array([np.nan if out["diagnostics"][k] is None else out["diagnostics"][k] for k in MODEL_FEATURES])
         np.testing.assert_allclose(ours, row[MODEL_FEATURES].to_numpy(float), rtol=1e-9, atol=1e-12, equal_nan=True)

@@ -22,7 +22,7 @@ def test_csv_case_insensitive_with_aliases_and_exact_floats():
     assert curve.flux[:2].tolist() == f[:2].tolist() and np.isnan(curve.flux[2])
     assert curve.flux_err.tolist() == [0.001] * 3
     assert curve.quality.tolist() == [0, 128, 0]
-    assert curve.source_format == "csv" and curve.star_id == ""
+    assert curve.star_id == "" and curve.mission == "" and curve.header == {}
 
 
 def test_csv_without_error_column():
@@ -46,7 +46,7 @@ def test_csv_errors(data, fragment):
 
 def test_fits_light_curve_keeps_quality_segments_and_header():
     curve = read_curve_bytes(PI_MEN_FILE.read_bytes(), "anything.bin")  # recognised by content
-    assert curve.source_format == "fits" and curve.star_id == "TIC 261136679" and curve.mission == "TESS"
+    assert curve.sources == [] and curve.star_id == "TIC 261136679" and curve.mission == "TESS"
     assert curve.time.size == curve.flux.size == curve.quality.size > 10000
     assert set(curve.segment.tolist()) == {1}
     assert curve.header["TEFF"] > 5000

@@ -39,6 +39,7 @@ def test_simulated_files_are_reused_from_cache(k2_run):
     assert again["files"].tolist() == manifest["files"].tolist()
 
 
+@pytest.mark.slow
 def test_k2_missing_epochs_are_recovered_by_bls(k2_run):
     """K2 has no catalog epoch: the BLS epoch at the catalog period matches the injected one."""
     archive, catalog, manifest, backend = k2_run

@@ -40,6 +40,7 @@ def dask_cluster():
         yield cluster
 
 
+@pytest.mark.slow
 def test_local_map_keeps_order_and_records_one_failure(tmp_path):
     compute = ComputeResource(max_workers=2)
     out = compute.map(_square_or_fail, list(range(10)), on_error=_failed)
@@ -51,6 +52,7 @@ def test_local_map_keeps_order_and_records_one_failure(tmp_path):
     assert [e.index for e in err.value.errors] == [3] and "bad item 3" in err.value.errors[0].detail
 
 
+@pytest.mark.slow
 def test_workers_compile_numba_single_threaded():
     """A first numba compile inside a worker (a fresh install has no numba cache) must not trip over the
     worker's one-thread setting; found when a clean clone failed every star this way."""
@@ -58,6 +60,7 @@ def test_workers_compile_numba_single_threaded():
     assert out == [(x * (x + 1) // 2, 1) for x in range(6)]
 
 
+@pytest.mark.slow
 def test_a_dying_worker_fails_only_its_item():
     out = parallel_map(_square_or_die, list(range(12)), max_workers=2, on_error=_failed)
     assert [v for i, v in enumerate(out) if i != 5] == [i * i for i in range(12) if i != 5]

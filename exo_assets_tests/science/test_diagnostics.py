@@ -132,6 +132,7 @@ def test_kepler_cadence_planet():
 
 # --- odd/even, secondary, V-shape ---------------------------------------------------------------
 
+@pytest.mark.slow
 def test_odd_even_separates_ebs_from_planets():
     t = _grid()
     period, t0, a, b = 2.9, 1325.7, 8.0, 0.2
@@ -156,6 +157,7 @@ def test_odd_even_separates_ebs_from_planets():
     assert np.mean(planet_hits) <= 0.05
 
 
+@pytest.mark.slow
 def test_secondary_eclipse_detected():
     t = _grid()
     period, t0, a, b = 3.3, 1325.9, 9.0, 0.3
@@ -183,6 +185,7 @@ def test_secondary_eclipse_detected():
     assert d["max_other_sigma"] < 5.5
 
 
+@pytest.mark.slow
 def test_v_shape_separates_grazing_ebs():
     t = _grid()
     period, t0, a = 4.7, 1326.1, 11.0

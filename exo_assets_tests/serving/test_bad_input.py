@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from exo_assets_tests.conftest import PI_MEN_FILE
 from exo_assets_tests.serving.conftest import csv_bytes, multipart
 
 
@@ -34,7 +35,8 @@ def _case(name, curve_body):
         "unsorted times": (_json(dict(b, time=b["time"][::-1])), 422, "not sorted"),
         "duplicate times": (_json(dict(b, time=[b["time"][0]] + b["time"][:-1])), 422, "duplicate"),
         "period <= 0": (_json(dict(b, period=0.0)), 422, "period must be positive"),
-        "period longer than the baseline": (_json(dict(b, period=50.0)), 422, "longer than the data's baseline"),
+        "FITS of another mission": (multipart(PI_MEN_FILE.read_bytes(), dict(meta, mission="Kepler"),
+                                              filename="pimen.fits"), 400, "header says mission 'TESS'"),
         "missing period": (_json({k: v for k, v in b.items() if k != "period"}), 422, "period is required"),
         "missing t0": (_json({k: v for k, v in b.items() if k != "t0"}), 422, "t0 is required"),
         "non-numeric JSON values": (_json(dict(b, flux=b["flux"][:3] + ["abc"] + b["flux"][4:])), 422, "flux.3"),
@@ -61,7 +63,7 @@ def _case(name, curve_body):
 
 
 CASES = ["mismatched lengths", "fewer than 100 finite points", "all-NaN flux", "unsorted times", "duplicate times",
-         "period <= 0", "period longer than the baseline", "missing period", "missing t0", "non-numeric JSON values",
+         "period <= 0", "FITS of another mission", "missing period", "missing t0", "non-numeric JSON values",
          "non-numeric CSV values", "CSV without time/flux columns", "FITS that is not a light curve", "empty upload",
          "unknown mission", "batch of 51", "body that is not JSON", "meta that is not JSON", "unknown field",
          "bad option", "unsupported content type", "curve is not a file"]

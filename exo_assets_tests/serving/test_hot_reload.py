@@ -9,7 +9,7 @@ import time
 import dagster as dg
 import pytest
 
-from exo_assets.inference import predict_curve
+from exo_assets.inference import PredictionRequest, curve_of, predict_curve
 
 MODEL_KEYS = ("holdout_split", "calibrated_booster", "cnn_oof", "blend")
 
@@ -80,8 +80,9 @@ def test_new_materialization_is_swapped_in_while_serving(materialized_home, tmp_
 
         # The set a request took before the swap is untouched and still predicts with the old models.
         assert registry.current is not old_set
-        old = predict_curve(old_set, curve_body["time"], curve_body["flux"], curve_body["flux_err"],
-                            curve_body["period"], curve_body["t0"], curve_body["duration"], "TESS")
+        curve = curve_of(curve_body["time"], curve_body["flux"], curve_body["flux_err"], mission="TESS")
+        old = predict_curve(old_set, PredictionRequest(curve, curve_body["period"], curve_body["t0"],
+                                                       curve_body["duration"]))
         assert old["version"]["run_id"] == run_ids["TESS"]
 
         # A half-written set (booster newer than the blend, as during a run) is not loaded.

@@ -31,24 +31,30 @@ def test_csv_with_flags_and_plots(materialized_home, tmp_path):
 
 
 def test_kepler90_fits_with_the_shipped_catalog(materialized_home, tmp_path, capsys):
-    """Three real quarters of Kepler-90 are stitched; every KOI of the star is predicted with the others
-    masked, and the one whose period exceeds the data (Kepler-90 h, 331.6 d) gets a clear error file."""
+    """Three real quarters of Kepler-90 are stitched; every KOI of the star is answered with the others
+    masked: Kepler-90 h (331.6 d, one transit in Q5) as a single transit, Kepler-90 g (its one transit
+    overlaps planet c's and is masked away) as insufficient_data, never a class."""
     home, _ = materialized_home
     rc = _run(home, tmp_path, *KEPLER90_FILES)
-    assert rc == 1  # one signal could not be predicted
+    assert rc == 0
     koi = load_catalog("Kepler")
     kois = sorted(koi.loc[koi["star_id"] == "KIC 11442793", "signal_id"])
     files = sorted(p.name for p in tmp_path.glob("pred_*.json"))
     assert files == sorted(f"pred_KIC_11442793_{k.replace(' ', '_').replace('.', '_')}.json" for k in kois)
-    h = json.loads((tmp_path / "pred_KIC_11442793_KOI_K00351_01.json").read_text())
-    assert h["error"]["code"] == "BAD_INPUT" and "longer than the data's baseline" in h["error"]["message"]
+    h = PredictionResponse.model_validate_json((tmp_path / "pred_KIC_11442793_KOI_K00351_01.json").read_text())
+    assert h.prediction is not None and "single_transit" in h.flags and h.diagnostics["n_transits"] == 1
+    assert len(h.input["other_signals_masked"]) == 6 and h.inputs["period_days"].source == "catalog"
+    g = PredictionResponse.model_validate_json((tmp_path / "pred_KIC_11442793_KOI_K00351_02.json").read_text())
+    assert g.decision.label == "insufficient_data" and g.probs is None and "no transit measured" in g.decision.reason
     g = json.loads((tmp_path / "pred_KIC_11442793_KOI_K00351_03.json").read_text())
     pred = PredictionResponse.model_validate(g)
     assert g["signal_id"] == "KOI K00351.03" and pred.mission == "Kepler"
     assert pred.input["baseline_days"] > 250  # three quarters stitched (one is ~90 days)
     row = koi.set_index("signal_id").loc["KOI K00351.03"]
     assert pred.physics_fit.derived["delta"] * 1e6 == pytest.approx(row.depth_ppm, rel=0.3)
-    assert "6 predicted, 1 failed" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "7 answered, 0 failed" in printed and "insufficient_data" in printed and "simulated model" in printed
+    assert "KOI K00351.03" in printed and "P(FP)" in printed
 
 
 def test_catalog_csv_and_bjd_epoch(materialized_home, tmp_path):

@@ -15,7 +15,7 @@ Geometry
   its in/out-of-transit split needs period and duration (2 bins either side when unknown).
 - Out of transit: at least 1 duration from the centre (as in `exo_assets.science.views`).
   Depth: baseline - minimum within 1 duration of the centre. Scatter: robust sigma
-  (1.4826 x MAD) of the out-of-transit bins.
+  (`stats.robust_std_rows`, 1.4826 x MAD) of the out-of-transit bins.
 
 Scale caveat: when the views were normalised independently (AstroNet shards: every view has its
 own minimum -1), depths are comparable only *within* a view; cross-view depth ratios (secondary
@@ -45,14 +45,11 @@ import pandas as pd
 from scipy.ndimage import uniform_filter1d
 
 from exo_assets.science.catalogs import assert_no_leakage
+from exo_assets.science.stats import masked_rows, nanmedian_rows, robust_std_rows
+from exo_assets.science.views import NOISE_FLOOR_SIGMA  # a view's depth scale is never below this many sigmas
 
 #: Local-size views of the AstroNet-format shards span +- this many durations (measured).
 EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS = 2.0
-#: Robust sigma of a normal distribution from the MAD.
-MAD_TO_SIGMA = 1.4826
-#: The depth used to normalise a view is never below this many out-of-transit sigmas
-#: (same floor as `exo_assets.science.views.NOISE_FLOOR_SIGMA`).
-NOISE_FLOOR_SIGMA = 3.0
 #: A view is never scaled so that a dip away from its centre goes deeper than -this.
 MAX_OFF_CENTRE_DEPTH = 10.0
 
@@ -181,37 +178,6 @@ def bin_offsets(n_bins: int, half_width: float) -> np.ndarray:
     return 0.5 * (edges[:-1] + edges[1:])
 
 
-def nanmedian_rows(values: np.ndarray) -> np.ndarray:
-    """Row-wise median ignoring NaN (NaN for an all-NaN row); one sort, faster than np.nanmedian."""
-    srt = np.sort(np.asarray(values, dtype=np.float64), axis=1)  # NaN sort last
-    k = np.isfinite(srt).sum(axis=1)
-    lo = np.clip((k - 1) // 2, 0, None)[:, None]
-    hi = np.clip(k // 2, 0, srt.shape[1] - 1)[:, None]
-    med = 0.5 * (np.take_along_axis(srt, lo, 1)[:, 0] + np.take_along_axis(srt, hi, 1)[:, 0])
-    return np.where(k > 0, med, np.nan)
-
-
-def _masked(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    v = np.asarray(values, dtype=np.float64)
-    if mask is None:
-        return v
-    if np.ndim(mask) == 1:
-        return v[:, np.asarray(mask, bool)]
-    return np.where(mask, v, np.nan)
-
-
-def robust_sigma(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Row-wise 1.4826 x MAD of `values` (n, bins), over the bins where `mask` is True.
-
-    `mask` may be 1-D (same bins for every row) or 2-D (per row). Rows without a usable bin get NaN.
-    """
-    sub = _masked(values, mask)
-    if sub.shape[1] == 0:
-        return np.full(sub.shape[0], np.nan)
-    med = nanmedian_rows(sub)
-    return MAD_TO_SIGMA * nanmedian_rows(np.abs(sub - med[:, None]))
-
-
 @contextmanager
 def _quiet():
     """Silence numpy's 'All-NaN slice' / 'Mean of empty slice' warnings (such rows give NaN, as wanted)."""
@@ -221,7 +187,7 @@ def _quiet():
 
 
 def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    sub = _masked(values, mask)
+    sub = masked_rows(values, mask)
     return nanmedian_rows(sub) if sub.shape[1] else np.full(sub.shape[0], np.nan)
 
 
@@ -261,7 +227,7 @@ def depth_and_scatter(view: np.ndarray, out_mask: np.ndarray, core_mask: np.ndar
     v = np.asarray(view, dtype=np.float64)
     base = _masked_median(v, out_mask)
     depth = base - _masked_min(v, core_mask)
-    scatter = robust_sigma(v, out_mask)
+    scatter = robust_std_rows(v, out_mask)
     return base, depth, scatter
 
 
@@ -411,7 +377,7 @@ def _local_profile_features(v: np.ndarray, half_width_durations: float) -> dict[
     off = bin_offsets(n, half_width_durations)
     ao = np.abs(off)
     out_m, core_m = local_masks(n, half_width_durations)
-    sig = robust_sigma(v, out_m)
+    sig = robust_std_rows(v, out_m)
     sig_ok = np.where(sig > 0, sig, np.nan)
     out: dict[str, np.ndarray] = {}
     for tag, w in (("0p125", 0.125), ("0p25", 0.25), ("0p375", 0.375), ("0p5", 0.5), ("0p75", 0.75), ("1p0", 1.0)):
@@ -462,7 +428,7 @@ def _global_extra_features(g: np.ndarray, out_m: np.ndarray, core_m: np.ndarray)
     n_rows, n = g.shape
     base = _masked_median(g, out_m)
     d = g - base[:, None]
-    sig = robust_sigma(g, out_m)
+    sig = robust_std_rows(g, out_m)
     sig_ok = np.where(sig > 0, sig, np.nan)
     prim = -_masked_min(d, core_m)
     prim_ok = np.where(prim > 0, prim, np.nan)
@@ -511,7 +477,7 @@ def _secondary_extra_features(s: np.ndarray, local: np.ndarray | None,
     off = bin_offsets(n, half_width_durations)
     ao = np.abs(off)
     out_m, _ = local_masks(n, half_width_durations)
-    sig = robust_sigma(s, out_m)
+    sig = robust_std_rows(s, out_m)
     sig_ok = np.where(sig > 0, sig, np.nan)
     centre = s[:, ao <= max(0.5, half_width_durations / n)].mean(axis=1)
     out = {

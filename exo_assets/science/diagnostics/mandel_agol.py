@@ -1,0 +1,109 @@
+"""Mandel-Agol fit of the folded transit (batman, quadratic limb darkening fixed from the star, circular
+orbit, period fixed; free: baseline, centre, Rp/Rs, b, a/Rs): radius ratio, impact parameter, a/Rs, the
+implied stellar density and the BIC against a flat line."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from exo_assets.science.diagnostics.folding import FitData, integration_offsets
+from exo_assets.science.diagnostics.physics import density_from_a_rs, limb_darkening, t14_from_params
+
+
+class _MandelAgol:
+    """Batman quadratic-limb-darkening model on fixed (supersampled) phase points."""
+
+    def __init__(self, x, period, u, offsets):
+        import batman
+
+        self.period = period
+        self.params = batman.TransitParams()
+        p = self.params
+        p.t0, p.per, p.rp, p.a, p.inc, p.ecc, p.w = 0.0, period, 0.05, 20.0, 89.0, 0.0, 90.0
+        p.u, p.limb_dark = list(u), "quadratic"
+        self.ns = offsets.size
+        xs = (np.asarray(x, dtype=np.float64)[:, None] + offsets[None, :]).ravel()
+        self.model = batman.TransitModel(p, np.ascontiguousarray(xs))
+
+    def __call__(self, tc, k, b, a_rs):
+        p = self.params
+        p.t0, p.rp, p.a = tc, k, a_rs
+        p.inc = math.degrees(math.acos(min(b / a_rs, 1.0)))
+        lc = self.model.light_curve(p)
+        return lc.reshape(-1, self.ns).mean(axis=1) if self.ns > 1 else lc
+
+
+def _fit_mandel_agol(x, y, sig, period, duration, depth_guess, u, offsets):
+    from scipy.optimize import least_squares
+
+    model = _MandelAgol(x, period, u, offsets)
+
+    def resid(p):
+        f0, tc, k, b, a_rs = p
+        return (y - f0 * model(tc, k, b, a_rs)) / sig
+
+    k0 = math.sqrt(max(depth_guess, 1e-6) / 1.15)
+    b0 = 0.3
+    s = math.sin(math.pi * min(duration / period, 0.49))
+    a0 = float(np.clip(math.sqrt((1 + k0) ** 2 - b0**2) / s, 1.6, 4000.0))
+    p0 = [1.0, 0.0, min(k0, 1.0), b0, a0]
+    lo = [0.5, -0.5 * duration, 1e-4, 0.0, 1.5]
+    hi = [1.5, 0.5 * duration, 1.5, 1.6, 5000.0]
+    return least_squares(resid, p0, bounds=(lo, hi), x_scale=[1e-4, 0.05 * duration, 0.1 * k0, 0.1, 0.1 * a0],
+                         max_nfev=400)
+
+
+def mandel_agol_flux(x: np.ndarray, period: float, rp_rs: float, b: float, a_rs: float, u: tuple[float, float],
+                     tc: float = 0.0, f0: float = 1.0, exposure_days: float = 0.0) -> np.ndarray:
+    """The Mandel-Agol model of `compute_diagnostics` (batman, quadratic limb darkening, circular orbit).
+
+    Args:
+        x: days from mid-transit; period: days; rp_rs, b, a_rs: fitted Rp/Rs, impact parameter, a/Rs;
+        u: (u1, u2); tc: centre offset, days; f0: out-of-transit level; exposure_days: integration
+            time each point is averaged over (0 = instantaneous).
+    Returns relative flux at x.
+    """
+    offsets = integration_offsets(0.0, exposure_days, 1, 7 if exposure_days > 0 else 1)
+    return f0 * _MandelAgol(np.asarray(x, dtype=np.float64), period, u, offsets)(tc, rp_rs, b, a_rs)
+
+
+def measure_mandel_agol(fit: FitData, P, D, depth_guess, star, config, out, reasons, details=None):
+    """Fill the Mandel-Agol columns and `ma_fit_status`."""
+    ma_cols = ["ma_rp_rs", "ma_b", "ma_a_rs", "ma_t14_days", "ma_delta_bic", "rho_star_fit_cgs"]
+    u1, u2 = limb_darkening(star.teff_k, star.logg_cgs, config.band)
+    out["ma_u1"], out["ma_u2"] = u1, u2
+    x, y, sig = fit.x, fit.y, fit.sig
+    try:
+        res = _fit_mandel_agol(x, y, sig, P, D, depth_guess, (u1, u2), fit.offsets)
+    except Exception as exc:  # noqa: BLE001
+        why = f"Mandel-Agol fit raised {type(exc).__name__}: {exc}"
+        for c in ma_cols:
+            out[c] = float("nan")
+            reasons[c] = why
+        out["ma_fit_status"] = f"failed: {why}"
+        return
+    f0, tc, k, b, a_rs = (float(v) for v in res.x)
+    chi2_tr = float(np.sum(res.fun**2))
+    w = 1.0 / sig**2
+    flat = float(np.sum(w * y) / np.sum(w))
+    chi2_flat = float(np.sum(w * (y - flat) ** 2))
+    nlog = math.log(x.size)
+    out["ma_delta_bic"] = (chi2_flat + 1 * nlog) - (chi2_tr + 5 * nlog)
+    if details is not None:
+        details.update(bic_transit=chi2_tr + 5 * nlog, bic_flat=chi2_flat + 1 * nlog, ma_f0=f0, ma_tc=tc,
+                       ma_model_y=y - res.fun * sig)  # resid = (y - model) / sig
+    if not res.success or not np.all(np.isfinite(res.x)):
+        why = f"least squares did not converge ({res.message})"
+        for c in ("ma_rp_rs", "ma_b", "ma_a_rs", "ma_t14_days", "rho_star_fit_cgs"):
+            out[c] = float("nan")
+            reasons[c] = why
+        out["ma_fit_status"] = f"failed: {why}"
+        return
+    out["ma_rp_rs"], out["ma_b"], out["ma_a_rs"] = k, b, a_rs
+    out["ma_t14_days"] = t14_from_params(P, k, b, a_rs)
+    if not np.isfinite(out["ma_t14_days"]):
+        reasons["ma_t14_days"] = "fitted b >= 1 + Rp/Rs (no transit chord)"
+    out["rho_star_fit_cgs"] = density_from_a_rs(a_rs, P)
+    out["ma_fit_status"] = "ok"

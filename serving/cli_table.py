@@ -1,0 +1,54 @@
+"""The table `exo-predict` prints: one row per signal (star, signal, class, P(CP) / P(PC) / P(FP), decision,
+flags), errors as rows, and a notice when a model was trained on simulated data. Pure functions on the
+API's result dicts (no heavy imports: `exo-predict --help` stays fast).
+"""
+
+from __future__ import annotations
+
+COLUMNS = ("star", "signal", "class", "P(CP)", "P(PC)", "P(FP)", "decision", "flags")
+SIMULATED_NOTICE = ("NOTICE: simulated model: these probabilities come from models trained on the embedded "
+                    "simulator, not real-world accuracy.")
+
+
+def _p(probs: dict | None, cls: str) -> str:
+    if not probs or probs.get(cls) is None:
+        return "-"
+    return f"{float(probs[cls]):.3f}"
+
+
+def result_row(result: dict) -> tuple[str, ...]:
+    """One table row of a prediction (or error) dict of the API contract."""
+    star = str(result.get("star_id", ""))
+    signal = str(result.get("signal_id", "")) or "-"
+    if "error" in result:
+        err = result["error"]
+        return (star, signal, "-", "-", "-", "-", f"error {err.get('code', '')}", "-")
+    decision = result.get("decision") or {}
+    probs = result.get("probs")
+    flags = ",".join(result.get("flags") or []) or "-"
+    return (star, signal, str(result.get("prediction") or "-"), _p(probs, "CP"), _p(probs, "PC"), _p(probs, "FP"),
+            str(decision.get("label", "")), flags)
+
+
+def format_table(rows: list[tuple[str, ...]], columns: tuple[str, ...] = COLUMNS) -> str:
+    """Left-aligned text columns separated by two spaces, with a header and a rule."""
+    widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
+    line = lambda cells: "  ".join(str(v).ljust(w) for v, w in zip(cells, widths)).rstrip()
+    return "\n".join([line(columns), line("-" * w for w in widths), *(line(r) for r in rows)])
+
+
+def format_results(results: list[dict]) -> str:
+    """The printed answer: the table, the reasons of insufficient_data rows and errors, and the notice."""
+    out = [format_table([result_row(r) for r in results])]
+    notes = []
+    for r in results:
+        who = f"{r.get('star_id', '')} {r.get('signal_id', '')}".strip()
+        if "error" in r:
+            notes.append(f"  {who}: {r['error'].get('message', '')}")
+        elif (r.get("decision") or {}).get("label") == "insufficient_data":
+            notes.append(f"  {who}: insufficient data: {r['decision'].get('reason', '')}")
+    if notes:
+        out += ["", *notes]
+    if any(r.get("provenance") == "simulated" for r in results):
+        out += ["", SIMULATED_NOTICE]
+    return "\n".join(out)
