@@ -43,7 +43,8 @@ class ExternalViewsSource(dg.ConfigurableResource):
         if not value:
             raise dg.Failure(
                 f"no folder configured for the {dataset} TFRecord set: run `exo-assets materialize-external "
-                f"--set {dataset} --dir <folder>` or set resources.external_views.config.{dataset}_dir")
+                f"--set {dataset} --dir <folder>` or set resources.external_views.config.{dataset}_dir"
+            )
         path = Path(value).expanduser()
         if not path.is_dir():
             raise dg.Failure(f"{dataset} TFRecord folder not found: {path}")
@@ -59,10 +60,15 @@ class ExternalViewsSource(dg.ConfigurableResource):
             paths = shard_paths(self.folder(dataset))
         except TFRecordError as err:
             raise dg.Failure(str(err)) from err
-        out = {role: [p for p in paths if Path(p).name.startswith(prefix)] for role, prefix in _SPLIT_PREFIX.items()}
+        out = {
+            role: [p for p in paths if Path(p).name.startswith(prefix)]
+            for role, prefix in _SPLIT_PREFIX.items()
+        }
         for role in ("train", "val"):
             if not out[role]:
-                raise dg.Failure(f"{self.folder(dataset)}: no {role}-* shards (need train-*, val-*, optional test-*)")
+                raise dg.Failure(
+                    f"{self.folder(dataset)}: no {role}-* shards (need train-*, val-*, optional test-*)"
+                )
         return out
 
     def physics_source(self, dataset: str) -> str | None:

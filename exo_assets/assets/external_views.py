@@ -47,17 +47,23 @@ def _dropped_table(meta_by_role: dict) -> pd.DataFrame:
 
 
 @dg.multi_asset(
-    partitions_def=external_set_partitions, group_name=EXTERNAL, can_subset=False,
+    partitions_def=external_set_partitions,
+    group_name=EXTERNAL,
+    can_subset=False,
     outs={
         "external_feature_table": dg.AssetOut(
-            kinds={"parquet"}, owners=["team:exo-assets"],
+            kinds={"parquet"},
+            owners=["team:exo-assets"],
             description="Real TESS signals from AstroNet TFRecords in the feature_table schema: ids, label, split "
             "(train/val/test), the allowed shard scalars, view-derived features (NaN where not derivable). "
-            "Leakage columns (toi_id, Sectors, camera, ccd, Epoc) are never features."),
+            "Leakage columns (toi_id, Sectors, camera, ccd, Epoc) are never features.",
+        ),
         "external_cnn_tensors": dg.AssetOut(
-            kinds={"numpy"}, owners=["team:exo-assets"],
+            kinds={"numpy"},
+            owners=["team:exo-assets"],
             description="The same signals' views (global 201 bins, local 61, vetting also secondary 61), "
-            "sign-unified (dip negative), rows aligned with external_feature_table."),
+            "sign-unified (dip negative), rows aligned with external_feature_table.",
+        ),
     },
 )
 def external_signals(context: dg.AssetExecutionContext, external_views: ExternalViewsSource):
@@ -70,45 +76,72 @@ def external_signals(context: dg.AssetExecutionContext, external_views: External
     try:
         for role in ("train", "val", "test"):
             if shards[role]:
-                sets[role] = load_external(shards[role], dataset=dataset, labels_from=labels_from,
-                                           require_labels=role != "test")
+                sets[role] = load_external(
+                    shards[role], dataset=dataset, labels_from=labels_from, require_labels=role != "test"
+                )
                 attach_physics(sets[role], external_views.physics_source(dataset))
     except (TFRecordError, ValueError, FileNotFoundError) as err:
         raise dg.Failure(f"{dataset} shards unreadable: {err}") from err
     table, tensors = to_stored(sets)
     counts = table.groupby(["split", "label"]).size().rename("signals").reset_index()
-    common = {"dataset": dataset, "data": EXTERNAL_DATA_LABEL,
-              "folder": str(external_views.folder(dataset))}
-    yield dg.Output(table, output_name="external_feature_table", metadata={
-        **common, "signals": len(table), "columns": len(table.columns),
-        "per_split_and_label": markdown_table(counts, max_rows=30),
-        "dropped_with_reason": markdown_table(_dropped_table(tensors.attrs["reader"])),
-        "seconds": round(time.perf_counter() - started, 2)})
-    yield dg.Output(tensors, output_name="external_cnn_tensors", metadata={
-        **common, "channels": ", ".join(f"{k} {v.shape[1]} bins" for k, v in tensors.arrays.items() if v.ndim == 2)})
+    common = {"dataset": dataset, "data": EXTERNAL_DATA_LABEL, "folder": str(external_views.folder(dataset))}
+    yield dg.Output(
+        table,
+        output_name="external_feature_table",
+        metadata={
+            **common,
+            "signals": len(table),
+            "columns": len(table.columns),
+            "per_split_and_label": markdown_table(counts, max_rows=30),
+            "dropped_with_reason": markdown_table(_dropped_table(tensors.attrs["reader"])),
+            "seconds": round(time.perf_counter() - started, 2),
+        },
+    )
+    yield dg.Output(
+        tensors,
+        output_name="external_cnn_tensors",
+        metadata={
+            **common,
+            "channels": ", ".join(f"{k} {v.shape[1]} bins" for k, v in tensors.arrays.items() if v.ndim == 2),
+        },
+    )
 
 
 @dg.asset(
-    partitions_def=external_set_partitions, group_name=EXTERNAL, kinds={"lightgbm", "pytorch"},
+    partitions_def=external_set_partitions,
+    group_name=EXTERNAL,
+    kinds={"lightgbm", "pytorch"},
     owners=["team:exo-assets"],
     description="The project's booster + CNN + blend trained on the set's train shards, tuned on its validation "
     "shard (early stopping, temperatures, blend weight), scoring its test shards (the validation shard's "
     "labelled signals when the folder has no test-*). Predictions table (row_id, tic_id, p_<CLASS>) and the metrics of "
     "`exo-assets benchmark-tfrecord`; validation figures cross-fitted with bootstrap 95% intervals.",
 )
-def external_benchmark(context: dg.AssetExecutionContext, config: ExternalBenchmarkSettings,
-                       external_feature_table: pd.DataFrame,
-                       external_cnn_tensors: ArrayBundle) -> dg.Output[TableBundle]:
+def external_benchmark(
+    context: dg.AssetExecutionContext,
+    config: ExternalBenchmarkSettings,
+    external_feature_table: pd.DataFrame,
+    external_cnn_tensors: ArrayBundle,
+) -> dg.Output[TableBundle]:
     try:
         sets = from_stored(external_feature_table, external_cnn_tensors)
     except ValueError as err:
         raise dg.Failure(str(err)) from err
     test = sets.get("test") or sets["val"]
-    preds, metrics = benchmark_sets(sets["train"], sets["val"], test, config.seed, config.cnn_epochs,
-                                    log=context.log.info, blend_min_gain_se=config.blend_min_gain_se,
-                                    cnn_members=config.cnn_members, cnn_stack_folds=config.cnn_stack_folds)
-    metrics["test_source"] = ("test shards" if "test" in sets
-                              else "validation shard, labelled signals (no test-* in the folder)")
+    preds, metrics = benchmark_sets(
+        sets["train"],
+        sets["val"],
+        test,
+        config.seed,
+        config.cnn_epochs,
+        log=context.log.info,
+        blend_min_gain_se=config.blend_min_gain_se,
+        cnn_members=config.cnn_members,
+        cnn_stack_folds=config.cnn_stack_folds,
+    )
+    metrics["test_source"] = (
+        "test shards" if "test" in sets else "validation shard, labelled signals (no test-* in the folder)"
+    )
     rows = []
     for stage, values in metrics["validation"].items():
         row = {"stage": stage}
@@ -117,9 +150,15 @@ def external_benchmark(context: dg.AssetExecutionContext, config: ExternalBenchm
                 lo, hi = values["ci95"].get(key, (None, None))
                 row[key] = f"{value:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None else "")
         rows.append(row)
-    return dg.Output(TableBundle(tables={"predictions": preds}, attrs=metrics), metadata={
-        "dataset": metrics["dataset"], "data": EXTERNAL_DATA_LABEL,
-        "validation": markdown_table(pd.DataFrame(rows)),
-        "blend_alpha": float(metrics["blend"]["final"].get("alpha", 0.0)),
-        "test_signals": len(preds), "test_source": metrics["test_source"],
-        "seconds": round(metrics["timings_s"]["fit_and_score_s"], 1)})
+    return dg.Output(
+        TableBundle(tables={"predictions": preds}, attrs=metrics),
+        metadata={
+            "dataset": metrics["dataset"],
+            "data": EXTERNAL_DATA_LABEL,
+            "validation": markdown_table(pd.DataFrame(rows)),
+            "blend_alpha": float(metrics["blend"]["final"].get("alpha", 0.0)),
+            "test_signals": len(preds),
+            "test_source": metrics["test_source"],
+            "seconds": round(metrics["timings_s"]["fit_and_score_s"], 1),
+        },
+    )

@@ -28,18 +28,30 @@ def star_disjoint_mask(train_stars, val_stars) -> np.ndarray:
     return np.array([s not in train for s in np.asarray(val_stars).tolist()], dtype=bool)
 
 
-def choice_rows(disjoint: np.ndarray, y: np.ndarray, min_rows: int = MIN_DISJOINT_ROWS) -> tuple[np.ndarray, str]:
+def choice_rows(
+    disjoint: np.ndarray, y: np.ndarray, min_rows: int = MIN_DISJOINT_ROWS
+) -> tuple[np.ndarray, str]:
     """(rows that drive the validation choices, a note): the disjoint rows when there are enough of them
     and they hold at least two classes, else every row (and the note says so)."""
     disjoint = np.asarray(disjoint, dtype=bool)
     if disjoint.sum() >= min_rows and len(np.unique(np.asarray(y)[disjoint])) > 1:
         return disjoint, "star-disjoint validation rows"
-    return np.ones_like(disjoint), (f"only {int(disjoint.sum())} star-disjoint validation rows: all rows used "
-                                    "for the choices (figures optimistic)")
+    return np.ones_like(disjoint), (
+        f"only {int(disjoint.sum())} star-disjoint validation rows: all rows used "
+        "for the choices (figures optimistic)"
+    )
 
 
-def crossfit_disjoint(pb: np.ndarray, pc: np.ndarray, y: np.ndarray, groups: np.ndarray, choose: np.ndarray,
-                      classes: list[str], config: BlendConfig, seed: int) -> tuple[np.ndarray, dict, BlendModel]:
+def crossfit_disjoint(
+    pb: np.ndarray,
+    pc: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    choose: np.ndarray,
+    classes: list[str],
+    config: BlendConfig,
+    seed: int,
+) -> tuple[np.ndarray, dict, BlendModel]:
     """Blend probabilities for every validation row from parameters fit on rows it is not part of.
 
     Args:

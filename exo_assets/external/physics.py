@@ -3,7 +3,7 @@
 Sources (see ../shared/data/SOURCES.md):
 
 ``vetting``  astronet_vetting/tce_params.csv, joined on (`row_id`, `tic_id`): TIC `star_rad` (R_sun),
-             `star_mass` (M_sun), `teff` (K), `logg` (cgs), the unrescaled `Transit_Depth` (ppm), `Tmag` (mag);
+             `star_mass` (M_sun), `teff` (K), `logg` (cgs), the unrescaled `Transit_Depth` (ppm), `Tmag`;
              `Duration` there is in hours (days in the shards, which are kept).
 ``toi``      the TOI catalog (catalogs/toi.csv; raw archive export): the host's `st_rad`, `st_teff`,
              `st_logg`, `st_tmag`, joined by TIC id (star-level values only; no disposition, no planet fit).
@@ -55,14 +55,27 @@ PHYSICS_SCHEMA: dict[str, tuple[str, str]] = {
     "rho_star_transit_cgs": ("g cm^-3", "stellar density implied by P, T14 and depth (b = 0, circular)"),
     "log10_density_ratio": ("dex", "log10(rho_star_transit / star_density_cgs)"),
     "duration_ratio_expected": ("", "observed T14 / T14 expected from the catalog density (b = 0)"),
-    "depth_snr_consistency": ("", ("log10(SNR / (depth_ppm x sqrt(n_transits x T14_h))): SNR per depth and "
-                                   "transit time (a noisy star reaches the same SNR only at larger depth)")),
+    "depth_snr_consistency": (
+        "",
+        (
+            "log10(SNR / (depth_ppm x sqrt(n_transits x T14_h))): SNR per depth and "
+            "transit time (a noisy star reaches the same SNR only at larger depth)"
+        ),
+    ),
 }
 PHYSICS_COLUMNS: list[str] = list(PHYSICS_SCHEMA)
 #: DR24 record columns used as they are (units in SOURCES.md; tce_duration is in days in the records).
 DR24_TCE_COLUMNS: list[str] = [
-    "tce_impact", "tce_model_snr", "tce_prad", "tce_eqt", "tce_insol", "tce_depth_err", "tce_prad_err",
-    "tce_impact_err", "tce_sradius_err", "tce_slogg_err",
+    "tce_impact",
+    "tce_model_snr",
+    "tce_prad",
+    "tce_eqt",
+    "tce_insol",
+    "tce_depth_err",
+    "tce_prad_err",
+    "tce_impact_err",
+    "tce_sradius_err",
+    "tce_slogg_err",
 ]
 ALL_PHYSICS_COLUMNS: list[str] = PHYSICS_COLUMNS + DR24_TCE_COLUMNS
 
@@ -89,14 +102,16 @@ def impute_stellar(radius_rsun, mass_msun, logg_cgs) -> tuple[np.ndarray, np.nda
         both = ~np.isfinite(m) & ~np.isfinite(g) & np.isfinite(r)
         m = np.where(~np.isfinite(m) & np.isfinite(g) & np.isfinite(r), 10.0 ** (g - LOGG_SUN) * r**2, m)
         m = np.where(both, np.clip(r, *IMPUTED_MASS_BOUNDS), m)
-        g = np.where(~np.isfinite(g) & np.isfinite(m) & np.isfinite(r), LOGG_SUN + np.log10(m) - 2 * np.log10(r), g)
+        g = np.where(
+            ~np.isfinite(g) & np.isfinite(m) & np.isfinite(r), LOGG_SUN + np.log10(m) - 2 * np.log10(r), g
+        )
     return m, g, both.astype(np.float64)
 
 
 def _vec(fn, *arrays) -> np.ndarray:
     """Apply a scalar science function row by row (NaN where an input is not finite or it fails)."""
     out = np.full(len(arrays[0]), np.nan)
-    for i, args in enumerate(zip(*arrays)):
+    for i, args in enumerate(zip(*arrays, strict=True)):
         if all(np.isfinite(a) for a in args):
             try:
                 out[i] = fn(*args)
@@ -105,8 +120,17 @@ def _vec(fn, *arrays) -> np.ndarray:
     return out
 
 
-def physical_features(period_days, duration_days, depth_ppm, radius_rsun, mass_msun=None, logg_cgs=None,
-                      teff_k=None, snr=None, tmag=None) -> pd.DataFrame:
+def physical_features(
+    period_days,
+    duration_days,
+    depth_ppm,
+    radius_rsun,
+    mass_msun=None,
+    logg_cgs=None,
+    teff_k=None,
+    snr=None,
+    tmag=None,
+) -> pd.DataFrame:
     """`PHYSICS_COLUMNS` per row (float64 DataFrame) from the TCE and catalog values.
 
     Args:
@@ -132,14 +156,25 @@ def physical_features(period_days, duration_days, depth_ppm, radius_rsun, mass_m
         sn = _pos(_num(snr, n))
         n_tr = np.maximum(1.0, 27.0 / p)
         out = {
-            "star_radius_rsun": r, "star_mass_msun": m, "star_teff_k": _pos(_num(teff_k, n)), "star_logg_cgs": g,
-            "star_density_cgs": rho_cat, "star_mass_imputed": flag, "tmag_catalog": _num(tmag, n),
-            "depth_ppm": d, "log10_depth_ppm": np.log10(d), "planet_radius_re": rp,
-            "log10_planet_radius_re": np.log10(rp), "rho_star_transit_cgs": rho_tr,
-            "log10_density_ratio": np.log10(rho_tr / rho_cat), "duration_ratio_expected": t / t_exp,
+            "star_radius_rsun": r,
+            "star_mass_msun": m,
+            "star_teff_k": _pos(_num(teff_k, n)),
+            "star_logg_cgs": g,
+            "star_density_cgs": rho_cat,
+            "star_mass_imputed": flag,
+            "tmag_catalog": _num(tmag, n),
+            "depth_ppm": d,
+            "log10_depth_ppm": np.log10(d),
+            "planet_radius_re": rp,
+            "log10_planet_radius_re": np.log10(rp),
+            "rho_star_transit_cgs": rho_tr,
+            "log10_density_ratio": np.log10(rho_tr / rho_cat),
+            "duration_ratio_expected": t / t_exp,
             "depth_snr_consistency": np.log10(sn / (d * np.sqrt(n_tr * t * 24.0))),
         }
-    frame = pd.DataFrame({c: np.where(np.isfinite(v), v, np.nan) for c, v in out.items()}, columns=PHYSICS_COLUMNS)
+    frame = pd.DataFrame(
+        {c: np.where(np.isfinite(v), v, np.nan) for c, v in out.items()}, columns=PHYSICS_COLUMNS
+    )
     return frame.astype("float64")
 
 
@@ -153,7 +188,17 @@ def read_tce_params(path) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"{path}: tce_params file not found")
     tab = pd.read_csv(path)
-    need = {"row_id", "tic_id", "Period", "Duration", "Transit_Depth", "star_rad", "star_mass", "teff", "logg"}
+    need = {
+        "row_id",
+        "tic_id",
+        "Period",
+        "Duration",
+        "Transit_Depth",
+        "star_rad",
+        "star_mass",
+        "teff",
+        "logg",
+    }
     missing = sorted(need - set(tab.columns))
     if missing:
         raise ValueError(f"{path}: tce_params lacks columns {missing}")
@@ -170,8 +215,17 @@ def vetting_physics(features: pd.DataFrame, params: pd.DataFrame) -> tuple[pd.Da
     """
     keys = features[["row_id", "tic_id"]].astype("int64").reset_index(drop=True)
     j = keys.merge(params, on=["row_id", "tic_id"], how="left", validate="one_to_one")
-    frame = physical_features(features["period_days"], j["Duration"] / 24.0, j["Transit_Depth"], j["star_rad"],
-                              j["star_mass"], j["logg"], j["teff"], j.get("SN"), j.get("Tmag"))
+    frame = physical_features(
+        features["period_days"],
+        j["Duration"] / 24.0,
+        j["Transit_Depth"],
+        j["star_rad"],
+        j["star_mass"],
+        j["logg"],
+        j["teff"],
+        j.get("SN"),
+        j.get("Tmag"),
+    )
     matched = int(j["Period"].notna().sum())
     return frame, {"matched": matched, "unmatched": int(len(j) - matched)}
 
@@ -191,9 +245,17 @@ def toi_physics(features: pd.DataFrame, catalog_path) -> tuple[pd.DataFrame, dic
     stars = cat[list(need)].apply(pd.to_numeric, errors="coerce").dropna(subset=["tid"])
     stars = stars.astype({"tid": "int64"}).groupby("tid").median()  # one value per star
     j = stars.reindex(features["tic_id"].astype("int64").to_numpy())
-    frame = physical_features(features["period_days"], features["duration_days"], features.get("transit_depth_ppm"),
-                              j["st_rad"].to_numpy(), None, j["st_logg"].to_numpy(), j["st_teff"].to_numpy(),
-                              features.get("snr"), j["st_tmag"].to_numpy())
+    frame = physical_features(
+        features["period_days"],
+        features["duration_days"],
+        features.get("transit_depth_ppm"),
+        j["st_rad"].to_numpy(),
+        None,
+        j["st_logg"].to_numpy(),
+        j["st_teff"].to_numpy(),
+        features.get("snr"),
+        j["st_tmag"].to_numpy(),
+    )
     matched = int(j["st_rad"].notna().sum())
     return frame, {"matched": matched, "unmatched": int(len(j) - matched)}
 
@@ -216,8 +278,9 @@ def attach_physics(es, source=None) -> dict:
         raw_missing = raw[["star_rad", "star_mass", "logg"]].isna()
     else:
         frame, info = toi_physics(es.features, source)
-        raw_missing = pd.DataFrame({"star_rad": frame["star_radius_rsun"].isna(),
-                                    "star_logg": frame["star_logg_cgs"].isna()})
+        raw_missing = pd.DataFrame(
+            {"star_rad": frame["star_radius_rsun"].isna(), "star_logg": frame["star_logg_cgs"].isna()}
+        )
     for c in PHYSICS_COLUMNS:
         es.features[c] = frame[c].to_numpy()
     labels = es.features["label"].reset_index(drop=True)
@@ -225,10 +288,13 @@ def attach_physics(es, source=None) -> dict:
     labelled = labels.isin(es.classes).to_numpy()
     info["source"] = str(source)
     if labelled.any():
-        info["missingness"] = missingness_report(raw_missing[labelled].reset_index(drop=True),
-                                                 labels[labelled].reset_index(drop=True), positive)
-        info["missing_after_imputation"] = {c: float(frame.loc[labelled, c].isna().mean())
-                                            for c in ("star_radius_rsun", "star_mass_msun", "star_logg_cgs")}
+        info["missingness"] = missingness_report(
+            raw_missing[labelled].reset_index(drop=True), labels[labelled].reset_index(drop=True), positive
+        )
+        info["missing_after_imputation"] = {
+            c: float(frame.loc[labelled, c].isna().mean())
+            for c in ("star_radius_rsun", "star_mass_msun", "star_logg_cgs")
+        }
     es.meta["physics"] = info
     return info
 
@@ -236,8 +302,16 @@ def attach_physics(es, source=None) -> dict:
 def dr24_physics(scalars: pd.DataFrame) -> pd.DataFrame:
     """Physics columns (plus `DR24_TCE_COLUMNS`) from DR24 records (tce_duration in days in the records)."""
     col = scalars.get
-    frame = physical_features(col("tce_period"), col("tce_duration"), col("tce_depth"), col("tce_sradius"), None,
-                              col("tce_slogg"), col("tce_steff"), col("tce_model_snr"))
+    frame = physical_features(
+        col("tce_period"),
+        col("tce_duration"),
+        col("tce_depth"),
+        col("tce_sradius"),
+        None,
+        col("tce_slogg"),
+        col("tce_steff"),
+        col("tce_model_snr"),
+    )
     for c in DR24_TCE_COLUMNS:
         frame[c] = _num(col(c), len(frame)) if c in scalars else np.nan
     return frame
@@ -254,8 +328,10 @@ def missingness_report(raw_missing: pd.DataFrame, labels: pd.Series, positive: s
         missing values as a score for `positive` (0.5 = says nothing; below 0.5 = positives miss less)}.
     """
     y = (labels.to_numpy() == positive).astype(int)
-    rates = {c: {str(k): float(v) for k, v in raw_missing[c].groupby(labels.to_numpy()).mean().items()}
-             for c in raw_missing.columns}
+    rates = {
+        c: {str(k): float(v) for k, v in raw_missing[c].groupby(labels.to_numpy()).mean().items()}
+        for c in raw_missing.columns
+    }
     score = raw_missing.sum(axis=1).to_numpy(np.float64)
     auc = float(roc_auc_score(y, score)) if 0 < y.sum() < len(y) else float("nan")
     return {"missing_rate_by_class": rates, "auc_missing_count": auc}

@@ -38,8 +38,17 @@ def stack_frame(proba: np.ndarray, classes: list[str]) -> pd.DataFrame:
     return pd.DataFrame(np.log(np.clip(p, PROBA_FLOOR, 1.0)), columns=stack_columns(classes))
 
 
-def crossfit_cnns(fit_member, predict, n_train: int, y: np.ndarray, groups: np.ndarray, k: int, seed: int,
-                  n_classes: int, log=print) -> tuple[np.ndarray, list]:
+def crossfit_cnns(
+    fit_member,
+    predict,
+    n_train: int,
+    y: np.ndarray,
+    groups: np.ndarray,
+    k: int,
+    seed: int,
+    n_classes: int,
+    log=print,
+) -> tuple[np.ndarray, list]:
     """Train `k` fold CNNs; return (out-of-fold probabilities of the training rows, the k models).
 
     Args:

@@ -49,6 +49,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from exo_assets.science.catalogs import (
+    LABEL_MAPS,
+    LeakageError,
+    assert_no_leakage,
+    leakage_columns,
+    read_archive_csv,
+)
 from exo_assets.science.view_features import (
     DERIVED_SCALAR_COLUMNS,
     DERIVED_SCALAR_SCHEMA,
@@ -62,14 +69,24 @@ from exo_assets.science.view_features import (
     local_masks,
     noise_floored_scale,
 )
-from exo_assets.science.catalogs import LABEL_MAPS, LeakageError, assert_no_leakage, leakage_columns, read_archive_csv
 
 DATASETS: tuple[str, ...] = ("vetting", "toi", "dr24")
-PROVENANCE: dict[str, str] = {"vetting": "astronet_vetting", "toi": "tess_toi_views", "dr24": "kepler_dr24_views"}
-CLASSES: dict[str, list[str]] = {"vetting": ["PC", "EB", "J"], "toi": ["CP", "PC", "FP"], "dr24": ["PC", "AFP", "NTP"]}
+PROVENANCE: dict[str, str] = {
+    "vetting": "astronet_vetting",
+    "toi": "tess_toi_views",
+    "dr24": "kepler_dr24_views",
+}
+CLASSES: dict[str, list[str]] = {
+    "vetting": ["PC", "EB", "J"],
+    "toi": ["CP", "PC", "FP"],
+    "dr24": ["PC", "AFP", "NTP"],
+}
 #: Half-span of each set's local view, in transit durations (AstroNet DR24: 201 bins over +-4 durations).
-LOCAL_HALF_WIDTH_DURATIONS: dict[str, float] = {"vetting": EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS,
-                                                "toi": EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS, "dr24": 4.0}
+LOCAL_HALF_WIDTH_DURATIONS: dict[str, float] = {
+    "vetting": EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS,
+    "toi": EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS,
+    "dr24": 4.0,
+}
 #: Mission and (star key, signal key) record fields of each set (DR24: kepid, tce_plnt_num).
 MISSION: dict[str, str] = {"vetting": "TESS", "toi": "TESS", "dr24": "Kepler"}
 DR24_KEYS: tuple[str, str] = ("kepid", "tce_plnt_num")
@@ -81,10 +98,17 @@ SCALAR_MAPS: dict[str, dict[str, tuple[str, str, str]]] = {
     "vetting": {
         "Period": ("period_days", "d", "orbital period"),
         "Duration": ("duration_days", "d", "transit duration (days in the shards, hours in tces.csv)"),
-        "Transit_Depth": ("transit_depth_rescaled", "", "QLP depth, affinely rescaled in the shards "
-                          "(~3.79e-7 x ppm - 51882.9, float32: nearly constant)"),
+        "Transit_Depth": (
+            "transit_depth_rescaled",
+            "",
+            "QLP depth, affinely rescaled in the shards (~3.79e-7 x ppm - 51882.9, float32: nearly constant)",
+        ),
         "SN": ("snr", "", "QLP signal-to-noise ratio"),
-        "Tmag": ("tmag_rescaled", "", "TESS magnitude, affinely rescaled in the shards (~0.552 x mag - 10.55)"),
+        "Tmag": (
+            "tmag_rescaled",
+            "",
+            "TESS magnitude, affinely rescaled in the shards (~0.552 x mag - 10.55)",
+        ),
         "Qingress": ("qingress", "", "QLP ingress fraction (values outside [0, 0.5] occur and are kept)"),
         "depth_change": ("depth_change", "", "QLP depth change statistic (|x| > 1e6 -> NaN)"),
     },
@@ -103,20 +127,59 @@ SCALAR_MAPS: dict[str, dict[str, tuple[str, str, str]]] = {
 }
 #: Columns a model may use from the shard scalars (project names), plus the duty cycle.
 ALLOWED_SCALARS: tuple[str, ...] = (
-    "period_days", "duration_days", "transit_depth_rescaled", "transit_depth_ppm", "snr", "tmag_rescaled",
-    "qingress", "depth_change",
+    "period_days",
+    "duration_days",
+    "transit_depth_rescaled",
+    "transit_depth_ppm",
+    "snr",
+    "tmag_rescaled",
+    "qingress",
+    "depth_change",
 )
 #: Shard fields (and their project-side forms) that are leakage or not physics.
 FORBIDDEN_COLUMNS: frozenset[str] = frozenset(
     {
-        "toi_id", "Sectors", "sectors", "camera", "ccd", "row_id", "tic_id", "Epoc", "epoc", "epoch",
-        "Disposition", "disposition", "is_multi", "signal_id", "star_id", "label", "mission", "provenance",
-        "split", "source_file", "record_index", "RA", "Dec", "ra", "dec", "kepid", "tce_plnt_num", "av_training_set",
+        "toi_id",
+        "Sectors",
+        "sectors",
+        "camera",
+        "ccd",
+        "row_id",
+        "tic_id",
+        "Epoc",
+        "epoc",
+        "epoch",
+        "Disposition",
+        "disposition",
+        "is_multi",
+        "signal_id",
+        "star_id",
+        "label",
+        "mission",
+        "provenance",
+        "split",
+        "source_file",
+        "record_index",
+        "RA",
+        "Dec",
+        "ra",
+        "dec",
+        "kepid",
+        "tce_plnt_num",
+        "av_training_set",
     }
 )
 #: Identifier columns of `ExternalSet.features` (output only, never features).
 ID_COLUMNS: list[str] = [
-    "signal_id", "star_id", "row_id", "tic_id", "label", "mission", "provenance", "split", "source_file",
+    "signal_id",
+    "star_id",
+    "row_id",
+    "tic_id",
+    "label",
+    "mission",
+    "provenance",
+    "split",
+    "source_file",
     "record_index",
 ]
 #: |x| above this is treated as a corrupt value (NaN) in the allowed scalars (depth_change has 1e25).
@@ -193,14 +256,16 @@ def iter_records(path, verify_crc: bool = True):
         if pos + _HEADER.size > size:
             raise TFRecordError(f"{path}: truncated record header at byte {pos} (file has {size} bytes)")
         length, length_crc = _HEADER.unpack_from(data, pos)
-        if verify_crc and _masked_crc(view[pos:pos + 8]) != length_crc:
-            raise TFRecordError(f"{path}: corrupt record at byte {pos} (length CRC mismatch; not a TFRecord "
-                                "file or damaged)")
+        if verify_crc and _masked_crc(view[pos : pos + 8]) != length_crc:
+            raise TFRecordError(
+                f"{path}: corrupt record at byte {pos} (length CRC mismatch; not a TFRecord file or damaged)"
+            )
         start = pos + _HEADER.size
         end = start + length
         if end + _CRC.size > size:
-            raise TFRecordError(f"{path}: truncated record at byte {pos} (needs {length} bytes + CRC, "
-                                f"{size - start} left)")
+            raise TFRecordError(
+                f"{path}: truncated record at byte {pos} (needs {length} bytes + CRC, {size - start} left)"
+            )
         if verify_crc and _masked_crc(view[start:end]) != _CRC.unpack_from(data, end)[0]:
             raise TFRecordError(f"{path}: corrupt record at byte {pos} (data CRC mismatch)")
         yield bytes(view[start:end])
@@ -289,12 +354,13 @@ def read_shards(paths, verify_crc: bool = True) -> tuple[pd.DataFrame, dict[str,
                 if isinstance(value, np.ndarray) and value.dtype == np.float32:
                     known = view_len.setdefault(key, (value.size, path))
                     if known[0] != value.size:
-                        raise TFRecordError(f"{path}: record {i}: {key} has {value.size} values, "
-                                            f"{known[0]} in {known[1]}")
+                        raise TFRecordError(
+                            f"{path}: record {i}: {key} has {value.size} values, {known[0]} in {known[1]}"
+                        )
                     view_rows.setdefault(key, [None] * len(scalar_rows)).append(value)
                 else:
                     row[key] = value
-            for key, lst in view_rows.items():  # records lacking a view get NaNs
+            for lst in view_rows.values():  # records lacking a view get NaNs
                 if len(lst) < len(scalar_rows) + 1:
                     lst.append(None)
             scalar_rows.append(row)
@@ -329,7 +395,7 @@ def shard_paths(folder) -> list[str]:
 
 
 def detect_dataset(columns) -> str:
-    """"vetting" or "toi" from the shard feature names.
+    """ "vetting" or "toi" from the shard feature names.
 
     vetting: Transit_Depth (underscore) or secondary_view; toi: 'Transit Depth' (with a space).
     """
@@ -350,8 +416,9 @@ def _local_view(views: dict) -> np.ndarray:
     raise ValueError(f"no local view among {list(views)}")
 
 
-def central_contrast(local: np.ndarray,
-                     half_width_durations: float = EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS) -> np.ndarray:
+def central_contrast(
+    local: np.ndarray, half_width_durations: float = EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS
+) -> np.ndarray:
     """Per row: mean of the in-transit bins (|dt| <= D/2) minus the out-of-transit median (|dt| >= D).
 
     Negative for a dip, positive for a peak.
@@ -380,9 +447,13 @@ def detect_view_sign(views: dict, half_width_durations: float = EXTERNAL_LOCAL_H
     return 1 if med < 0 else -1
 
 
-def unify_views(views: dict, sign: int, period_days=None, duration_days=None,
-                half_width_durations: float = EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS,
-                ) -> tuple[dict[str, np.ndarray], dict]:
+def unify_views(
+    views: dict,
+    sign: int,
+    period_days=None,
+    duration_days=None,
+    half_width_durations: float = EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS,
+) -> tuple[dict[str, np.ndarray], dict]:
     """Sign-correct and normalise each view to the project convention; float32 arrays.
 
     Per view and row: multiply by `sign`; subtract the out-of-transit median (|dt| >= 1 duration;
@@ -423,8 +494,12 @@ def unify_views(views: dict, sign: int, period_days=None, duration_days=None,
 # ----------------------------------------------------------------------------------------- pairs / labels
 
 
-def dedupe_consecutive(scalars: pd.DataFrame, views: dict, keys=("tic_id", "row_id"),
-                       half_width_durations: float = EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS):
+def dedupe_consecutive(
+    scalars: pd.DataFrame,
+    views: dict,
+    keys=("tic_id", "row_id"),
+    half_width_durations: float = EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS,
+):
     """Keep the first record of each run of consecutive records with equal `keys` within one file.
 
     Returns (scalars, views, report); report counts runs by length, the runs whose records differ in
@@ -457,7 +532,9 @@ def dedupe_consecutive(scalars: pd.DataFrame, views: dict, keys=("tic_id", "row_
     report = {
         "records": int(len(scalars)),
         "kept": int(keep.sum()),
-        "runs_by_length": {int(k): int(v) for k, v in zip(*np.unique(lengths, return_counts=True))},
+        "runs_by_length": {
+            int(k): int(v) for k, v in zip(*np.unique(lengths, return_counts=True), strict=True)
+        },
         "runs_with_differing_scalars": differs,
         "runs_where_a_later_record_has_a_stronger_central_signal": stronger_later,
     }
@@ -470,8 +547,13 @@ def _dr24_aliases(scalars: pd.DataFrame) -> pd.DataFrame:
     """DR24 records under the names the reader keys on: kepid -> tic_id, tce_plnt_num -> row_id,
     tce_period / tce_duration -> Period / Duration (days), av_training_set -> Disposition."""
     out = scalars.copy()
-    for src, dst in (("kepid", "tic_id"), ("tce_plnt_num", "row_id"), ("tce_period", "Period"),
-                     ("tce_duration", "Duration"), ("av_training_set", "Disposition")):
+    for src, dst in (
+        ("kepid", "tic_id"),
+        ("tce_plnt_num", "row_id"),
+        ("tce_period", "Period"),
+        ("tce_duration", "Duration"),
+        ("av_training_set", "Disposition"),
+    ):
         if src in out:
             out[dst] = out[src]
     return out
@@ -496,17 +578,29 @@ def _catalog_for_labels(labels_from) -> pd.DataFrame:
         cat = read_archive_csv(path)
     if {"tid", "pl_orbper", "tfopwg_disp"} <= set(cat.columns):
         labels = cat["tfopwg_disp"].astype("string").str.strip().str.upper().map(LABEL_MAPS["TESS"])
-        out = pd.DataFrame({"tic": pd.to_numeric(cat["tid"], errors="coerce"),
-                            "cat_period": pd.to_numeric(cat["pl_orbper"], errors="coerce"), "label": labels})
+        out = pd.DataFrame(
+            {
+                "tic": pd.to_numeric(cat["tid"], errors="coerce"),
+                "cat_period": pd.to_numeric(cat["pl_orbper"], errors="coerce"),
+                "label": labels,
+            }
+        )
     elif {"star_id", "period_days", "label"} <= set(cat.columns):
         tic = cat["star_id"].astype(str).str.extract(r"^\s*TIC\s*(\d+)\s*$", expand=False)
         labels = cat["label"].astype("string").str.strip().str.upper()
         labels = labels.where(labels.isin(CLASSES["toi"]), labels.map(LABEL_MAPS["TESS"]))
-        out = pd.DataFrame({"tic": pd.to_numeric(tic, errors="coerce"),
-                            "cat_period": pd.to_numeric(cat["period_days"], errors="coerce"), "label": labels})
+        out = pd.DataFrame(
+            {
+                "tic": pd.to_numeric(tic, errors="coerce"),
+                "cat_period": pd.to_numeric(cat["period_days"], errors="coerce"),
+                "label": labels,
+            }
+        )
     else:
-        raise ValueError("label catalog needs columns (star_id, period_days, label) or (tid, pl_orbper, "
-                         f"tfopwg_disp); got {list(cat.columns)}")
+        raise ValueError(
+            "label catalog needs columns (star_id, period_days, label) or (tid, pl_orbper, "
+            f"tfopwg_disp); got {list(cat.columns)}"
+        )
     out = out.dropna()
     out = out[out["cat_period"] > 0]
     out["tic"] = out["tic"].astype(np.int64)
@@ -520,8 +614,13 @@ def labels_from_catalog(tic_id, period_days, labels_from=None, tolerance: float 
     signals with several catalog rows within tolerance carrying different labels).
     """
     cat = _catalog_for_labels(labels_from)
-    sig = pd.DataFrame({"i": np.arange(len(tic_id)), "tic": pd.to_numeric(pd.Series(tic_id), errors="coerce"),
-                        "period": pd.to_numeric(pd.Series(period_days), errors="coerce")})
+    sig = pd.DataFrame(
+        {
+            "i": np.arange(len(tic_id)),
+            "tic": pd.to_numeric(pd.Series(tic_id), errors="coerce"),
+            "period": pd.to_numeric(pd.Series(period_days), errors="coerce"),
+        }
+    )
     j = sig.dropna(subset=["tic"]).astype({"tic": np.int64}).merge(cat, on="tic", how="inner")
     j["rel"] = (j["period"] - j["cat_period"]).abs() / j["cat_period"]
     within = j[j["rel"] <= tolerance]
@@ -546,8 +645,14 @@ def _clip_absurd(values: pd.Series) -> tuple[pd.Series, int]:
     return v.mask(bad), n_bad
 
 
-def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = None, labels_from=None,
-                      renormalise: bool = True, require_labels: bool = True) -> ExternalSet:
+def to_project_schema(
+    scalars: pd.DataFrame,
+    views: dict,
+    dataset: str | None = None,
+    labels_from=None,
+    renormalise: bool = True,
+    require_labels: bool = True,
+) -> ExternalSet:
     """Turn `read_shards` output into an `ExternalSet` (labels, dedupe, sign, allowed scalars, view features).
 
     Args:
@@ -566,7 +671,8 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
         scalars = _dr24_aliases(scalars)
     half = LOCAL_HALF_WIDTH_DURATIONS[dataset]
     required = ["tic_id", "row_id", "Period", "Duration"] + (
-        ["Disposition"] if dataset != "toi" and require_labels else [])
+        ["Disposition"] if dataset != "toi" and require_labels else []
+    )
     missing = [c for c in required if c not in scalars.columns]
     if missing:
         raise ValueError(f"{dataset} shards lack the fields {missing}")
@@ -583,7 +689,8 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
     if dataset == "toi":
         scalars, views, meta["duplicate_pairs"] = dedupe_consecutive(scalars, views)
         dropped["second record of a consecutive duplicate (noise view)"] = (
-            meta["duplicate_pairs"]["records"] - meta["duplicate_pairs"]["kept"])
+            meta["duplicate_pairs"]["records"] - meta["duplicate_pairs"]["kept"]
+        )
     dup = scalars.duplicated(["tic_id", "row_id"]).to_numpy()
     if dup.any():
         dropped["repeated (tic_id, row_id)"] = int(dup.sum())
@@ -593,19 +700,23 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
 
     # Labels.
     if dataset != "toi":
-        disp = (scalars["Disposition"] if "Disposition" in scalars else pd.Series("", index=scalars.index))
+        disp = scalars["Disposition"] if "Disposition" in scalars else pd.Series("", index=scalars.index)
         disp = disp.astype(str).str.strip().str.upper()
         labels = disp.where(disp.isin(CLASSES[dataset]))
-        reasons = np.where(labels.isna(), "class " + disp + f" not used (only {'/'.join(CLASSES[dataset])})", "")
+        reasons = np.where(
+            labels.isna(), "class " + disp + f" not used (only {'/'.join(CLASSES[dataset])})", ""
+        )
         meta["shard_disposition_counts"] = disp.value_counts().to_dict()
     else:
         labels, reasons, meta["label_matches_ambiguous"] = labels_from_catalog(
-            scalars["tic_id"], scalars["Period"], labels_from)
+            scalars["tic_id"], scalars["Period"], labels_from
+        )
         labels = pd.Series(labels, dtype=object)
         if "Disposition" in scalars:
             table = pd.crosstab(scalars["Disposition"].astype(str), labels.fillna("unmatched"))
             meta["shard_disposition_vs_catalog_label"] = {
-                str(lab): {str(d): int(n) for d, n in col.items()} for lab, col in table.items()}
+                str(lab): {str(d): int(n) for d, n in col.items()} for lab, col in table.items()
+            }
     if not require_labels:
         meta["unlabelled_kept"] = int(labels.isna().sum())
         labels = labels.fillna("")
@@ -621,8 +732,9 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
     sign = detect_view_sign(views, half)
     contrast = central_contrast(_local_view(views), half) * sign
     meta["view_sign_detected"] = sign
-    meta["view_sign_note"] = ("transit is a dip in the shards" if sign == 1
-                              else "transit is a peak in the shards: flipped")
+    meta["view_sign_note"] = (
+        "transit is a dip in the shards" if sign == 1 else "transit is a peak in the shards: flipped"
+    )
     meta["rows_whose_local_centre_is_not_a_dip_after_sign"] = int(np.sum(contrast >= 0))
     period = pd.to_numeric(scalars["Period"], errors="coerce").to_numpy(np.float64)
     duration = pd.to_numeric(scalars["Duration"], errors="coerce").to_numpy(np.float64)
@@ -632,19 +744,27 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
     else:
         unified = {VIEW_KEYS.get(k, k): (sign * np.asarray(v)).astype(np.float32) for k, v in views.items()}
     unified = {k: unified[k] for k in ("global", "local", "secondary") if k in unified} | {
-        k: v for k, v in unified.items() if k not in ("global", "local", "secondary")}
+        k: v for k, v in unified.items() if k not in ("global", "local", "secondary")
+    }
 
     # Identifiers.
     tic = pd.to_numeric(scalars["tic_id"], errors="coerce").astype("int64")
     row = pd.to_numeric(scalars["row_id"], errors="coerce").astype("int64")
     prefix = {"vetting": "av", "toi": "toiv", "dr24": "dr24"}[dataset]
-    feats = pd.DataFrame({
-        "signal_id": prefix + "-" + tic.astype(str) + "-" + row.astype(str),
-        "star_id": ("KIC " if dataset == "dr24" else "TIC ") + tic.astype(str),
-        "row_id": row, "tic_id": tic, "label": labels, "mission": MISSION[dataset], "provenance": PROVENANCE[dataset],
-        "split": scalars["split"].astype(str), "source_file": scalars["source_file"].astype(str),
-        "record_index": scalars["record_index"].astype("int64"),
-    })
+    feats = pd.DataFrame(
+        {
+            "signal_id": prefix + "-" + tic.astype(str) + "-" + row.astype(str),
+            "star_id": ("KIC " if dataset == "dr24" else "TIC ") + tic.astype(str),
+            "row_id": row,
+            "tic_id": tic,
+            "label": labels,
+            "mission": MISSION[dataset],
+            "provenance": PROVENANCE[dataset],
+            "split": scalars["split"].astype(str),
+            "source_file": scalars["source_file"].astype(str),
+            "record_index": scalars["record_index"].astype("int64"),
+        }
+    )
     if not feats["signal_id"].is_unique:  # pragma: no cover - dedupe above guarantees it
         raise ValueError("signal_id is not unique")
 
@@ -660,8 +780,13 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
             clipped[col] = n_bad
 
     view_feats = compute_view_features(unified, period, duration, half, views_share_scale=False)
-    derived = derived_scalar_features(feats["period_days"], feats["duration_days"], feats.get("snr"),
-                                      feats.get("tmag_rescaled"), n_rows=len(feats))
+    derived = derived_scalar_features(
+        feats["period_days"],
+        feats["duration_days"],
+        feats.get("snr"),
+        feats.get("tmag_rescaled"),
+        n_rows=len(feats),
+    )
     feats = pd.concat([feats, view_feats, derived], axis=1)
     if dataset == "dr24":  # the records carry the physical DR24 columns (stellar values included)
         from exo_assets.external.physics import ALL_PHYSICS_COLUMNS, PHYSICS_SCHEMA, dr24_physics
@@ -672,23 +797,32 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
     units.update({c: DERIVED_SCALAR_SCHEMA[c][0] for c in DERIVED_SCALAR_COLUMNS})
 
     classes = CLASSES[dataset]
-    meta.update({
-        "signals": int(len(feats)),
-        "dropped": dropped,
-        "class_counts": {c: int((feats["label"] == c).sum()) for c in classes},
-        "clipped_to_nan_abs_gt_1e6": clipped,
-        "channels": list(unified),
-        "view_bins": {k: int(v.shape[1]) for k, v in unified.items()},
-        "channels_absent": [c for c in ("global", "local", "odd", "even", "secondary") if c not in unified],
-        "units": units,
-        "splits": feats["split"].value_counts().to_dict(),
-    })
+    meta.update(
+        {
+            "signals": int(len(feats)),
+            "dropped": dropped,
+            "class_counts": {c: int((feats["label"] == c).sum()) for c in classes},
+            "clipped_to_nan_abs_gt_1e6": clipped,
+            "channels": list(unified),
+            "view_bins": {k: int(v.shape[1]) for k, v in unified.items()},
+            "channels_absent": [
+                c for c in ("global", "local", "odd", "even", "secondary") if c not in unified
+            ],
+            "units": units,
+            "splits": feats["split"].value_counts().to_dict(),
+        }
+    )
     assert_no_leakage(model_feature_columns(feats))
     return ExternalSet(feats, unified, list(classes), meta)
 
 
-def load_external(paths_or_folder, dataset: str | None = None, labels_from=None,
-                  renormalise: bool = True, require_labels: bool = True) -> ExternalSet:
+def load_external(
+    paths_or_folder,
+    dataset: str | None = None,
+    labels_from=None,
+    renormalise: bool = True,
+    require_labels: bool = True,
+) -> ExternalSet:
     """`read_shards` + `to_project_schema`; a folder argument means its train/val/test shards."""
     if isinstance(paths_or_folder, (str, Path)) and Path(paths_or_folder).is_dir():
         paths = shard_paths(paths_or_folder)

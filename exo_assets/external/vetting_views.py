@@ -114,8 +114,9 @@ def resample_cadence(time, flux, cadence_days: float) -> tuple[np.ndarray, np.nd
 QLP_CADENCE_DAYS = 30.0 / 1440.0
 
 
-def vetting_views(time, flux, period: float, epoch: float, duration: float,
-                  cadence_days: float | None = QLP_CADENCE_DAYS) -> VettingViews:
+def vetting_views(
+    time, flux, period: float, epoch: float, duration: float, cadence_days: float | None = QLP_CADENCE_DAYS
+) -> VettingViews:
     """The global (201), local (61) and secondary (61) views of one signal in the vetting shards' format.
 
     Args:

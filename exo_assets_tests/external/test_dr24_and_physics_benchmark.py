@@ -1,4 +1,4 @@
-"""The Kepler DR24 set through the same reader and benchmark, physics joins and CNN stacking (small shards)."""
+"""The Kepler DR24 set through the same reader and benchmark, physics joins and CNN stacking."""
 
 import json
 
@@ -24,12 +24,20 @@ def _dr24_record(rng, kepid, planet, label):
     return {
         "global_view": (_astronet_norm(g).astype(np.float32), "float"),
         "local_view": (_astronet_norm(loc).astype(np.float32), "float"),
-        "av_training_set": (label.encode(), "byte"), "kepid": (kepid, "int"), "tce_plnt_num": (planet, "int"),
-        "tce_period": (5.0 + planet, "float"), "tce_duration": (0.125, "float"),
+        "av_training_set": (label.encode(), "byte"),
+        "kepid": (kepid, "int"),
+        "tce_plnt_num": (planet, "int"),
+        "tce_period": (5.0 + planet, "float"),
+        "tce_duration": (0.125, "float"),
         "tce_depth": ({"PC": 800.0, "AFP": 20000.0, "NTP": 100.0}[label], "float"),
-        "tce_model_snr": (15.0, "float"), "tce_impact": (0.3, "float"), "tce_prad": (2.0, "float"),
-        "tce_sradius": (1.0, "float"), "tce_slogg": (4.4, "float"), "tce_steff": (5700.0, "float"),
-        "tce_depth_err": (30.0, "float"), "tce_prad_err": (0.3, "float"),
+        "tce_model_snr": (15.0, "float"),
+        "tce_impact": (0.3, "float"),
+        "tce_prad": (2.0, "float"),
+        "tce_sradius": (1.0, "float"),
+        "tce_slogg": (4.4, "float"),
+        "tce_steff": (5700.0, "float"),
+        "tce_depth_err": (30.0, "float"),
+        "tce_prad_err": (0.3, "float"),
     }
 
 
@@ -51,14 +59,32 @@ def test_dr24_records_read_with_the_same_reader(tmp_path):
     assert es.meta["dataset"] == "dr24" and es.classes == ["PC", "AFP", "NTP"]
     assert es.views["global"].shape == (36, 2001) and es.views["local"].shape == (36, 201)
     assert es.features["star_id"].str.startswith("KIC ").all() and (es.features["mission"] == "Kepler").all()
-    assert es.features["planet_radius_re"].notna().all() and "tce_impact" in R.model_feature_columns(es.features)
+    assert es.features["planet_radius_re"].notna().all() and "tce_impact" in R.model_feature_columns(
+        es.features
+    )
     assert not {"kepid", "tce_plnt_num", "av_training_set"} & set(R.model_feature_columns(es.features))
 
 
 def test_dr24_benchmark_writes_kepid_tce_plnt_num_predictions(tmp_path):
     train, val = _dr24_shards(tmp_path)
-    assert cli.main(["benchmark-tfrecord", "--train", *train, "--val", *val, "--test", *val, "--out",
-                     str(tmp_path / "o"), "--cnn-epochs", "2"]) == 0
+    assert (
+        cli.main(
+            [
+                "benchmark-tfrecord",
+                "--train",
+                *train,
+                "--val",
+                *val,
+                "--test",
+                *val,
+                "--out",
+                str(tmp_path / "o"),
+                "--cnn-epochs",
+                "2",
+            ]
+        )
+        == 0
+    )
     preds = pd.read_csv(tmp_path / "o" / "predictions.csv")
     assert list(preds.columns) == ["kepid", "tce_plnt_num", "p_PC", "p_AFP", "p_NTP"]
     m = json.loads((tmp_path / "o" / "metrics.json").read_text())
@@ -70,9 +96,22 @@ def test_dr24_benchmark_writes_kepid_tce_plnt_num_predictions(tmp_path):
 def _tce_params(path, sets):
     rows = []
     for tic, row in sets:
-        rows.append({"row_id": row, "tic_id": tic, "Tmag": 10.0, "Period": 3.0, "Duration": 3.0,
-                     "Transit_Depth": 2000.0 + 10 * row, "SN": 20.0, "Qingress": 0.2, "star_rad": 1.0 + row % 3,
-                     "star_mass": np.nan if row % 4 == 0 else 1.0, "teff": 5800.0, "logg": np.nan})
+        rows.append(
+            {
+                "row_id": row,
+                "tic_id": tic,
+                "Tmag": 10.0,
+                "Period": 3.0,
+                "Duration": 3.0,
+                "Transit_Depth": 2000.0 + 10 * row,
+                "SN": 20.0,
+                "Qingress": 0.2,
+                "star_rad": 1.0 + row % 3,
+                "star_mass": np.nan if row % 4 == 0 else 1.0,
+                "teff": 5800.0,
+                "logg": np.nan,
+            }
+        )
     pd.DataFrame(rows).to_csv(path, index=False)
     return str(path)
 
@@ -84,10 +123,28 @@ def test_vetting_benchmark_joins_tce_params_and_chooses_on_disjoint_rows(tmp_pat
     keys = []
     for paths in (train, val, test):
         s, _ = read_shards(paths)
-        keys += list(zip(s["tic_id"], s["row_id"]))
+        keys += list(zip(s["tic_id"], s["row_id"], strict=True))
     params = _tce_params(tmp_path / "tce_params.csv", keys)
-    assert cli.main(["benchmark-tfrecord", "--train", *train, "--val", *val, "--test", *test, "--out",
-                     str(tmp_path / "o"), "--cnn-epochs", "2", "--tce-params", params]) == 0
+    assert (
+        cli.main(
+            [
+                "benchmark-tfrecord",
+                "--train",
+                *train,
+                "--val",
+                *val,
+                "--test",
+                *test,
+                "--out",
+                str(tmp_path / "o"),
+                "--cnn-epochs",
+                "2",
+                "--tce-params",
+                params,
+            ]
+        )
+        == 0
+    )
     m = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert {"planet_radius_re", "log10_density_ratio", "star_logg_cgs"} <= set(m["features"])
     assert m["physics"]["train"]["matched"] == 90 and "missingness" in m["physics"]["train"]
@@ -96,8 +153,21 @@ def test_vetting_benchmark_joins_tce_params_and_chooses_on_disjoint_rows(tmp_pat
 
 def test_missing_tce_params_file_is_a_clear_error(tmp_path, capsys):
     train, val, test = _shards(tmp_path)
-    code = cli.main(["benchmark-tfrecord", "--train", *train, "--val", *val, "--test", *test, "--out",
-                     str(tmp_path / "o"), "--tce-params", str(tmp_path / "absent.csv")])
+    code = cli.main(
+        [
+            "benchmark-tfrecord",
+            "--train",
+            *train,
+            "--val",
+            *val,
+            "--test",
+            *test,
+            "--out",
+            str(tmp_path / "o"),
+            "--tce-params",
+            str(tmp_path / "absent.csv"),
+        ]
+    )
     assert code == 2 and "absent.csv" in capsys.readouterr().err
 
 
@@ -110,8 +180,9 @@ def test_stacking_gives_every_training_row_an_out_of_fold_probability():
         seen.append(set(rows.tolist()))
         return i
 
-    oof, models = crossfit_cnns(fit, lambda m, rows: np.full((len(rows), 3), 1 / 3), 30, y, groups, 3, 0, 3,
-                                log=lambda *_: None)
+    oof, models = crossfit_cnns(
+        fit, lambda m, rows: np.full((len(rows), 3), 1 / 3), 30, y, groups, 3, 0, 3, log=lambda *_: None
+    )
     assert len(models) == 3 and np.allclose(oof, 1 / 3)
     with pytest.raises(ValueError):
         crossfit_cnns(fit, None, 30, y, groups, 1, 0, 3)
@@ -147,12 +218,17 @@ def test_external_views_resource_physics_sources(tmp_path):
 
     assert ExternalViewsSource(vetting_dir=str(tmp_path)).physics_source("vetting") is None
     (tmp_path / "tce_params.csv").write_text("row_id,tic_id\n")
-    assert ExternalViewsSource(vetting_dir=str(tmp_path)).physics_source("vetting") == str(tmp_path / "tce_params.csv")
+    assert ExternalViewsSource(vetting_dir=str(tmp_path)).physics_source("vetting") == str(
+        tmp_path / "tce_params.csv"
+    )
     assert ExternalViewsSource(tce_params="x.csv").physics_source("vetting") == "x.csv"
     cat = tmp_path / "toi.csv"
     cat.write_text("tid,pl_orbper,tfopwg_disp,st_rad\n1,2.0,PC,1.0\n")
     assert ExternalViewsSource(toi_catalog=str(cat)).physics_source("toi") == str(cat)
-    assert ExternalViewsSource().physics_source("toi") is None and ExternalViewsSource().physics_source("dr24") is None
+    assert (
+        ExternalViewsSource().physics_source("toi") is None
+        and ExternalViewsSource().physics_source("dr24") is None
+    )
 
 
 def test_dr24_ids_and_label_are_refused_as_features():

@@ -59,8 +59,10 @@ def test_read_tce_params_rejects_broken_files(tmp_path):
 
 def test_vetting_join_converts_hours_and_counts_unmatched(tmp_path):
     p = tmp_path / "tce_params.csv"
-    p.write_text("row_id,tic_id,Tmag,Period,Duration,Transit_Depth,SN,Qingress,star_rad,star_mass,teff,logg\n"
-                 "1,10,9,3.0,24.0,10000,10,0.1,1.0,1.0,5800,\n")
+    p.write_text(
+        "row_id,tic_id,Tmag,Period,Duration,Transit_Depth,SN,Qingress,star_rad,star_mass,teff,logg\n"
+        "1,10,9,3.0,24.0,10000,10,0.1,1.0,1.0,5800,\n"
+    )
     feats = pd.DataFrame({"row_id": [1, 2], "tic_id": [10, 10], "period_days": [3.0, 3.0]})
     frame, info = physics.vetting_physics(feats, physics.read_tce_params(p))
     assert info == {"matched": 1, "unmatched": 1}

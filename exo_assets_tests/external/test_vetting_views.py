@@ -17,8 +17,17 @@ FIXTURE = Path(__file__).parent / "data" / "vetting_stored_views.json"
 FITS_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "fits" / "tess"
 
 
-def _curve(period=3.0, epoch=1.0, duration=0.125, depth=0.01, sec_depth=0.0, days=27.0, cadence=2 / 1440,
-           noise=2e-4, seed=0):
+def _curve(
+    period=3.0,
+    epoch=1.0,
+    duration=0.125,
+    depth=0.01,
+    sec_depth=0.0,
+    days=27.0,
+    cadence=2 / 1440,
+    noise=2e-4,
+    seed=0,
+):
     rng = np.random.default_rng(seed)
     t = np.arange(0.0, days, cadence)
     phase = np.mod(t - epoch + period / 2, period) - period / 2
@@ -80,8 +89,9 @@ def parity(records, fits_dir: Path) -> dict[int, dict[str, float]]:
         p, t0, d = rec["period"], rec["epoch"], rec["duration_days"]
         curve = clean_light_curve(read_lightcurve_file(path), [(p, t0, d)])
         v = VV.vetting_views(curve.time, curve.flux, p, t0, d)
-        out[rec["tic_id"]] = {name: float(np.corrcoef(mine, rec[f"{name}_view"])[0, 1])
-                              for name, mine in v.as_dict().items()}
+        out[rec["tic_id"]] = {
+            name: float(np.corrcoef(mine, rec[f"{name}_view"])[0, 1]) for name, mine in v.as_dict().items()
+        }
     return out
 
 
