@@ -55,8 +55,9 @@ def _dropped_table(meta_by_role: dict) -> pd.DataFrame:
             kinds={"parquet"},
             owners=["team:exo-assets"],
             description="Real TESS signals from AstroNet TFRecords in the feature_table schema: ids, label, "
-            "split (train/val/test), the allowed shard scalars, view-derived features (NaN where not "
-            "derivable). Leakage columns (toi_id, Sectors, camera, ccd, Epoc) are never features.",
+            "split "
+            "(train/val/test), the allowed shard scalars, view-derived features (NaN where not derivable). "
+            "Leakage columns (toi_id, Sectors, camera, ccd, Epoc) are never features.",
         ),
         "external_cnn_tensors": dg.AssetOut(
             kinds={"numpy"},
@@ -115,8 +116,8 @@ def external_signals(context: dg.AssetExecutionContext, external_views: External
     description="The project's booster + CNN + blend trained on the set's train shards, tuned on its "
     "validation shard (early stopping, temperatures, blend weight), scoring its test shards (the validation "
     "shard's labelled signals when the folder has no test-*). Predictions table (row_id, tic_id, p_<CLASS>) "
-    "and the metrics of `exo-assets benchmark-tfrecord`; validation figures cross-fitted with bootstrap 95% "
-    "intervals.",
+    "and the metrics of "
+    "`exo-assets benchmark-tfrecord`; validation figures cross-fitted with bootstrap 95% intervals.",
 )
 def external_benchmark(
     context: dg.AssetExecutionContext,

@@ -108,8 +108,7 @@ def benchmark_booster_config(seed: int = 0) -> BoosterConfig:
     )
 
 
-#: Name of the scalar input of the benchmark CNN (an entry of its views dict, see
-#: `CNNConfig.scalar_channels`).
+#: Name of the scalar input of the benchmark CNN (an entry of its views dict; `CNNConfig.scalar_channels`).
 CNN_SCALAR_CHANNEL = "scalars"
 
 
@@ -147,7 +146,7 @@ def benchmark_cnn_config(local_channels: list[str], epochs: int = 60, seed: int 
 def _stage_report(dataset, classes, y, proba, seed) -> dict:
     m = classification_metrics(y, proba, classes, positive_classes=("CP", "PC"), negative_class="FP")
     return {
-        "n": int(len(y)),
+        "n": len(y),
         "log_loss": m["log_loss"],
         "macro_f1": m["macro_f1"],
         "ece_15": m["ece_15"],
@@ -176,9 +175,7 @@ def benchmark_sets(
     cnn_stack_folds: int = 0,
     return_val: bool = False,
 ):
-    """Train on `tr`, tune on the star-disjoint rows of `va`, score `te`.
-
-    `tr`, `va`, `te`: three `ExternalSet`s of one dataset.
+    """Train on `tr`, tune on the star-disjoint rows of `va`, score `te` (`ExternalSet`s of one dataset).
 
     Returns the test predictions (`row_id`, `tic_id` -- DR24: `kepid`, `tce_plnt_num` -- and one
     `p_<CLASS>` column per class; one row per signal) and the metrics dict written to metrics.json;
@@ -370,7 +367,8 @@ def benchmark_sets(
         "validation_cnn_members": member_reports,
         "validation_note": f"choices (early stopping, temperatures, alpha) on {choose_note}; `validation` is "
         "scored on those rows, cross-fitted on halves of their stars; `validation_all_rows` on every "
-        "validation row (rows of stars also in train scored with parameters fit on the disjoint rows)",
+        "validation "
+        "row (rows of stars also in train scored with parameters fit on the disjoint rows)",
         "blend": {"final": final_blend.to_dict(), "crossfit": crossfit, "min_gain_se": blend_min_gain_se},
         "physics": {
             "train": tr.meta.get("physics"),

@@ -3,8 +3,8 @@
 Sources (see ../shared/data/SOURCES.md):
 
 ``vetting``  astronet_vetting/tce_params.csv, joined on (`row_id`, `tic_id`): TIC `star_rad` (R_sun),
-             `star_mass` (M_sun), `teff` (K), `logg` (cgs), the unrescaled `Transit_Depth` (ppm),
-             `Tmag` (mag); `Duration` there is in hours (days in the shards, which are kept).
+             `star_mass` (M_sun), `teff` (K), `logg` (cgs), the unrescaled `Transit_Depth` (ppm), `Tmag`;
+             `Duration` there is in hours (days in the shards, which are kept).
 ``toi``      the TOI catalog (catalogs/toi.csv; raw archive export): the host's `st_rad`, `st_teff`,
              `st_logg`, `st_tmag`, joined by TIC id (star-level values only; no disposition, no planet fit).
 ``dr24``     the records' own DR24 `tce_*` columns (`tce_sradius`, `tce_slogg`, `tce_steff`, `tce_depth`...).
@@ -57,8 +57,10 @@ PHYSICS_SCHEMA: dict[str, tuple[str, str]] = {
     "duration_ratio_expected": ("", "observed T14 / T14 expected from the catalog density (b = 0)"),
     "depth_snr_consistency": (
         "",
-        "log10(SNR / (depth_ppm x sqrt(n_transits x T14_h)))-like: SNR per depth "
-        "and transit time (a noisy star reaches the same SNR only at larger depth)",
+        (
+            "log10(SNR / (depth_ppm x sqrt(n_transits x T14_h))): SNR per depth and "
+            "transit time (a noisy star reaches the same SNR only at larger depth)"
+        ),
     ),
 }
 PHYSICS_COLUMNS: list[str] = list(PHYSICS_SCHEMA)
@@ -221,8 +223,8 @@ def vetting_physics(features: pd.DataFrame, params: pd.DataFrame) -> tuple[pd.Da
         j["star_mass"],
         j["logg"],
         j["teff"],
-        j["SN"] if "SN" in j else None,
-        j["Tmag"] if "Tmag" in j else None,
+        j.get("SN"),
+        j.get("Tmag"),
     )
     matched = int(j["Period"].notna().sum())
     return frame, {"matched": matched, "unmatched": int(len(j) - matched)}
@@ -299,7 +301,7 @@ def attach_physics(es, source=None) -> dict:
 
 def dr24_physics(scalars: pd.DataFrame) -> pd.DataFrame:
     """Physics columns (plus `DR24_TCE_COLUMNS`) from DR24 records (tce_duration in days in the records)."""
-    col = lambda c: scalars[c] if c in scalars else None  # noqa: E731
+    col = scalars.get
     frame = physical_features(
         col("tce_period"),
         col("tce_duration"),

@@ -1,6 +1,6 @@
 """Read AstroNet-format TFRecord shards (without TensorFlow) into the project's schemas.
 
-Two real external sets are supported (see /work/shared/data/SOURCES.md):
+Three real external sets are supported (see /work/shared/data/SOURCES.md):
 
 ``vetting`` -- astronet_vetting/ (Yu et al. 2019, TESS QLP, sectors 1-5; 14,798 records)
     Per record: global_view (201), local_view (61), secondary_view (61) float lists; scalars
@@ -23,6 +23,12 @@ Two real external sets are supported (see /work/shared/data/SOURCES.md):
     (`detect_view_sign`, `unify_views`). The file's Disposition (0/1) does not follow the TOI
     catalog: labels come from the TOI catalog by TIC id and period within 1%
     (`labels_from_catalog`).
+
+``dr24`` -- kepler_dr24_views/ (AstroNet's Kepler DR24 format, Shallue & Vanderburg 2018; 1,187 TCEs)
+    Per record: global_view (2001), local_view (201, over +-4 durations), av_training_set (PC / AFP /
+    NTP), kepid, tce_plnt_num and DR24 `tce_*` columns (tce_duration in days in these records).
+    kepid / tce_plnt_num stand in for tic_id / row_id (`_dr24_aliases`; star_id "KIC n"); the
+    `tce_*` physics is attached by `exo_assets.external.physics.dr24_physics`.
 
 Leakage: `FORBIDDEN_COLUMNS` (ids, sectors, camera/ccd, epoch, toi_id, disposition, ...) never become
 model features; `model_feature_columns` returns only `ALLOWED_SCALARS` + derived view features and
@@ -158,6 +164,9 @@ FORBIDDEN_COLUMNS: frozenset[str] = frozenset(
         "Dec",
         "ra",
         "dec",
+        "kepid",
+        "tce_plnt_num",
+        "av_training_set",
     }
 )
 #: Identifier columns of `ExternalSet.features` (output only, never features).
@@ -386,7 +395,7 @@ def shard_paths(folder) -> list[str]:
 
 
 def detect_dataset(columns) -> str:
-    """The dataset, "vetting" or "toi", from the shard feature names.
+    """ "vetting" or "toi" from the shard feature names.
 
     vetting: Transit_Depth (underscore) or secondary_view; toi: 'Transit Depth' (with a space).
     """

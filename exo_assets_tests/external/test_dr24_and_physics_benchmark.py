@@ -1,5 +1,4 @@
-"""The Kepler DR24 set through the same reader and benchmark, physics joins and CNN stacking
-(small shards)."""
+"""The Kepler DR24 set through the same reader and benchmark, physics joins and CNN stacking."""
 
 import json
 
@@ -212,3 +211,28 @@ def test_physics_source_resolution(tmp_path):
     cat.write_text("# comment\ntid,pl_orbper,tfopwg_disp,st_rad\n1,2.0,PC,1.0\n")
     assert resolve_physics_source("auto", "toi", [str(shard)], str(cat)) == str(cat)
     assert resolve_physics_source("auto", "dr24", [str(shard)], None) is None
+
+
+def test_external_views_resource_physics_sources(tmp_path):
+    from resources import ExternalViewsSource
+
+    assert ExternalViewsSource(vetting_dir=str(tmp_path)).physics_source("vetting") is None
+    (tmp_path / "tce_params.csv").write_text("row_id,tic_id\n")
+    assert ExternalViewsSource(vetting_dir=str(tmp_path)).physics_source("vetting") == str(
+        tmp_path / "tce_params.csv"
+    )
+    assert ExternalViewsSource(tce_params="x.csv").physics_source("vetting") == "x.csv"
+    cat = tmp_path / "toi.csv"
+    cat.write_text("tid,pl_orbper,tfopwg_disp,st_rad\n1,2.0,PC,1.0\n")
+    assert ExternalViewsSource(toi_catalog=str(cat)).physics_source("toi") == str(cat)
+    assert (
+        ExternalViewsSource().physics_source("toi") is None
+        and ExternalViewsSource().physics_source("dr24") is None
+    )
+
+
+def test_dr24_ids_and_label_are_refused_as_features():
+    frame = pd.DataFrame({c: [1.0] for c in ("kepid", "tce_plnt_num", "av_training_set", "tce_impact")})
+    for bad in ("kepid", "tce_plnt_num", "av_training_set"):
+        with pytest.raises(R.LeakageError):
+            R.model_feature_columns(frame, ["tce_impact", bad])
