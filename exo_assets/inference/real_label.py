@@ -68,8 +68,7 @@ TMAG_RESCALE = (0.552, -10.55)
 #: Cadences (days) of the curves the model was trained on (QLP 30 min) or that reproduce them (SPOC 2 min).
 TESS_CADENCES_DAYS = {"2-min": 2.0 / 1440.0, "30-min": 30.0 / 1440.0}
 #: Command that materializes the model (in the block when it is absent).
-MATERIALIZE_COMMAND = ("exo-assets materialize-external --set vetting --dir ../shared/data/astronet_vetting "
-                       "(same DAGSTER_HOME as the server)")
+MATERIALIZE_COMMAND = "exo-assets materialize-external --set vetting --dir ../shared/data/astronet_vetting"
 #: Block key in the prediction JSON.
 BLOCK_KEY = "real_label_model"
 
@@ -238,7 +237,8 @@ def real_label_block(model: RealLabelModel | None, time, flux, period: float, ep
         if load_error:
             return {"status": "unavailable", "title": title, "reason": load_error}
         return {"status": "not_materialized", "title": title,
-                "reason": f"no real-label model is materialized: run `{MATERIALIZE_COMMAND}`",
+                "reason": f"no real-label model is materialized: run `{MATERIALIZE_COMMAND}` with the server's "
+                          "DAGSTER_HOME",
                 "command": MATERIALIZE_COMMAND}
     spec = model.spec
     block = {"status": "ok", "title": title, "trained_on": spec.get("trained_on", ""),
