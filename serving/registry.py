@@ -187,7 +187,8 @@ class ModelRegistry:
             self.last_error = "; ".join(errors)
             changed = self._refresh_real_label() or changed
             if changed:
-                self._current = ModelSet.build(models, real_label=self._real_label, real_label_error=self._real_error)  # atomic swap: in-flight requests keep the old set
+                # atomic swap: in-flight requests keep the old set
+                self._current = ModelSet.build(models, real_label=self._real_label, real_label_error=self._real_error)
                 self.reloads += 1
                 log.info("models loaded: %s (version %s)", sorted(models), self._current.version)
             return changed
