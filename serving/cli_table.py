@@ -57,7 +57,8 @@ def real_label_lines(results: list[dict]) -> list[str]:
         v = b.get("validation") or {}
         fig = " / ".join("-" if v.get(k) is None else f"{float(v[k]):.2f}"
                          for k in ("vetting_ap", "vetting_precision_at_recall_0.82", "triage_ap"))
-        rows.append((*who, str(b.get("prediction", "-")), *(_p(b.get("probs"), c) for c in ("PC", "EB", "J")), fig))
+        probs = [_p(b.get("probs"), c) for c in ("PC", "EB", "J")]
+        rows.append((*who, str(b.get("prediction", "-")), *probs, fig))
         if b.get("note"):
             notes.append(f"  {' '.join(who)}: note: {b['note']}")
     out = ["", "real-label model (trained on real TESS labels" + (f": {trained}" if trained else "") + "):"]

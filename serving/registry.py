@@ -188,7 +188,8 @@ class ModelRegistry:
             changed = self._refresh_real_label() or changed
             if changed:
                 # atomic swap: in-flight requests keep the old set
-                self._current = ModelSet.build(models, real_label=self._real_label, real_label_error=self._real_error)
+                self._current = ModelSet.build(models, real_label=self._real_label,
+                                               real_label_error=self._real_error)
                 self.reloads += 1
                 log.info("models loaded: %s (version %s)", sorted(models), self._current.version)
             return changed
@@ -209,9 +210,12 @@ class ModelRegistry:
         try:
             self._real_label, self._real_error = load_real_label(self._defs, self._instance, lin), ""
         except KeyError as err:
-            self._real_label, self._real_error = None, f"{err.args[0]}: run `exo-assets materialize-external --set vetting --dir ../shared/data/astronet_vetting`"
+            from exo_assets.inference.real_label import MATERIALIZE_COMMAND
+
+            self._real_label, self._real_error = None, f"{err.args[0]}: run `{MATERIALIZE_COMMAND}`"
         except Exception as err:  # noqa: BLE001 - a bad bundle must not stop the mission models
-            self._real_label, self._real_error = None, f"real-label model failed to load: {type(err).__name__}: {err}"
+            self._real_label = None
+            self._real_error = f"real-label model failed to load: {type(err).__name__}: {err}"
             log.warning("real-label model failed to load: %s", err)
         return True
 

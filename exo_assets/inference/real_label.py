@@ -33,8 +33,11 @@ import pandas as pd
 
 #: The shards' view format (what the served model was trained on; `vetting_views` reproduces it).
 VETTING_VIEW_FORMAT: dict = {
-    "global_bins": 201, "local_bins": 61, "secondary_bins": 61,
-    "global": "phase [-P/2, P/2), bins 1.2 P / 201 wide", "local": "+-2 durations, bins 0.16 D wide",
+    "global_bins": 201,
+    "local_bins": 61,
+    "secondary_bins": 61,
+    "global": "phase [-P/2, P/2), bins 1.2 P / 201 wide",
+    "local": "+-2 durations, bins 0.16 D wide",
     "secondary": "+-4 durations around the strongest box deficit outside the primary, bins 0.16 D wide",
     "cadence": "resampled to 30 min (QLP full-frame cadence, sectors 1-5)",
     "normalisation": "median 0, minimum -1 (Yu et al. 2019), then the reader's unify_views",
@@ -62,7 +65,9 @@ def trained_on_text(dataset: str, n: dict) -> str:
     counts = f"{int(n.get('train', 0)):,} training signals (+{int(n.get('val', 0)):,} validation)"
     return f"{head}, {counts}, {tail}" if head else f"{desc}, {counts}"
 
-#: The shards' affine rescalings (tfrecord_reader.SCALAR_MAPS): Transit_Depth = a x ppm + b, Tmag = c x mag + d.
+
+#: The shards' affine rescalings (tfrecord_reader.SCALAR_MAPS):
+#: Transit_Depth = a x ppm + b, Tmag = c x mag + d.
 DEPTH_RESCALE = (3.79e-7, -51882.9)
 TMAG_RESCALE = (0.552, -10.55)
 #: Cadences (days) of the curves the model was trained on (QLP 30 min) or that reproduce them (SPOC 2 min).
@@ -131,7 +136,9 @@ def _trapezoid(phase: np.ndarray, flux: np.ndarray, duration: float) -> tuple[fl
     base = float(np.median(flux[out & near])) if (out & near).any() else float(np.median(flux[out]))
     sig = 1.4826 * float(np.median(np.abs(flux[out] - np.median(flux[out])))) or 1e-4
     try:
-        res = _fit_trapezoid(phase[near], flux[near] / base, np.full(int(near.sum()), sig), duration, np.zeros(1))
+        res = _fit_trapezoid(
+            phase[near], flux[near] / base, np.full(int(near.sum()), sig), duration, np.zeros(1)
+        )
     except Exception:  # noqa: BLE001 - a numerical failure: the row gets NaNs (LightGBM routes them)
         return math.nan, math.nan, math.nan
     _, _, depth, t14, v = (float(p) for p in res.x)
@@ -151,12 +158,19 @@ def curve_scalars(time, flux, period: float, epoch: float, duration: float) -> d
     sigma = 1.4826 * float(np.median(np.abs(f[out_m] - np.median(f[out_m])))) if out_m.sum() > 2 else math.nan
     n_in = int(np.sum(np.abs(phase) < 0.5 * duration))
     snr = depth * 1e-6 / sigma * math.sqrt(n_in) if sigma > 0 and n_in > 0 else math.nan
-    return {"depth_ppm": depth, "snr": snr, "qingress": v / 2.0, "t14_days": t14,
-            "n_in_transit_30min": n_in, "sigma_30min_ppm": sigma * 1e6}
+    return {
+        "depth_ppm": depth,
+        "snr": snr,
+        "qingress": v / 2.0,
+        "t14_days": t14,
+        "n_in_transit_30min": n_in,
+        "sigma_30min_ppm": sigma * 1e6,
+    }
 
 
-def real_label_row(time, flux, period: float, epoch: float, duration: float, stellar: dict | None = None
-                   ) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict]:
+def real_label_row(
+    time, flux, period: float, epoch: float, duration: float, stellar: dict | None = None
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict]:
     """One row of the vetting training table from a cleaned, detrended TESS curve.
 
     Args:
@@ -170,24 +184,48 @@ def real_label_row(time, flux, period: float, epoch: float, duration: float, ste
     from exo_assets.external.physics import physical_features
     from exo_assets.external.tfrecord_reader import unify_views
     from exo_assets.external.vetting_views import vetting_views
-    from exo_assets.science.view_features import (EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS, compute_view_features,
-                                                  derived_scalar_features)
+    from exo_assets.science.view_features import (
+        EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS,
+        compute_view_features,
+        derived_scalar_features,
+    )
 
     st = {k: float(v) if v is not None else math.nan for k, v in (stellar or {}).items()}
     raw = vetting_views(time, flux, period, epoch, duration).as_dict()
     p, d = np.array([float(period)]), np.array([float(duration)])
-    views, _ = unify_views({k: v[None, :] for k, v in raw.items()}, 1, p, d, EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS)
+    views, _ = unify_views(
+        {k: v[None, :] for k, v in raw.items()}, 1, p, d, EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS
+    )
     sc = curve_scalars(time, flux, period, epoch, duration)
     tmag = st.get("mag", math.nan)
-    row = pd.DataFrame({
-        "period_days": p, "duration_days": d,
-        "transit_depth_rescaled": [float(np.float32(DEPTH_RESCALE[0] * sc["depth_ppm"] + DEPTH_RESCALE[1]))],
-        "snr": [sc["snr"]], "tmag_rescaled": [TMAG_RESCALE[0] * tmag + TMAG_RESCALE[1]],
-        "qingress": [sc["qingress"]], "depth_change": [math.nan]})
+    row = pd.DataFrame(
+        {
+            "period_days": p,
+            "duration_days": d,
+            "transit_depth_rescaled": [
+                float(np.float32(DEPTH_RESCALE[0] * sc["depth_ppm"] + DEPTH_RESCALE[1]))
+            ],
+            "snr": [sc["snr"]],
+            "tmag_rescaled": [TMAG_RESCALE[0] * tmag + TMAG_RESCALE[1]],
+            "qingress": [sc["qingress"]],
+            "depth_change": [math.nan],
+        }
+    )
     vf = compute_view_features(views, p, d, EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS, views_share_scale=False)
-    derived = derived_scalar_features(row["period_days"], row["duration_days"], row["snr"], row["tmag_rescaled"])
-    phys = physical_features(p, d, [sc["depth_ppm"]], [st.get("radius_rsun", math.nan)], None,
-                             [st.get("logg_cgs", math.nan)], [st.get("teff_k", math.nan)], row["snr"], [tmag])
+    derived = derived_scalar_features(
+        row["period_days"], row["duration_days"], row["snr"], row["tmag_rescaled"]
+    )
+    phys = physical_features(
+        p,
+        d,
+        [sc["depth_ppm"]],
+        [st.get("radius_rsun", math.nan)],
+        None,
+        [st.get("logg_cgs", math.nan)],
+        [st.get("teff_k", math.nan)],
+        row["snr"],
+        [tmag],
+    )
     row = pd.concat([row, vf, derived, phys], axis=1)
     return row, views, sc
 
@@ -200,8 +238,10 @@ def cadence_note(time, mission: str) -> str | None:
         return f"the input is a {mission} curve, not TESS: the model was trained on TESS QLP signals only"
     if any(abs(dt - c) < 0.1 * c for c in TESS_CADENCES_DAYS.values()):
         return None
-    return (f"the input's cadence is {dt * 1440:.1f} min, not TESS 2-min or 30-min: the views are made at 30 min "
-            "as the training curves, but noise and S/N may differ from QLP's")
+    return (
+        f"the input's cadence is {dt * 1440:.1f} min, not TESS 2-min or 30-min: the views are made at 30 min "
+        "as the training curves, but noise and S/N may differ from QLP's"
+    )
 
 
 #: What the served row approximates (the block's `approximations`).
@@ -210,7 +250,8 @@ APPROXIMATIONS = (
     "Qingress: half the V-shape of a trapezoid fit to the 30-min folded curve (QLP: its own trapezoid fit)",
     "depth: that trapezoid's depth (ppm) for Transit_Depth (shards: QLP's depth, rescaled) and the physics",
     "depth_change: not reproduced (missing value)",
-    "stellar values: request > shipped TOI catalog > FITS header (training: TIC-8); mass imputed from log g and R",
+    "stellar values: request > shipped TOI catalog > FITS header (training: TIC-8); "
+    "mass imputed from log g and R",
 )
 
 
@@ -225,8 +266,17 @@ def _validation(spec: dict) -> dict:
     return out
 
 
-def real_label_block(model: RealLabelModel | None, time, flux, period: float, epoch: float, duration: float,
-                     stellar: dict | None, mission: str, load_error: str = "") -> dict:
+def real_label_block(
+    model: RealLabelModel | None,
+    time,
+    flux,
+    period: float,
+    epoch: float,
+    duration: float,
+    stellar: dict | None,
+    mission: str,
+    load_error: str = "",
+) -> dict:
     """The labelled block of a prediction: the real-label model's PC / EB / J probabilities for the signal.
 
     Never raises: no model -> status "not_materialized" with the command; a model that failed to load ->
@@ -236,13 +286,21 @@ def real_label_block(model: RealLabelModel | None, time, flux, period: float, ep
     if model is None:
         if load_error:
             return {"status": "unavailable", "title": title, "reason": load_error}
-        return {"status": "not_materialized", "title": title,
-                "reason": f"no real-label model is materialized: run `{MATERIALIZE_COMMAND}` with the server's "
-                          "DAGSTER_HOME",
-                "command": MATERIALIZE_COMMAND}
+        return {
+            "status": "not_materialized",
+            "title": title,
+            "reason": f"no real-label model is materialized: run `{MATERIALIZE_COMMAND}` with the server's "
+            "DAGSTER_HOME",
+            "command": MATERIALIZE_COMMAND,
+        }
     spec = model.spec
-    block = {"status": "ok", "title": title, "trained_on": spec.get("trained_on", ""),
-             "classes": model.classes, "validation": _validation(spec)}
+    block = {
+        "status": "ok",
+        "title": title,
+        "trained_on": spec.get("trained_on", ""),
+        "classes": model.classes,
+        "validation": _validation(spec),
+    }
     note = cadence_note(time, mission)
     if note:
         block["note"] = note
@@ -251,14 +309,22 @@ def real_label_block(model: RealLabelModel | None, time, flux, period: float, ep
         proba = model.predict(row, views)[0]
     except (ValueError, KeyError, RuntimeError) as err:
         return {**block, "status": "failed", "reason": f"the signal could not be scored: {err}"}
-    probs = {c: float(p) for c, p in zip(model.classes, proba)}
-    block.update({"probs": probs, "prediction": max(probs, key=probs.get),
-                  "inputs": {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in sc.items()},
-                  "missing_features": [c for c in model.booster.features if c in row and not np.isfinite(
-                      float(row[c].iloc[0]))],
-                  "approximations": list(APPROXIMATIONS),
-                  "model_files": {"booster_trees": int(model.booster.booster.num_trees()),
-                                  "cnn_members": len(model.cnns)}})
+    probs = {c: float(p) for c, p in zip(model.classes, proba, strict=True)}
+    block.update(
+        {
+            "probs": probs,
+            "prediction": max(probs, key=probs.get),
+            "inputs": {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in sc.items()},
+            "missing_features": [
+                c for c in model.booster.features if c in row and not np.isfinite(float(row[c].iloc[0]))
+            ],
+            "approximations": list(APPROXIMATIONS),
+            "model_files": {
+                "booster_trees": int(model.booster.booster.num_trees()),
+                "cnn_members": len(model.cnns),
+            },
+        }
+    )
     return block
 
 
@@ -266,6 +332,14 @@ def block_for_prediction(model_set, checked, measured, resolved) -> dict:
     """`real_label_block` for the engine: the cleaned curve, the ephemeris the views were folded on, the
     resolved stellar inputs and the model set's real-label model (or why it is absent)."""
     stellar = {k: resolved.values.get(k) for k in ("radius_rsun", "logg_cgs", "teff_k", "mag")}
-    return real_label_block(getattr(model_set, "real_label", None), measured.curve.time, measured.curve.flux,
-                            checked.period, measured.t0_views, measured.duration, stellar, checked.curve.mission,
-                            getattr(model_set, "real_label_error", ""))
+    return real_label_block(
+        getattr(model_set, "real_label", None),
+        measured.curve.time,
+        measured.curve.flux,
+        checked.period,
+        measured.t0_views,
+        measured.duration,
+        stellar,
+        checked.curve.mission,
+        getattr(model_set, "real_label_error", ""),
+    )

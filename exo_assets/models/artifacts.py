@@ -186,7 +186,8 @@ def real_label_files(fitted: Mapping, metrics: Mapping, view_format: Mapping,
     blend = fitted["blend"]
     uses_cnn = bool(fitted["stacked"]) or bool(blend.uses_cnn)
     files = booster_files(fitted["booster"])
-    files = {REAL_LABEL_BOOSTER_FILE: files[BOOSTER_MODEL_FILE], REAL_LABEL_BOOSTER_META_FILE: files[BOOSTER_META_FILE]}
+    files = {REAL_LABEL_BOOSTER_FILE: files[BOOSTER_MODEL_FILE],
+             REAL_LABEL_BOOSTER_META_FILE: files[BOOSTER_META_FILE]}
     if uses_cnn:
         for i, cnn in enumerate(fitted["cnns"]):
             cf = cnn_files(cnn)
@@ -196,10 +197,13 @@ def real_label_files(fitted: Mapping, metrics: Mapping, view_format: Mapping,
                   for stage, figs in (metrics.get("validation") or {}).items()}
     entry = {
         "format": "exo-assets real-label model 1",
-        "dataset": metrics.get("dataset"), "classes": list(metrics.get("classes") or fitted["booster"].classes),
-        "features": list(fitted["booster"].features), "blend": blend.to_dict(), "stacked": bool(fitted["stacked"]),
-        "cnn_members": len(fitted["cnns"]) if uses_cnn else 0, "cnn_scalar_columns": list(fitted["cnn_scalar_columns"]),
-        "cnn_channels": list(fitted["cnn_channels"]), "view_format": dict(view_format), "trained_on": trained_on,
+        "dataset": metrics.get("dataset"),
+        "classes": list(metrics.get("classes") or fitted["booster"].classes),
+        "features": list(fitted["booster"].features), "blend": blend.to_dict(),
+        "stacked": bool(fitted["stacked"]), "cnn_members": len(fitted["cnns"]) if uses_cnn else 0,
+        "cnn_scalar_columns": list(fitted["cnn_scalar_columns"]),
+        "cnn_channels": list(fitted["cnn_channels"]),
+        "view_format": dict(view_format), "trained_on": trained_on,
         "n": dict(metrics.get("n") or {}), "validation": validation,
         "validation_note": metrics.get("validation_note", ""),
     }

@@ -47,21 +47,44 @@ def bundle():
     x = pd.concat(rows, ignore_index=True)
     cols = [c for c in x.columns if x[c].notna().any()]
     y = np.array(labels)
-    cfg = BoosterConfig(num_boost_round=30, min_data_in_leaf=2, early_stopping_rounds=10, bagging_fraction=1.0)
+    cfg = BoosterConfig(
+        num_boost_round=30, min_data_in_leaf=2, early_stopping_rounds=10, bagging_fraction=1.0
+    )
     booster = train_booster_with_validation(x[cols], y, x[cols], y, CLASSES, cfg, {"dataset": "vetting"})
-    fitted = {"booster": booster, "cnns": [], "blend": BlendModel(CLASSES, t_booster=1.3), "stacked": False,
-              "cnn_scalar_columns": [], "cnn_channels": ["global", "local", "secondary"]}
-    metrics = {"dataset": "vetting", "classes": CLASSES, "n": {"train": 24, "val": 24},
-               "validation": {"blend": {"n": 24, "vetting_ap": 0.8, "triage_ap": 0.9, "log_loss": 0.3,
-                                        "ci95": {"vetting_ap": [0.7, 0.9]}}}}
-    files, entry = real_label_files(fitted, metrics, RL.served_view_format("vetting"),
-                                    RL.trained_on_text("vetting", metrics["n"]))
+    fitted = {
+        "booster": booster,
+        "cnns": [],
+        "blend": BlendModel(CLASSES, t_booster=1.3),
+        "stacked": False,
+        "cnn_scalar_columns": [],
+        "cnn_channels": ["global", "local", "secondary"],
+    }
+    metrics = {
+        "dataset": "vetting",
+        "classes": CLASSES,
+        "n": {"train": 24, "val": 24},
+        "validation": {
+            "blend": {
+                "n": 24,
+                "vetting_ap": 0.8,
+                "triage_ap": 0.9,
+                "log_loss": 0.3,
+                "ci95": {"vetting_ap": [0.7, 0.9]},
+            }
+        },
+    }
+    files, entry = real_label_files(
+        fitted, metrics, RL.served_view_format("vetting"), RL.trained_on_text("vetting", metrics["n"])
+    )
     return TableBundle(tables={}, attrs={REAL_LABEL_ATTR: entry}, files=files), booster, x
 
 
 def test_stored_in_native_formats_without_pickle(bundle):
     b, booster, _ = bundle
-    assert set(b.files) == {"real_label_booster.lgb.txt", "real_label_booster.json"}  # no CNN: alpha 0, not stacked
+    assert set(b.files) == {
+        "real_label_booster.lgb.txt",
+        "real_label_booster.json",
+    }  # no CNN: alpha 0, not stacked
     assert b.files["real_label_booster.lgb.txt"].startswith(b"tree")
     entry = json.loads(json.dumps(b.attrs[REAL_LABEL_ATTR]))  # JSON as stored
     assert entry["features"] == booster.features and entry["view_format"]["local_bins"] == 61
@@ -75,8 +98,9 @@ def test_reloaded_model_scores_as_the_fitted_one(bundle):
 
     b, booster, x = bundle
     model = RL.RealLabelModel.from_bundle(b)
-    expected = apply_blend(BlendModel(CLASSES, t_booster=1.3), booster.predict_proba(x.iloc[:3], calibrated=False),
-                           None)
+    expected = apply_blend(
+        BlendModel(CLASSES, t_booster=1.3), booster.predict_proba(x.iloc[:3], calibrated=False), None
+    )
     assert np.allclose(model.predict(x.iloc[:3], {}), expected, atol=1e-12)
 
 

@@ -16,8 +16,12 @@ import pytest
 
 FITS_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "fits" / "tess"
 #: TIC -> (planet, period d): the vetting shards' PCs of sector 1 with SPOC files in ../shared.
-PLANETS = {261136679: ("pi Men c", 6.2679), 410153553: ("LHS 3844 b", 0.46293),
-           394137592: ("HD 1397 b", 11.535), 266980320: ("HD 219666 b", 6.0360)}
+PLANETS = {
+    261136679: ("pi Men c", 6.2679),
+    410153553: ("LHS 3844 b", 0.46293),
+    394137592: ("HD 1397 b", 11.535),
+    266980320: ("HD 219666 b", 6.0360),
+}
 
 pytestmark = pytest.mark.slow
 
@@ -36,8 +40,10 @@ def home():
     current = reg.current
     reg.close()
     if current.real_label is None or "TESS" not in current.models:
-        pytest.skip(f"{value} lacks the TESS mission models or the vetting model "
-                    f"({current.real_label_error or 'not materialized'})")
+        pytest.skip(
+            f"{value} lacks the TESS mission models or the vetting model "
+            f"({current.real_label_error or 'not materialized'})"
+        )
     return value
 
 
@@ -50,12 +56,19 @@ def test_served_model_calls_the_four_planets_pc(home, tmp_path, monkeypatch, cap
     results = json.loads(capsys.readouterr().out)
     p_pc, calls = {}, {}
     for tic, (name, period) in PLANETS.items():
-        mine = [r for r in results if r.get("star_id") == f"TIC {tic}" and "error" not in r
-                and abs(r["inputs"]["period_days"]["value"] - period) < 0.01 * period]
+        mine = [
+            r
+            for r in results
+            if r.get("star_id") == f"TIC {tic}"
+            and "error" not in r
+            and abs(r["inputs"]["period_days"]["value"] - period) < 0.01 * period
+        ]
         assert mine, f"TIC {tic}: no answer for the planet's catalog signal"
         block = mine[0]["real_label_model"]
         assert block["status"] == "ok", block
         p_pc[tic], calls[tic] = block["probs"]["PC"], block["prediction"]
-        print(f"TIC {tic} ({name}): p_PC {block['probs']['PC']:.3f}, p_EB {block['probs']['EB']:.3f}, "
-              f"p_J {block['probs']['J']:.3f}; inputs {block['inputs']}")
+        print(
+            f"TIC {tic} ({name}): p_PC {block['probs']['PC']:.3f}, p_EB {block['probs']['EB']:.3f}, "
+            f"p_J {block['probs']['J']:.3f}; inputs {block['inputs']}"
+        )
     assert all(c == "PC" for c in calls.values()), (calls, p_pc)
