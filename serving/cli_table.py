@@ -79,7 +79,7 @@ def format_results(results: list[dict]) -> str:
             notes.append(f"  {who}: insufficient data: {r['decision'].get('reason', '')}")
     if notes:
         out += ["", *notes]
-    out += real_label_lines(results)
     if any(r.get("provenance") == "simulated" for r in results):
         out += ["", SIMULATED_NOTICE]
+    out += real_label_lines(results)  # after the notice: that one is about the mission model only
     return "\n".join(out)
