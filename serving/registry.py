@@ -12,6 +12,10 @@ blend was materialized after both branches it was fitted on (otherwise a run is 
 now and the current models stay). The new `ModelSet` replaces the old one by a single attribute
 assignment, so a request that already holds the old set finishes on it. A failed reload (e.g. a
 bundle version pruned while being read) keeps the current set and is retried on the next check.
+
+The model trained on real TESS labels (`external_benchmark`, partition "vetting"; see
+`exo_assets.inference.real_label`) is loaded the same way and rides along in the `ModelSet`
+(`real_label`); absent, the prediction's block says so (never an error).
 """
 
 from __future__ import annotations
@@ -79,6 +83,35 @@ def load_mission(defs, instance, mission: str, lineage: dict, device: str = "cpu
     return MissionModel.from_bundles(mission, booster, cnn, blend, view_config, lineage, device=device)
 
 
+#: The asset and partition of the model trained on real labels (`inference.real_label`).
+REAL_LABEL_ASSET, REAL_LABEL_PARTITION = "external_benchmark", "vetting"
+
+
+def real_label_lineage(instance) -> dict:
+    """{"run_id", "storage_id", "timestamp"} of the latest vetting `external_benchmark`, {} when none."""
+    import dagster as dg
+
+    recs = instance.fetch_materializations(dg.AssetRecordsFilter(
+        asset_key=dg.AssetKey(REAL_LABEL_ASSET), asset_partitions=[REAL_LABEL_PARTITION]), limit=1).records
+    if not recs:
+        return {}
+    r = recs[0]
+    return {"run_id": r.run_id, "storage_id": int(r.storage_id), "timestamp": float(r.timestamp)}
+
+
+def load_real_label(defs, instance, lineage: dict):
+    """The `RealLabelModel` of the latest vetting `external_benchmark`, loaded through Dagster.
+
+    Raises:
+        KeyError: the stored bundle predates the stored model (materialize it again).
+    """
+    from exo_assets.inference.real_label import RealLabelModel
+
+    with defs.get_asset_value_loader(instance=instance) as loader:
+        bundle = loader.load_asset_value(REAL_LABEL_ASSET, partition_key=REAL_LABEL_PARTITION)
+    return RealLabelModel.from_bundle(bundle, lineage)
+
+
 def _lineage_key(lineage: dict) -> tuple:
     return tuple((a, lineage.get(a, {}).get("storage_id")) for a in MODEL_ASSETS)
 
@@ -112,6 +145,9 @@ class ModelRegistry:
         self._last_check = 0.0
         self.last_error = ""
         self.reloads = 0
+        self._real_key = None
+        self._real_label = None
+        self._real_error = ""
 
     @property
     def current(self) -> ModelSet:
@@ -165,13 +201,39 @@ class ModelRegistry:
                 self._keys[mission] = _lineage_key(lin)
                 changed = True
             self.last_error = "; ".join(errors)
+            changed = self._refresh_real_label() or changed
             if changed:
-                self._current = ModelSet.build(models)  # atomic swap: in-flight requests keep the old set
+                # atomic swap: in-flight requests keep the old set
+                self._current = ModelSet.build(models, real_label=self._real_label,
+                                               real_label_error=self._real_error)
                 self.reloads += 1
                 log.info("models loaded: %s (version %s)", sorted(models), self._current.version)
             return changed
         finally:
             self._lock.release()
+
+    def _refresh_real_label(self) -> bool:
+        """Load the real-label model when its latest materialization changed; True when it did."""
+        try:
+            lin = real_label_lineage(self._instance)
+        except Exception as err:  # noqa: BLE001 - keep serving; the block says why
+            self._real_error = f"event log query failed: {type(err).__name__}: {err}"
+            return False
+        key = lin.get("storage_id")
+        if key is None or key == self._real_key:
+            return False
+        self._real_key = key
+        try:
+            self._real_label, self._real_error = load_real_label(self._defs, self._instance, lin), ""
+        except KeyError as err:
+            from exo_assets.inference.real_label import MATERIALIZE_COMMAND
+
+            self._real_label, self._real_error = None, f"{err.args[0]}: run `{MATERIALIZE_COMMAND}`"
+        except Exception as err:  # noqa: BLE001 - a bad bundle must not stop the mission models
+            self._real_label = None
+            self._real_error = f"real-label model failed to load: {type(err).__name__}: {err}"
+            log.warning("real-label model failed to load: %s", err)
+        return True
 
     def close(self) -> None:
         if self._instance is not None:

@@ -211,6 +211,10 @@ class PredictionResponse(BaseModel):
     plot_data: dict[str, Any] | None
     warnings: list[str]
     timing_ms: float
+    real_label_model: dict[str, Any] | None = Field(
+        None, description="TESS curves: the model trained on real TESS labels (vetting set, PC / EB / J): status "
+        "(ok / not_materialized / unavailable / failed), probs, prediction, trained_on, star-disjoint validation "
+        "figures, note (input not a TESS 2-min / 30-min curve), the QLP-like inputs computed from the curve")
 
 
 class BatchItem(BaseModel):

@@ -17,6 +17,8 @@ from exo_assets.external.benchmark import EXTERNAL_DATA_LABEL, benchmark_sets
 from exo_assets.external.physics import attach_physics
 from exo_assets.external.stored import from_stored, to_stored
 from exo_assets.external.tfrecord_reader import DATASETS, TFRecordError, load_external
+from exo_assets.inference.real_label import served_view_format, trained_on_text
+from exo_assets.models.artifacts import REAL_LABEL_ATTR, real_label_files
 from exo_assets.models.blend import BlendConfig
 from exo_assets.storage import ArrayBundle, TableBundle
 from resources.external_views import ExternalViewsSource
@@ -117,7 +119,9 @@ def external_signals(context: dg.AssetExecutionContext, external_views: External
     "validation shard (early stopping, temperatures, blend weight), scoring its test shards (the validation "
     "shard's labelled signals when the folder has no test-*). Predictions table (row_id, tic_id, p_<CLASS>) "
     "and the metrics of "
-    "`exo-assets benchmark-tfrecord`; validation figures cross-fitted with bootstrap 95% intervals.",
+    "`exo-assets benchmark-tfrecord`; validation figures cross-fitted with bootstrap 95% intervals. Also the "
+    "fitted model in native formats (LightGBM text, CNN state dicts when used, blend JSON; "
+    "`artifacts.real_label_files`): served as the real-label block of /api/predict and exo-predict.",
 )
 def external_benchmark(
     context: dg.AssetExecutionContext,
@@ -130,6 +134,7 @@ def external_benchmark(
     except ValueError as err:
         raise dg.Failure(str(err)) from err
     test = sets.get("test") or sets["val"]
+    fitted: dict = {}
     preds, metrics = benchmark_sets(
         sets["train"],
         sets["val"],
@@ -140,6 +145,13 @@ def external_benchmark(
         blend_min_gain_se=config.blend_min_gain_se,
         cnn_members=config.cnn_members,
         cnn_stack_folds=config.cnn_stack_folds,
+        fitted=fitted,
+    )
+    files, served = real_label_files(
+        fitted,
+        metrics,
+        served_view_format(metrics["dataset"]),
+        trained_on_text(metrics["dataset"], metrics["n"]),
     )
     metrics["test_source"] = (
         "test shards" if "test" in sets else "validation shard, labelled signals (no test-* in the folder)"
@@ -152,8 +164,11 @@ def external_benchmark(
                 lo, hi = values["ci95"].get(key, (None, None))
                 row[key] = f"{value:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None else "")
         rows.append(row)
+    bundle = TableBundle(
+        tables={"predictions": preds}, attrs={**metrics, REAL_LABEL_ATTR: served}, files=files
+    )
     return dg.Output(
-        TableBundle(tables={"predictions": preds}, attrs=metrics),
+        bundle,
         metadata={
             "dataset": metrics["dataset"],
             "data": EXTERNAL_DATA_LABEL,
@@ -161,6 +176,7 @@ def external_benchmark(
             "blend_alpha": float(metrics["blend"]["final"].get("alpha", 0.0)),
             "test_signals": len(preds),
             "test_source": metrics["test_source"],
+            "served_model_files": ", ".join(sorted(files)),
             "seconds": round(metrics["timings_s"]["fit_and_score_s"], 1),
         },
     )

@@ -174,6 +174,7 @@ def benchmark_sets(
     cnn_members: int = 1,
     cnn_stack_folds: int = 0,
     return_val: bool = False,
+    fitted: dict | None = None,
 ):
     """Train on `tr`, tune on the star-disjoint rows of `va`, score `te` (`ExternalSet`s of one dataset).
 
@@ -185,6 +186,8 @@ def benchmark_sets(
     default 2 standard errors, as in the Dagster `blend` asset). `cnn_members`: CNNs averaged.
     `cnn_stack_folds` (k >= 2): instead, k fold CNNs cross-fitted on the training stars; their out-of-fold
     log-probabilities become booster inputs (`stacking`) and their mean is the blend's CNN branch.
+    `fitted`: a dict to fill with the fitted model (booster, cnns, blend, stacked, cnn_scalar_columns,
+    cnn_channels) for `artifacts.real_label_files` (the served real-label model).
     """
     from exo_assets.external.tfrecord_reader import model_feature_columns
     from exo_assets.models.cnn import CNNClassifier
@@ -379,6 +382,15 @@ def benchmark_sets(
         "timings_s": timings,
         "reader": {"train": tr.meta, "val": va.meta, "test": te.meta},
     }
+    if fitted is not None:
+        fitted.update(
+            booster=booster,
+            cnns=cnns,
+            blend=final_blend,
+            stacked=oof_tr is not None,
+            cnn_scalar_columns=scalar_cols,
+            cnn_channels=["global", *channels],
+        )
     if not return_val:
         return preds, metrics
     val_preds = pd.DataFrame(

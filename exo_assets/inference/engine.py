@@ -277,5 +277,9 @@ def predict_curve(model_set: ModelSet, request: PredictionRequest) -> dict:
     if masked:
         response["warnings"].append("other known signals of the star masked: "
                                     + ", ".join(o["signal_id"] for o in masked))
+    if checked.curve.mission == "TESS":  # the model trained on real TESS labels, in its own block
+        from exo_assets.inference.real_label import BLOCK_KEY, block_for_prediction
+
+        response[BLOCK_KEY] = block_for_prediction(model_set, checked, measured, resolved)
     response["timing_ms"] = round((_time.perf_counter() - started) * 1e3, 1)
     return json_safe(response)

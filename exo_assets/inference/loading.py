@@ -241,9 +241,19 @@ class ModelSet:
     models: Mapping[str, MissionModel]
     version: str
     loaded_at: str = ""
+    #: The model trained on real TESS labels (`inference.real_label.RealLabelModel`), None when not
+    #: materialized; `real_label_error`: why it failed to load ("" otherwise).
+    real_label: object | None = None
+    real_label_error: str = ""
 
     @classmethod
-    def build(cls, models: Mapping[str, MissionModel], loaded_at: str = "") -> ModelSet:
+    def build(
+        cls,
+        models: Mapping[str, MissionModel],
+        loaded_at: str = "",
+        real_label: object | None = None,
+        real_label_error: str = "",
+    ) -> ModelSet:
         token = hashlib.sha256(
             json.dumps(
                 {
@@ -254,7 +264,13 @@ class ModelSet:
                 default=str,
             ).encode()
         ).hexdigest()[:16]
-        return cls(dict(models), token, loaded_at or pd.Timestamp.now(tz="UTC").isoformat())
+        return cls(
+            dict(models),
+            token,
+            loaded_at or pd.Timestamp.now(tz="UTC").isoformat(),
+            real_label,
+            real_label_error,
+        )
 
     def get(self, mission: str) -> MissionModel:
         """The mission's models; InputError for an unknown mission, ModelError when none is loaded."""

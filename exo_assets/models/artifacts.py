@@ -9,6 +9,7 @@ Each bundle is a `storage.TableBundle` (Parquet tables, verbatim files, JSON att
 | calibrated_booster | `model.lgb.txt` (LightGBM text model), `model.json` (`BoosterModel.to_json`) | oof, holdout (`signal_id, label, p_<class>`), oof_raw (OOF before temperature scaling), importance | `BoosterModel.to_json()` |
 | cnn_oof | `model.pt` (torch state dict: tensors only, loads with `weights_only=True`), `config.json` (`CNNClassifier.config_dict`) | oof, holdout | provenance, mission, cv, oof_metrics, trained_at, view_config |
 | blend | none | oof, holdout (`signal_id, label, <stage>_p_<class>`, `vetting_penalty`, `flag_<flag>`) | blend, vetting, metrics, classes, provenance, mission |
+| external_benchmark | `real_label_booster.lgb.txt`, `real_label_booster.json`, and when the CNN is used `real_label_cnn_<i>.pt` / `real_label_cnn_<i>.json` | predictions | `exo-assets benchmark-tfrecord` metrics, `real_label_model` (`real_label_files`) |
 
 `CNNClassifier.save` writes the same two CNN files into a folder.
 """  # noqa: E501  # markdown table rows cannot be wrapped
@@ -176,3 +177,86 @@ def read_blend(bundle) -> tuple[BlendModel, VettingConfig]:
         BlendModel.from_dict(bundle.attrs["blend"]),
         VettingConfig.from_dict(bundle.attrs["vetting"], source="blend asset"),
     )
+
+
+# ------------------------------------------------------------------------------------ real-label model
+
+#: Files of the model trained on real labels (the `external_benchmark` bundle).
+REAL_LABEL_BOOSTER_FILE = "real_label_booster.lgb.txt"
+REAL_LABEL_BOOSTER_META_FILE = "real_label_booster.json"
+#: attrs key of the served model's description in the `external_benchmark` bundle.
+REAL_LABEL_ATTR = "real_label_model"
+
+
+def _real_label_cnn_names(i: int) -> tuple[str, str]:
+    return f"real_label_cnn_{i}.pt", f"real_label_cnn_{i}.json"
+
+
+def real_label_files(
+    fitted: Mapping, metrics: Mapping, view_format: Mapping, trained_on: str
+) -> tuple[dict[str, bytes], dict]:
+    """(files, attrs entry) of the model `benchmark_sets(..., fitted=...)` trained on real labels.
+
+    Files: the booster (LightGBM text + JSON), and the CNN members (state dict + config JSON) only
+    when the blend gives them weight or the booster stacks their probabilities. The attrs entry
+    (JSON) holds the class order, the booster's feature columns, the blend (temperatures, alpha),
+    the CNN's scalar columns and channels, the view format, the star-disjoint validation figures and
+    the training counts.
+    """
+    blend = fitted["blend"]
+    uses_cnn = bool(fitted["stacked"]) or bool(blend.uses_cnn)
+    files = booster_files(fitted["booster"])
+    files = {
+        REAL_LABEL_BOOSTER_FILE: files[BOOSTER_MODEL_FILE],
+        REAL_LABEL_BOOSTER_META_FILE: files[BOOSTER_META_FILE],
+    }
+    if uses_cnn:
+        for i, cnn in enumerate(fitted["cnns"]):
+            cf = cnn_files(cnn)
+            pt, js = _real_label_cnn_names(i)
+            files[pt], files[js] = cf[CNN_WEIGHTS_FILE], cf[CNN_CONFIG_FILE]
+    validation = {
+        stage: {k: v for k, v in figs.items() if k != "ci95"} | {"ci95": figs.get("ci95", {})}
+        for stage, figs in (metrics.get("validation") or {}).items()
+    }
+    entry = {
+        "format": "exo-assets real-label model 1",
+        "dataset": metrics.get("dataset"),
+        "classes": list(metrics.get("classes") or fitted["booster"].classes),
+        "features": list(fitted["booster"].features),
+        "blend": blend.to_dict(),
+        "stacked": bool(fitted["stacked"]),
+        "cnn_members": len(fitted["cnns"]) if uses_cnn else 0,
+        "cnn_scalar_columns": list(fitted["cnn_scalar_columns"]),
+        "cnn_channels": list(fitted["cnn_channels"]),
+        "view_format": dict(view_format),
+        "trained_on": trained_on,
+        "n": dict(metrics.get("n") or {}),
+        "validation": validation,
+        "validation_note": metrics.get("validation_note", ""),
+    }
+    return files, json.loads(json.dumps(entry, default=float))
+
+
+def read_real_label(bundle) -> dict:
+    """The parts of the real-label model stored by `real_label_files` in an `external_benchmark` bundle:
+    {"spec": the attrs entry, "booster": BoosterModel, "blend": BlendModel, "cnns": [CNNClassifier...]}.
+
+    Raises:
+        KeyError: the bundle holds no real-label model (materialized before it was stored).
+    """
+    from exo_assets.models.blend import BlendModel
+    from exo_assets.models.booster import BoosterModel
+
+    spec = bundle.attrs.get(REAL_LABEL_ATTR)
+    if not spec or REAL_LABEL_BOOSTER_FILE not in bundle.files:
+        raise KeyError("the external_benchmark bundle holds no real-label model (materialize it again)")
+    files = bundle.files
+    booster = BoosterModel.from_text(
+        files[REAL_LABEL_BOOSTER_FILE].decode(), json.loads(files[REAL_LABEL_BOOSTER_META_FILE])
+    )
+    cnns = []
+    for i in range(int(spec.get("cnn_members", 0))):
+        pt, js = _real_label_cnn_names(i)
+        cnns.append(read_cnn({CNN_WEIGHTS_FILE: files[pt], CNN_CONFIG_FILE: files[js]}, device="cpu"))
+    return {"spec": spec, "booster": booster, "blend": BlendModel.from_dict(spec["blend"]), "cnns": cnns}
