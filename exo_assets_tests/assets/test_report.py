@@ -18,9 +18,9 @@ from exo_assets.definitions import SUMMARY_JOB, build_defs
 from exo_assets.instance import open_instance
 from exo_assets.reporting import SECTIONS
 from exo_assets.reporting.pdf import PAGE_SIZE
+from exo_assets_tests.reporting.pdf_text import expected_rows, metric_rows, page_texts
 from resources import ExoIOManager, LightCurveArchive
 from resources.io_managers import read_bundle
-from exo_assets_tests.reporting.pdf_text import expected_rows, metric_rows, page_texts
 
 FIGURES = {"class_balance.png", "confusion.png", "reliability.png", "roc_pr.png", "importance.png", "shap_summary.png",
            "vetting_flags.png", "examples.png"}
