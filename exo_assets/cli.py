@@ -3,9 +3,9 @@
     exo-assets materialize [--mission Kepler --mission TESS] [--backend simulated|local|mast]
                            [--local-dir DIR] [--targets N] [--seed N] [--workers N] [--dask-scheduler ADDR]
     exo-assets dev [--port 3000]
-    exo-assets bench preprocess | scale | api
+    exo-assets bench preprocess | scale | throughput | api
     exo-assets benchmark-tfrecord --train SHARDS... --val SHARDS... --test SHARDS... --out DIR
-    exo-assets materialize-external --set vetting|toi --dir FOLDER [--seed N] [--cnn-epochs N]
+    exo-assets materialize-external --set vetting|toi|dr24 --dir FOLDER [--tce-params CSV] [--seed N] [--cnn-epochs N]
 
 Dagster reads its instance config from $DAGSTER_HOME/dagster.yaml. These commands use
 $DAGSTER_HOME when it is set, else ./.dagster_home, and copy the repository's dagster.yaml there
@@ -63,8 +63,9 @@ def _archive_from_args(args):
 def _compute_from_args(args):
     from resources import ComputeResource
 
-    if args.dask_scheduler:
-        return ComputeResource(backend="dask", scheduler_address=args.dask_scheduler, max_workers=args.workers)
+    if args.dask_scheduler:  # "local": a LocalCluster of --workers one-thread processes started for the run
+        address = "" if args.dask_scheduler == "local" else args.dask_scheduler
+        return ComputeResource(backend="dask", scheduler_address=address, max_workers=args.workers)
     return ComputeResource(max_workers=args.workers)
 
 
@@ -135,7 +136,8 @@ def cmd_benchmark_tfrecord(args) -> int:
 
     try:
         run_benchmark(args.train, args.val, args.test, args.out, args.labels_from, args.seed, args.cnn_epochs,
-                      blend_min_gain_se=args.blend_min_gain_se)
+                      blend_min_gain_se=args.blend_min_gain_se, tce_params=args.tce_params,
+                      cnn_members=args.cnn_members, cnn_stack_folds=args.cnn_stack_folds)
     except (TFRecordError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -152,10 +154,13 @@ def cmd_materialize_external(args) -> int:
 
     folder = str(Path(args.dir).resolve())
     external = ExternalViewsSource(**{f"{args.set}_dir": folder},
-                                   toi_catalog=str(Path(args.labels_from).resolve()) if args.labels_from else "")
+                                   toi_catalog=str(Path(args.labels_from).resolve()) if args.labels_from else "",
+                                   tce_params=str(Path(args.tce_params).resolve()) if args.tce_params else "")
     job = build_defs(external=external).resolve_job_def(EXTERNAL_JOB)
     run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}},
-                  "ops": {"external_benchmark": {"config": {"seed": args.seed, "cnn_epochs": args.cnn_epochs}}}}
+                  "ops": {"external_benchmark": {"config": {
+                      "seed": args.seed, "cnn_epochs": args.cnn_epochs, "cnn_members": args.cnn_members,
+                      "cnn_stack_folds": args.cnn_stack_folds}}}}
     started = time.perf_counter()
     result = job.execute_in_process(partition_key=args.set, instance=dg.DagsterInstance.get(), raise_on_error=False,
                                     run_config=run_config)
@@ -174,8 +179,12 @@ def cmd_bench(args) -> int:
         from exo_assets.bench.preprocess import main as bench_main
 
         return bench_main(args.rest)
-    if args.which == "scale":
+    if args.which == "scale":  # whole job at several catalog sizes: wall, signals/s, peak memory
         from exo_assets.bench.scale import main as bench_main
+
+        return bench_main(args.rest)
+    if args.which == "throughput":  # per-signal feature build, 1 vs 2 workers, local vs Dask
+        from exo_assets.bench.throughput import main as bench_main
 
         return bench_main(args.rest)
     if args.which == "api":
@@ -203,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="console log level of the runs (default INFO)")
     mat.add_argument("--home", help="DAGSTER_HOME (default: $DAGSTER_HOME or ./.dagster_home)")
     mat.add_argument("--workers", type=int, default=0, help="worker processes for per-star work (default 0: all cores)")
-    mat.add_argument("--dask-scheduler", help="run per-star work on this Dask scheduler (tcp://host:8786)")
+    mat.add_argument("--dask-scheduler", help="run per-star work on this Dask scheduler (tcp://host:8786; 'local': a LocalCluster)")
     mat.set_defaults(func=cmd_materialize)
 
     dev = sub.add_parser("dev", help="start the Dagster UI (dagster dev) for this project")
@@ -220,9 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     ext = sub.add_parser("materialize-external",
                          help="materialize the external-views assets (real TFRecord signals) for one set")
-    ext.add_argument("--set", required=True, choices=["vetting", "toi"], help="which TFRecord set (partition)")
+    ext.add_argument("--set", required=True, choices=["vetting", "toi", "dr24"], help="which TFRecord set (partition)")
     ext.add_argument("--dir", required=True, help="folder with its train-*, val-* (and optional test-*) shards")
-    ext.add_argument("--labels-from", help="TOI catalog CSV for --set toi (default: the shipped TOI table)")
+    ext.add_argument("--labels-from", help="TOI catalog CSV for --set toi (default: the shipped TOI table); a raw "
+                     "archive export also gives the hosts' stellar parameters")
+    ext.add_argument("--tce-params", help="astronet_vetting/tce_params.csv: physical inputs of --set vetting")
+    ext.add_argument("--cnn-members", type=int, default=1, help="CNNs averaged (default 1)")
+    ext.add_argument("--cnn-stack-folds", type=int, default=0,
+                     help="k >= 2: cross-fitted fold CNNs whose out-of-fold probabilities feed the booster")
     ext.add_argument("--seed", type=int, default=0)
     ext.add_argument("--cnn-epochs", type=int, default=60, help="maximum CNN epochs (early stopping, patience 8)")
     ext.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -230,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     ext.set_defaults(func=cmd_materialize_external)
 
     bench = sub.add_parser("bench", help="benchmarks that print their figures")
-    bench.add_argument("which", choices=["preprocess", "scale", "api"])
+    bench.add_argument("which", choices=["preprocess", "scale", "throughput", "api"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=cmd_bench)
     return parser

@@ -12,6 +12,10 @@ from pathlib import Path
 #: working directory; gitignored).
 DAGSTER_HOME_DEFAULT = ".dagster_home"
 
+#: Stars per mission partition of the main job (`exo-assets materialize`, the archive resource): enough
+#: for a holdout of >= 40 signals per mission at the 15% holdout fraction, and for the CNN to learn.
+TARGETS_PER_MISSION = 300
+
 #: Decision rule on the final p(CP): at least CP_HIGH -> "high_confidence_planet", at least CP_THRESH
 #: -> "candidate" (see `exo_assets.inference.request.DecisionConfig`).
 CP_THRESH = 0.5

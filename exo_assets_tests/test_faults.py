@@ -23,7 +23,9 @@ import requests
 
 from exo_assets.assets import features, ingest, models
 from exo_assets.science.catalogs import load_catalog
+from exo_assets.assets.ingest import star_curve_paths
 from exo_assets.storage import read_npz
+from exo_assets.storage.curves import read_star_curve
 from exo_assets_tests.conftest import PI_MEN_FILE
 from resources import ComputeResource, ExoIOManager, LightCurveArchive
 from resources.archive import FAILED, FOUND
@@ -230,7 +232,8 @@ def test_crash_while_writing_leaves_previous_values_readable(first_run, tmp_path
     assert not result.success
     monkeypatch.setattr(pd.DataFrame, "to_parquet", real_to_parquet)
     assert _stored_files(store) == before
-    assert len(read_bundle(store / "cleaned_curves" / "TESS.bundle.json")["points"]) > 10000
+    kept = star_curve_paths(read_bundle(store / "cleaned_curves" / "TESS.bundle.json"))
+    assert kept and all(len(read_star_curve(path)) > 2000 for path in kept.values())
 
     # 2. the features step writes feature_table, then crashes writing cnn_tensors: the old NPZ stays
     def half_written_npz(file, *args, **kwargs):

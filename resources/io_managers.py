@@ -7,10 +7,12 @@ Layout under the root folder (default: the Dagster instance's storage directory,
     <root>/<asset key>/<partition>.json           dict (JSON)
     <root>/<asset key>/<partition>.npz            ArrayBundle (numpy arrays, loaded with allow_pickle=False)
     <root>/<asset key>/<partition>.bundle.json    TableBundle pointer -> <partition>.bundle/<version>/ (*.parquet
-                                                  tables and native files such as model.lgb.txt, model.pt)
+                                                  tables, native files such as model.lgb.txt, model.pt, and
+                                                  folders of per-star files, e.g. curves/)
 
 Single files are written to a temporary name and renamed. A bundle is written into a fresh version
-folder, then the small pointer file is replaced atomically, so a crash mid-write leaves the previous
+folder (a bundle's streamed folders are moved in, not copied, when they sit on the same file system),
+then the small pointer file is replaced atomically, so a crash mid-write leaves the previous
 materialization readable; older versions are pruned after the switch. No pickle anywhere.
 """
 
@@ -57,28 +59,42 @@ def write_bundle(bundle: TableBundle, pointer: Path) -> int:
             frame.to_parquet(path, index=False)
             total += path.stat().st_size
         for name, data in bundle.files.items():
-            if "/" in name or name.startswith(".") or name.endswith(".parquet"):
-                raise ValueError(f"bad bundle file name {name!r}")
+            _check_name(name)
             (folder / name).write_bytes(data)
             total += len(data)
+        moved = {}
+        for name, src in bundle.dirs.items():
+            _check_name(name)
+            shutil.move(str(src), str(folder / name))
+            moved[name] = folder / name
+            total += sum(p.stat().st_size for p in moved[name].iterdir())
         write_json({"version": version, "tables": sorted(bundle.tables), "files": sorted(bundle.files),
-                    "attrs": bundle.attrs}, pointer)
+                    "dirs": sorted(bundle.dirs), "attrs": bundle.attrs}, pointer)
     except BaseException:  # crash or interrupt mid-write: the pointer still names the previous version
         shutil.rmtree(folder, ignore_errors=True)
+        for src in bundle.dirs.values():  # a staged folder not yet moved in is discarded too
+            shutil.rmtree(src, ignore_errors=True)
         raise
+    bundle.dirs.update(moved)  # the value in memory now names the stored folders, as a loaded one does
     for old in root.iterdir():
         if old.is_dir() and old.name != version:
             shutil.rmtree(old, ignore_errors=True)
     return total
 
 
+def _check_name(name: str) -> None:
+    if "/" in name or name.startswith(".") or name.endswith(".parquet") or not name:
+        raise ValueError(f"bad bundle file name {name!r}")
+
+
 def read_bundle(pointer: Path) -> TableBundle:
-    """Read the current version of a bundle written by `write_bundle`."""
+    """Read the current version of a bundle written by `write_bundle` (folders by path, not content)."""
     meta = json.loads(pointer.read_text())
     folder = pointer.with_name(pointer.name.replace(".bundle.json", ".bundle")) / meta["version"]
     tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in meta["tables"]}
     files = {name: (folder / name).read_bytes() for name in meta.get("files", [])}
-    return TableBundle(tables=tables, attrs=meta.get("attrs", {}), files=files)
+    dirs = {name: folder / name for name in meta.get("dirs", [])}
+    return TableBundle(tables=tables, attrs=meta.get("attrs", {}), files=files, dirs=dirs)
 
 
 class ExoIOManager(dg.ConfigurableIOManager):

@@ -3,7 +3,8 @@
 `external_feature_table` + `external_cnn_tensors` (the reader's output in the project's schemas) ->
 `external_benchmark` (the project's booster, CNN and blend trained on the train shards, tuned on the
 validation shard, scoring the test shards; the same `benchmark_sets` as `exo-assets benchmark-tfrecord`).
-Partitioned by set ("vetting", "toi"); the folders come from the `external_views` resource.
+Partitioned by set ("vetting", "toi", "dr24"); the folders and the physical inputs (tce_params.csv,
+the TOI catalog) come from the `external_views` resource. Validation choices use star-disjoint rows.
 """
 
 import time
@@ -13,6 +14,7 @@ import pandas as pd
 
 from exo_assets.assets.metadata import markdown_table
 from exo_assets.external.benchmark import EXTERNAL_DATA_LABEL, benchmark_sets
+from exo_assets.external.physics import attach_physics
 from exo_assets.external.stored import from_stored, to_stored
 from exo_assets.external.tfrecord_reader import DATASETS, TFRecordError, load_external
 from exo_assets.models.blend import BlendConfig
@@ -32,6 +34,8 @@ class ExternalBenchmarkSettings(dg.Config):
     seed: int = 0
     cnn_epochs: int = 60
     blend_min_gain_se: float = BlendConfig.min_gain_se
+    cnn_members: int = 1
+    cnn_stack_folds: int = 0
 
 
 def _dropped_table(meta_by_role: dict) -> pd.DataFrame:
@@ -68,7 +72,8 @@ def external_signals(context: dg.AssetExecutionContext, external_views: External
             if shards[role]:
                 sets[role] = load_external(shards[role], dataset=dataset, labels_from=labels_from,
                                            require_labels=role != "test")
-    except (TFRecordError, ValueError) as err:
+                attach_physics(sets[role], external_views.physics_source(dataset))
+    except (TFRecordError, ValueError, FileNotFoundError) as err:
         raise dg.Failure(f"{dataset} shards unreadable: {err}") from err
     table, tensors = to_stored(sets)
     counts = table.groupby(["split", "label"]).size().rename("signals").reset_index()
@@ -100,7 +105,8 @@ def external_benchmark(context: dg.AssetExecutionContext, config: ExternalBenchm
         raise dg.Failure(str(err)) from err
     test = sets.get("test") or sets["val"]
     preds, metrics = benchmark_sets(sets["train"], sets["val"], test, config.seed, config.cnn_epochs,
-                                    log=context.log.info, blend_min_gain_se=config.blend_min_gain_se)
+                                    log=context.log.info, blend_min_gain_se=config.blend_min_gain_se,
+                                    cnn_members=config.cnn_members, cnn_stack_folds=config.cnn_stack_folds)
     metrics["test_source"] = ("test shards" if "test" in sets
                               else "validation shard, labelled signals (no test-* in the folder)")
     rows = []

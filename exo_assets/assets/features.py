@@ -12,6 +12,7 @@ import pandas as pd
 from pydantic import Field
 
 from exo_assets.assets.metadata import markdown_table, reason_counts
+from exo_assets.assets.settings import dataclass_kwargs, default
 from exo_assets.reporting.png import example_views_png, markdown_image
 from exo_assets.partitions import mission_partitions
 from exo_assets.science.diagnostics import StellarParams
@@ -25,7 +26,9 @@ from exo_assets.science.features import (
     validate_feature_table,
 )
 from exo_assets.science.views import ViewConfig
+from exo_assets.assets.ingest import star_curve_paths
 from exo_assets.storage import ArrayBundle, TableBundle
+from exo_assets.storage.curves import read_star_curve
 from resources.archive import LightCurveArchive
 from resources.compute import ComputeResource
 
@@ -38,47 +41,43 @@ class FeatureSettings(dg.Config):
     """View sizes (AstroNet defaults) of the feature build; `max_workers` caps the local process pool of
     the compute resource for this step (0 = no cap)."""
 
-    global_bins: int = Field(default=2001, ge=11)
-    local_bins: int = Field(default=201, ge=11)
-    local_half_width_durations: float = 4.0
-    local_bin_width_factor: float = 0.16
+    global_bins: int = Field(default=default(ViewConfig, "global_bins"), ge=11)
+    local_bins: int = Field(default=default(ViewConfig, "local_bins"), ge=11)
+    local_half_width_durations: float = default(ViewConfig, "local_half_width_durations")
+    local_bin_width_factor: float = default(ViewConfig, "local_bin_width_factor")
     max_workers: int = Field(default=0, ge=0)
 
     def view_config(self) -> ViewConfig:
-        return ViewConfig(global_bins=self.global_bins, local_bins=self.local_bins,
-                          local_half_width_durations=self.local_half_width_durations,
-                          local_bin_width_factor=self.local_bin_width_factor)
+        return ViewConfig(**dataclass_kwargs(self, ViewConfig))
 
 
 def _star_job(args) -> list[SignalResult]:
-    time, flux, flux_err, eph, star, mission, view_config = args
-    return star_signal_features(time, flux, flux_err, eph, star, mission, view_config)
+    """Views and diagnostics of one star's signals, reading its stored curve (one star in memory)."""
+    path, eph, star, mission, view_config = args
+    c = read_star_curve(path)
+    return star_signal_features(c.time, c.flux.astype(np.float64), c.flux_err.astype(np.float64), eph, star,
+                                mission, view_config)
 
 
 def _star_failed(job, error) -> list[SignalResult]:
     """Failure records for every signal of a star whose feature worker died (crash, out of memory)."""
-    return [SignalResult(sid, "failed", f"feature build failed: {error}") for sid in job[3]["signal_id"]]
+    return [SignalResult(sid, "failed", f"feature build failed: {error}") for sid in job[1]["signal_id"]]
 
 
-def _jobs(cleaned: TableBundle, catalog: pd.DataFrame, mission: str, view_config: ViewConfig):
-    points = cleaned["points"]
+def _jobs(cleaned: TableBundle, catalog: pd.DataFrame, mission: str, view_config: ViewConfig) -> list[tuple]:
+    """One job per cleaned star: (curve file, its ephemerides, stellar parameters, mission, view config).
+
+    Jobs carry file references, not arrays: the parent never holds the curves, and Dask tasks stay small.
+    """
     eph = cleaned["ephemerides"]
-    ok_stars = set(cleaned["stars"].loc[cleaned["stars"]["status"] == "ok", "star_id"])
+    by_star = dict(tuple(eph.groupby("star_id", sort=False))) if len(eph) else {}
     cat = catalog.drop_duplicates("star_id").set_index("star_id")
     jobs = []
-    if len(points) == 0:
-        return jobs
-    starts = np.flatnonzero(np.r_[True, points["star_id"].to_numpy()[1:] != points["star_id"].to_numpy()[:-1]])
-    bounds = list(zip(starts, list(starts[1:]) + [len(points)]))
-    for lo, hi in bounds:
-        star = points["star_id"].iloc[lo]
-        if star not in ok_stars:
-            continue
+    for star, path in sorted(star_curve_paths(cleaned).items()):
         c = cat.loc[star]
         params = StellarParams(float(c["teff_k"]), float(c["logg_cgs"]), float(c["radius_rsun"]))
-        jobs.append((points["time"].to_numpy()[lo:hi], points["flux"].to_numpy(np.float64)[lo:hi],
-                     points["flux_err"].to_numpy(np.float64)[lo:hi], eph[eph["star_id"] == star].reset_index(drop=True),
-                     params, mission, view_config))
+        star_eph = by_star.get(star, eph.iloc[:0]).reset_index(drop=True)
+        jobs.append((str(path), star_eph, params, mission, view_config))
     return jobs
 
 

@@ -10,17 +10,18 @@ from dataclasses import asdict
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from exo_assets.assets.metadata import markdown_table, reason_counts
+from exo_assets.assets.settings import dataclass_kwargs, default
 from exo_assets.partitions import mission_partitions, registered_tess_sectors
 from exo_assets.science.catalogs import CATALOG_SCHEMA, assert_no_leakage, catalog_version, load_catalog
 from exo_assets.science.cleaning import CleaningConfig
 from exo_assets.science.ephemeris import EPHEMERIS_COLUMNS
 from exo_assets.science.prepare import StarResult, prepare_star
 from exo_assets.storage import TableBundle
+from exo_assets.storage.curves import discard, staging_folder, write_star_curve
 from resources.archive import FOUND, LightCurveArchive, manifest_files
 from resources.compute import ComputeResource
 
@@ -112,23 +113,28 @@ class CleaningSettings(dg.Config):
     """Cleaning knobs (see exo_assets.science.cleaning.CleaningConfig); `max_workers` caps the local
     process pool of the compute resource for this step (0 = no cap)."""
 
-    window_factor: float = 3.0
-    min_window_days: float = 0.5
-    max_window_days: float = 3.0
-    mask_factor: float = 1.5
-    sigma_upper: float = 4.0
-    min_points: int = 100
+    window_factor: float = default(CleaningConfig, "window_factor")
+    min_window_days: float = default(CleaningConfig, "min_window_days")
+    max_window_days: float = default(CleaningConfig, "max_window_days")
+    mask_factor: float = default(CleaningConfig, "mask_factor")
+    sigma_upper: float = default(CleaningConfig, "sigma_upper")
+    min_points: int = default(CleaningConfig, "min_points")
     max_workers: int = Field(default=0, ge=0)
 
     def cleaning_config(self) -> CleaningConfig:
-        return CleaningConfig(window_factor=self.window_factor, min_window_days=self.min_window_days,
-                              max_window_days=self.max_window_days, mask_factor=self.mask_factor,
-                              sigma_upper=self.sigma_upper, min_points=self.min_points)
+        return CleaningConfig(**dataclass_kwargs(self, CleaningConfig))
 
 
-def _prepare(args):
-    paths, signals, config = args
-    return prepare_star(paths, signals, config)
+def _prepare(args) -> StarResult:
+    """Clean one star and write its curve into the staging folder; the result sent back holds no arrays."""
+    paths, signals, config, folder = args
+    res = prepare_star(paths, signals, config)
+    if res.curve is not None:
+        c = res.curve
+        res.stats = {**res.stats, "n_points": int(c.time.size),
+                     "curve_file": write_star_curve(folder, res.star_id, c.time, c.flux, c.flux_err, c.segment)}
+        res.curve = None
+    return res
 
 
 def _prepare_failed(job, error) -> StarResult:
@@ -136,32 +142,22 @@ def _prepare_failed(job, error) -> StarResult:
     return StarResult(str(job[1]["star_id"].iloc[0]), "failed", f"cleaning failed: {error}")
 
 
-@dg.asset(
-    partitions_def=mission_partitions,
-    group_name=INGEST,
-    kinds={"numpy", "parquet"},
-    owners=["team:exo-assets"],
-    description="Cleaned light curves: quality mask, NaN removal, per-segment normalisation, transit-masked "
-    "wotan biweight detrending and upper-only clipping. Tables: points (star_id, time [BKJD/BTJD d], "
-    "relative flux), stars (status, reason, counts) and ephemerides (catalog or BLS epoch).",
-)
-def cleaned_curves(context: dg.AssetExecutionContext, config: CleaningSettings, catalog: pd.DataFrame,
-                   raw_fits: pd.DataFrame, compute: ComputeResource) -> dg.Output[TableBundle]:
-    cfg = config.cleaning_config()
-    found = raw_fits[raw_fits["status"] == FOUND]
-    signals = catalog[catalog["signal_id"].isin(found["signal_id"])]
-    jobs = [(manifest_files(raw_fits, star), frame, cfg) for star, frame in signals.groupby("star_id", sort=True)]
-    results = compute.map(_prepare, jobs, on_error=_prepare_failed, max_workers=config.max_workers)
+def star_curve_paths(cleaned: TableBundle) -> dict[str, Path]:
+    """{star_id: stored curve file} of the stars that `cleaned_curves` cleaned (status ok)."""
+    stars = cleaned["stars"]
+    if "curve_file" not in stars or "curves" not in cleaned.dirs:
+        return {}
+    ok = stars[(stars["status"] == "ok") & stars["curve_file"].notna()]
+    return {str(star): cleaned.dirs["curves"] / str(name) for star, name in zip(ok["star_id"], ok["curve_file"])}
 
-    points, stars, ephs = [], [], []
+
+def _summarise(results: list[StarResult], raw_fits: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(stars table, ephemerides table, materialization metadata) from the per-star records."""
+    stars, ephs = [], []
     for res in results:
         stars.append({"star_id": res.star_id, "status": res.status, "reason": res.reason, **res.stats})
         if res.ephemerides is not None:
             ephs.append(res.ephemerides.assign(status=res.status))
-        if res.curve is not None:
-            c = res.curve
-            points.append(pd.DataFrame({"star_id": res.star_id, "time": c.time, "flux": c.flux.astype(np.float32),
-                                        "flux_err": c.flux_err.astype(np.float32), "segment": c.segment}))
     # Signals whose light curve was not found upstream keep their reason from raw_fits.
     not_found = raw_fits[raw_fits["status"] != FOUND].drop_duplicates("star_id")
     for _, row in not_found.iterrows():
@@ -169,23 +165,51 @@ def cleaned_curves(context: dg.AssetExecutionContext, config: CleaningSettings, 
     star_table = pd.DataFrame(stars)
     if star_table.empty:
         star_table = pd.DataFrame(columns=["star_id", "status", "reason"])
-    point_table = (pd.concat(points, ignore_index=True) if points else
-                   pd.DataFrame({"star_id": pd.Series(dtype=str), "time": pd.Series(dtype=float),
-                                 "flux": pd.Series(dtype=np.float32), "flux_err": pd.Series(dtype=np.float32),
-                                 "segment": pd.Series(dtype=np.int32)}))
+    for column in ("curve_file", "n_points"):
+        if column not in star_table:
+            star_table[column] = None
     eph_table = pd.concat(ephs, ignore_index=True) if ephs else pd.DataFrame(columns=[*EPHEMERIS_COLUMNS, "status"])
     ok = star_table[star_table["status"] == "ok"]
     metadata = {
         "stars_ok": len(ok),
         "stars_failed": int((star_table["status"] == "failed").sum()),
         "stars_without_data": len(not_found),
-        "cadences": len(point_table),
+        "cadences": int(pd.to_numeric(star_table["n_points"], errors="coerce").fillna(0).sum()),
         "median_rms_ppm": float(ok["rms_ppm"].median()) if "rms_ppm" in ok and len(ok) else float("nan"),
         "epochs_from_bls": int((eph_table.get("epoch_source", pd.Series(dtype=str)) == "bls").sum()),
         "failure_reasons": markdown_table(reason_counts(star_table)),
     }
+    return star_table, eph_table, metadata
+
+
+@dg.asset(
+    partitions_def=mission_partitions,
+    group_name=INGEST,
+    kinds={"parquet"},
+    owners=["team:exo-assets"],
+    description="Cleaned light curves: quality mask, NaN removal, per-segment normalisation, transit-masked "
+    "wotan biweight detrending and upper-only clipping. Streamed: each worker writes its star's curve to its "
+    "own Parquet file (curves/: time [BKJD/BTJD d], relative flux, flux_err, segment); tables stars (status, "
+    "reason, counts, curve_file) and ephemerides (catalog or BLS epoch).",
+)
+def cleaned_curves(context: dg.AssetExecutionContext, config: CleaningSettings, catalog: pd.DataFrame,
+                   raw_fits: pd.DataFrame, compute: ComputeResource) -> dg.Output[TableBundle]:
+    cfg = config.cleaning_config()
+    found = raw_fits[raw_fits["status"] == FOUND]
+    signals = catalog[catalog["signal_id"].isin(found["signal_id"])]
+    # Workers write straight to storage; only per-star records (no arrays) come back to this process.
+    staging = staging_folder(context.instance.storage_directory(), "cleaned_curves", context.partition_key)
+    try:
+        jobs = [(manifest_files(raw_fits, star), frame, cfg, str(staging))
+                for star, frame in signals.groupby("star_id", sort=True)]
+        results = compute.map(_prepare, jobs, on_error=_prepare_failed, max_workers=config.max_workers)
+        star_table, eph_table, metadata = _summarise(results, raw_fits)
+    except BaseException:  # nothing half-made is left behind; the stored version is untouched
+        discard(staging)
+        raise
     bundle = TableBundle(
-        tables={"points": point_table, "stars": star_table, "ephemerides": eph_table},
+        tables={"stars": star_table, "ephemerides": eph_table},
         attrs={"mission": context.partition_key, "cleaning": asdict(cfg)},
+        dirs={"curves": staging},
     )
     return dg.Output(bundle, metadata=metadata)

@@ -1,163 +1,189 @@
-"""Benchmark: feature-build throughput through the compute resource, and projected survey wall times.
+"""Benchmark: whole-job wall time, throughput and peak memory at several catalog sizes, and projections.
 
-The per-signal job is what the `cleaned_curves` and `features` assets run for a star, minus reading
-its FITS files: `prepare.clean_with_ephemerides` (quality mask, normalisation, transit-masked wotan
-detrending, clipping; the cleaning step of `prepare_star`) then `features.star_signal_features`
-(the five views and every diagnostic, Mandel-Agol fit and BLS refinement included). The jobs go
-through `ComputeResource.map` — the assets' own dispatch — with 1 and 2 workers on the local
-process pool and on a Dask `LocalCluster` (one-thread worker processes), on simulated curves made
-by `bench.preprocess.synthetic_curve`: a 65,000-cadence Kepler curve (4 years, 29.4 min) and a
-20,000-cadence TESS 2-min sector, one signal per star. Each job carries its arrays to the worker,
-as the assets' jobs do. Workers are warmed up (imports, numba kernels) before timing; each
-configuration is timed `--repeats` times and the best kept (other work on a shared machine only
-ever slows a run down).
+For each size N, `exo-assets materialize --mission Kepler --targets N` runs in a subprocess with a
+fresh `DAGSTER_HOME` and simulation cache (so every star is simulated, cleaned, measured and the
+models trained, as a new user's run does). A sampler reads the resident memory of that process and
+of every process below it (forkserver, pool workers, Dask workers) every `--interval` seconds and
+keeps the largest sum: "peak RSS (parent + workers)". RSS counts pages shared between processes once
+per process, so the sum is an upper bound on what the job needs. The parent's own peak is printed
+too: with per-star streaming it must not grow with N.
 
-Projection (printed, and labelled as one): the wall time of N signals on a C-core cluster is
-    N * c / (C * e),   c = worker CPU seconds per signal with one worker, measured here (CPU time,
-                           so other processes on a shared machine do not inflate it),
-                       e = r2 / (2 * r1), the wall-clock scaling efficiency from 1 to 2 workers
-                           measured here (capped at 1; on a busy machine it is pessimistic),
-assuming one worker per core on cores as fast as these, the 1->2-worker efficiency holding up to C
-workers, one signal per star (multi-planet stars share one cleaning, so real catalogs are cheaper
-per signal), and no FITS download or reading (the archive cache is warm). Kepler DR25: ~34,000 TCEs, 65k cadences each;
-one TESS sector: ~20,000 2-min targets, ~20k cadences each.
+Projection (printed, and labelled as one): per-star steps (`raw_fits`, `cleaned_curves`, `features`)
+cost s_star seconds per signal at the largest measured size and scale with workers; the rest (models,
+report) cost grows with signals as measured between the two largest sizes. For the whole Kepler KOI
+table (9,564 signals) on this machine and on W workers:  t = fixed + n * s_model + n * s_star * (w0 / W),
+with w0 the workers used here (one per core). No download (simulated archive), cores as fast as these.
 
-Usage: ``exo-assets bench scale [--quick] [--signals 24] [--tess-signals 48] [--repeats 2]
-[--backends local dask]``.
+Usage: ``exo-assets bench scale [--sizes 90 300 1000] [--mission Kepler] [--workers-projection 16 64] [--dask]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import subprocess
 import sys
+import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
-import numpy as np
-import pandas as pd
+import psutil
 
-from exo_assets.bench.preprocess import synthetic_curve
-from exo_assets.science.cleaning import CleaningConfig
-from exo_assets.science.diagnostics import StellarParams
-from exo_assets.science.ephemeris import star_ephemerides
-from exo_assets.science.features import star_signal_features
-from exo_assets.science.lightcurves import LightCurveData
-from exo_assets.science.prepare import clean_with_ephemerides
-from exo_assets.science.views import ViewConfig
-
-KEPLER_DR25_TCES = 34_000
-TESS_SECTOR_TARGETS = 20_000
-CLUSTER_CORES = 64
+PER_STAR_STEPS = ("raw_fits", "cleaned_curves", "features")
+KEPLER_KOIS = 9_564
+STEP_LINE = re.compile(r"\[exo-assets\]\s+(\S+)\s+([\d.]+) s$")
 
 
 @dataclass
-class FeatureJob:
-    """One star's raw curve and catalog ephemeris: the input of one per-signal feature job."""
+class TreeSampler:
+    """Samples the summed RSS of a process and its descendants in a background thread.
 
-    lc: LightCurveData
-    eph: pd.DataFrame
-    star: StellarParams
-    cleaning: CleaningConfig
-    views: ViewConfig
-
-
-def feature_job(job: FeatureJob) -> tuple[int, float]:
-    """Clean the curve and build views + diagnostics, as the assets do.
-
-    Returns (signals with status ok, CPU seconds this worker spent): CPU time, unlike wall time, does
-    not grow when other processes share the cores.
+    Attributes:
+        pid: the root process.
+        interval_s: seconds between samples.
+        peak_tree, peak_root: largest summed RSS (bytes) over the tree, and of the root alone.
     """
-    start = time.process_time()
-    curve, eph = clean_with_ephemerides(job.lc, job.eph, job.cleaning)
-    results = star_signal_features(curve.time, curve.flux, curve.flux_err, eph, job.star, job.lc.mission,
-                                   job.views)
-    return sum(r.status == "ok" for r in results), time.process_time() - start
+
+    pid: int
+    interval_s: float = 0.25
+    peak_tree: int = 0
+    peak_root: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def sample(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return
+        total = 0
+        for proc in procs:
+            try:
+                rss = proc.memory_info().rss
+            except psutil.Error:  # a worker that just ended
+                continue
+            total += rss
+            if proc.pid == self.pid:
+                self.peak_root = max(self.peak_root, rss)
+        self.peak_tree = max(self.peak_tree, total)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> TreeSampler:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
-def make_jobs(mission: str, n_cadences: int, n_signals: int, n_curves: int = 4) -> list[FeatureJob]:
-    """`n_signals` jobs cycling over `n_curves` synthetic curves (different noise seeds)."""
-    curves = []
-    for seed in range(n_curves):
-        lc, (period, t0, duration) = synthetic_curve(mission, n_cadences, seed=seed)
-        signals = pd.DataFrame({"signal_id": [f"{lc.star_id} b"], "star_id": [lc.star_id], "period_days": [period],
-                                "epoch": [t0], "duration_days": [duration]})
-        curves.append(FeatureJob(lc, star_ephemerides(signals), StellarParams(5750.0, 4.44, 1.0), CleaningConfig(),
-                                 ViewConfig()))
-    return [curves[i % n_curves] for i in range(n_signals)]
+@dataclass
+class SizeRun:
+    """One measured size: stars asked for, signals in the feature table, wall seconds, peaks (bytes)."""
+
+    stars: int
+    signals: int
+    wall_s: float
+    peak_tree: int
+    peak_root: int
+    steps: dict[str, float]
+    ok: bool
+
+    @property
+    def star_step_s(self) -> float:
+        return sum(v for k, v in self.steps.items() if k.split(".")[0] in PER_STAR_STEPS)
 
 
-def throughput(compute, jobs: list[FeatureJob]) -> tuple[float, int, float]:
-    """(signals per wall-clock second, ok signals, median worker CPU seconds per signal) of one map."""
+def count_signals(home: Path, mission: str) -> int:
+    """Rows of the stored feature table (0 when absent)."""
+    import pyarrow.parquet as pq
+
+    path = home / "storage" / "feature_table" / f"{mission}.parquet"
+    return pq.ParquetFile(path).metadata.num_rows if path.exists() else 0
+
+
+def run_size(stars: int, mission: str, workdir: Path, interval_s: float, extra: list[str]) -> SizeRun:
+    """Materialize `mission` with `stars` targets in a fresh home under `workdir`; returns the figures."""
+    home, cache = workdir / f"home-{stars}", workdir / f"cache-{stars}"
+    cmd = [sys.executable, "-m", "exo_assets.cli", "materialize", "--mission", mission, "--targets", str(stars),
+           "--home", str(home), "--cache-dir", str(cache), "--log-level", "WARNING", *extra]
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
     start = time.perf_counter()
-    out = compute.map(feature_job, jobs, on_error=lambda job, err: (0, float("nan")))
-    rate = len(jobs) / (time.perf_counter() - start)
-    return rate, int(sum(ok for ok, _ in out)), float(np.nanmedian([cpu for _, cpu in out]))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    with TreeSampler(proc.pid, interval_s) as sampler:
+        output, _ = proc.communicate()
+    wall = time.perf_counter() - start
+    steps = {m.group(1): float(m.group(2)) for m in map(STEP_LINE.search, output.splitlines()) if m}
+    if proc.returncode != 0:
+        print(output[-3000:], file=sys.stderr)
+    return SizeRun(stars, count_signals(home, mission), wall, sampler.peak_tree, sampler.peak_root, steps,
+                   proc.returncode == 0)
 
 
-def projection_hours(n_signals: int, cpu_per_signal: float, efficiency: float, cores: int = CLUSTER_CORES) -> float:
-    """Projected wall hours of `n_signals` on `cores` one-thread workers: N x cost / (cores x efficiency)."""
-    return n_signals * cpu_per_signal / (cores * min(max(efficiency, 1e-3), 1.0)) / 3600.0
+def project(runs: list[SizeRun], n_signals: int, workers_here: int, workers: int) -> float:
+    """Projected wall seconds for `n_signals` on `workers` one-thread workers (see the module docstring)."""
+    big = max(runs, key=lambda r: r.signals)
+    s_star = big.star_step_s / max(big.signals, 1)
+    rest = [(r.signals, r.wall_s - r.star_step_s) for r in sorted(runs, key=lambda r: r.signals)]
+    if len(rest) >= 2 and rest[-1][0] > rest[-2][0]:
+        s_model = max((rest[-1][1] - rest[-2][1]) / (rest[-1][0] - rest[-2][0]), 0.0)
+        fixed = max(rest[-1][1] - s_model * rest[-1][0], 0.0)
+    else:
+        s_model, fixed = rest[-1][1] / max(rest[-1][0], 1), 0.0
+    return fixed + n_signals * s_model + n_signals * s_star * workers_here / workers
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="exo-assets bench scale", description=__doc__.splitlines()[0])
-    parser.add_argument("--signals", type=int, default=24, help="Kepler 65k-cadence signals per timed run")
-    parser.add_argument("--tess-signals", type=int, default=48, help="TESS 20k-cadence signals per timed run")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
-                        help="worker counts (1 and 2 feed the projection)")
-    parser.add_argument("--backends", nargs="+", choices=["local", "dask"], default=["local", "dask"])
-    parser.add_argument("--cores", type=int, default=CLUSTER_CORES, help="cluster cores for the projection")
-    parser.add_argument("--repeats", type=int, default=2,
-                        help="timed runs per configuration; the best is kept (a shared machine is noisy)")
-    parser.add_argument("--quick", action="store_true", help="8 Kepler and 16 TESS signals, one run each")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[90, 300, 1000], help="stars per run")
+    parser.add_argument("--mission", default="Kepler", choices=["Kepler", "K2", "TESS"])
+    parser.add_argument("--workers-projection", type=int, nargs="+", default=[16, 64],
+                        help="worker counts of the cluster projections")
+    parser.add_argument("--interval", type=float, default=0.25, help="memory sampling interval, seconds")
+    parser.add_argument("--workdir", help="where the temporary homes go (default: a temporary folder, removed)")
+    parser.add_argument("--cnn-epochs", type=int, help="passed to materialize")
+    parser.add_argument("--dask", action="store_true",
+                        help="per-star steps on a Dask LocalCluster started by the job (its workers are measured too)")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.signals, args.tess_signals, args.repeats = 8, 16, 1
-    from resources.compute import ComputeResource
-
-    out = sys.stdout
-    kepler = make_jobs("Kepler", 65_000, args.signals)
-    tess = make_jobs("TESS", 20_000, args.tess_signals)
-    print(f"host: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start "
-          "(a shared machine: other work lowers these figures)", file=out)
-    rates: dict[tuple[str, str, int], float] = {}
-    costs: dict[tuple[str, str, int], float] = {}
-    for backend in args.backends:
-        for workers in args.workers:
-            compute = ComputeResource(backend=backend, max_workers=workers)
-            try:
-                compute.map(feature_job, tess[:max(workers, 4)])  # warm-up: imports, numba kernels, cluster start
-                for name, jobs in (("kepler65k", kepler), ("tess20k", tess)):
-                    runs = [throughput(compute, jobs) for _ in range(max(1, args.repeats))]
-                    rate, ok = max(r[0] for r in runs), min(r[1] for r in runs)
-                    cpu = min(r[2] for r in runs)
-                    rates[(backend, name, workers)], costs[(backend, name, workers)] = rate, cpu
-                    print(f"{backend:5s} {workers} worker(s) {name}: {rate:6.2f} signals/s wall "
-                          f"({len(jobs)} signals, {ok} ok); worker CPU {cpu * 1000:.0f} ms per signal "
-                          f"[best of {len(runs)}; load {os.getloadavg()[0]:.1f}]", file=out, flush=True)
-            finally:
-                compute.close()
-
-    w1, w2 = args.workers[0], args.workers[1] if len(args.workers) > 1 else None
-    if w1 != 1 or w2 != 2:
-        print("projection needs --workers 1 2", file=out)
-        return 0
-    print(f"PROJECTION (not a measurement) for {args.cores} one-thread workers: N x (worker CPU s per signal, "
-          f"1 worker) / ({args.cores} x efficiency), efficiency = wall rate(2 workers) / (2 x rate(1 worker)) "
-          f"measured here (capped at 1) and assumed to hold up to {args.cores} workers; cores as fast as these; "
-          "one signal per star; no FITS download or reading; simulated curves.", file=out)
-    for backend in args.backends:
-        for name, label, n in (("kepler65k", "Kepler DR25 TCEs (65k cadences)", KEPLER_DR25_TCES),
-                               ("tess20k", "one TESS sector of 2-min targets (20k cadences)", TESS_SECTOR_TARGETS)):
-            cost = costs[(backend, name, 1)]
-            eff = rates[(backend, name, 2)] / (2.0 * rates[(backend, name, 1)])
-            hours = projection_hours(n, cost, eff, args.cores)
-            ideal = projection_hours(n, cost, 1.0, args.cores)
-            print(f"projected {backend:5s} {label}: {n:,} signals in {hours * 60:.0f} min ({hours:.2f} h) "
-                  f"[cost {cost * 1000:.0f} ms/signal, efficiency {eff:.2f}; at efficiency 1: {ideal * 60:.0f} min]",
-                  file=out)
-    return 0
+    extra = ["--cnn-epochs", str(args.cnn_epochs)] if args.cnn_epochs else []
+    if args.dask:
+        extra += ["--dask-scheduler", "local"]
+    workers_here = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    print(f"host: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, load average "
+          f"{os.getloadavg()[0]:.1f} at start; simulated {args.mission} stars, fresh home and cache per size; "
+          f"per-star steps on {'a Dask LocalCluster' if args.dask else 'the local process pool'}")
+    print(f"{'stars':>6} {'signals':>8} {'wall s':>8} {'signals/s':>10} {'peak RSS parent+workers':>24} "
+          f"{'parent':>8} {'per-star steps s':>17}")
+    runs = []
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        for stars in args.sizes:
+            run = run_size(stars, args.mission, Path(tmp), args.interval, extra)
+            runs.append(run)
+            print(f"{run.stars:6d} {run.signals:8d} {run.wall_s:8.0f} {run.signals / run.wall_s:10.2f} "
+                  f"{run.peak_tree / 2**30:21.2f} GB {run.peak_root / 2**30:5.2f} GB {run.star_step_s:17.0f}"
+                  f"{'' if run.ok else '  (FAILED)'}", flush=True)
+    good = [r for r in runs if r.ok and r.signals]
+    if not good:
+        return 1
+    print(f"PROJECTION (not a measurement) for the whole Kepler KOI table ({KEPLER_KOIS:,} signals), simulated "
+          "archive (no download), cores as fast as these; per-star steps scale with workers, model training "
+          "does not (see the module docstring):")
+    for workers in [workers_here, *args.workers_projection]:
+        seconds = project(good, KEPLER_KOIS, workers_here, workers)
+        print(f"  {workers:3d} workers: {seconds / 3600:6.2f} h")
+    peak = max(good, key=lambda r: r.peak_tree)
+    print(f"peak memory stays per-star: largest peak {peak.peak_tree / 2**30:.2f} GB at {peak.stars} stars")
+    return 0 if all(r.ok for r in runs) else 1
 
 
 if __name__ == "__main__":

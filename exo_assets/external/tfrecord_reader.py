@@ -58,9 +58,15 @@ from exo_assets.science.view_features import (
 )
 from exo_assets.science.catalogs import LABEL_MAPS, LeakageError, assert_no_leakage, leakage_columns, read_archive_csv
 
-DATASETS: tuple[str, ...] = ("vetting", "toi")
-PROVENANCE: dict[str, str] = {"vetting": "astronet_vetting", "toi": "tess_toi_views"}
-CLASSES: dict[str, list[str]] = {"vetting": ["PC", "EB", "J"], "toi": ["CP", "PC", "FP"]}
+DATASETS: tuple[str, ...] = ("vetting", "toi", "dr24")
+PROVENANCE: dict[str, str] = {"vetting": "astronet_vetting", "toi": "tess_toi_views", "dr24": "kepler_dr24_views"}
+CLASSES: dict[str, list[str]] = {"vetting": ["PC", "EB", "J"], "toi": ["CP", "PC", "FP"], "dr24": ["PC", "AFP", "NTP"]}
+#: Half-span of each set's local view, in transit durations (AstroNet DR24: 201 bins over +-4 durations).
+LOCAL_HALF_WIDTH_DURATIONS: dict[str, float] = {"vetting": EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS,
+                                                "toi": EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS, "dr24": 4.0}
+#: Mission and (star key, signal key) record fields of each set (DR24: kepid, tce_plnt_num).
+MISSION: dict[str, str] = {"vetting": "TESS", "toi": "TESS", "dr24": "Kepler"}
+DR24_KEYS: tuple[str, str] = ("kepid", "tce_plnt_num")
 #: Shard feature name -> project view name.
 VIEW_KEYS: dict[str, str] = {"global_view": "global", "local_view": "local", "secondary_view": "secondary"}
 
@@ -81,6 +87,12 @@ SCALAR_MAPS: dict[str, dict[str, tuple[str, str, str]]] = {
         "Duration": ("duration_days", "d", "transit duration"),
         "Transit Depth": ("transit_depth_ppm", "ppm", "transit depth"),
         "SN": ("snr", "", "signal-to-noise ratio"),
+    },
+    "dr24": {
+        "tce_period": ("period_days", "d", "orbital period"),
+        "tce_duration": ("duration_days", "d", "transit duration (days in the records)"),
+        "tce_depth": ("transit_depth_ppm", "ppm", "transit depth"),
+        "tce_model_snr": ("snr", "", "DR24 transit model S/N"),
     },
 }
 #: Columns a model may use from the shard scalars (project names), plus the duty cycle.
@@ -316,6 +328,8 @@ def detect_dataset(columns) -> str:
     vetting: Transit_Depth (underscore) or secondary_view; toi: 'Transit Depth' (with a space).
     """
     cols = set(map(str, columns))
+    if "av_training_set" in cols or "kepid" in cols:
+        return "dr24"
     if "Transit Depth" in cols:
         return "toi"
     if "Transit_Depth" in cols or "secondary_view" in cols or "secondary" in cols:
@@ -446,6 +460,17 @@ def dedupe_consecutive(scalars: pd.DataFrame, views: dict, keys=("tic_id", "row_
     return new_scalars, new_views, report
 
 
+def _dr24_aliases(scalars: pd.DataFrame) -> pd.DataFrame:
+    """DR24 records under the names the reader keys on: kepid -> tic_id, tce_plnt_num -> row_id,
+    tce_period / tce_duration -> Period / Duration (days), av_training_set -> Disposition."""
+    out = scalars.copy()
+    for src, dst in (("kepid", "tic_id"), ("tce_plnt_num", "row_id"), ("tce_period", "Period"),
+                     ("tce_duration", "Duration"), ("av_training_set", "Disposition")):
+        if src in out:
+            out[dst] = out[src]
+    return out
+
+
 def _catalog_for_labels(labels_from) -> pd.DataFrame:
     """(tic, period_days, label) rows from a catalog: None -> shipped TOI catalog; path or DataFrame.
 
@@ -531,8 +556,11 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
     dataset = dataset or detect_dataset(list(scalars.columns) + list(views))
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    if dataset == "dr24":
+        scalars = _dr24_aliases(scalars)
+    half = LOCAL_HALF_WIDTH_DURATIONS[dataset]
     required = ["tic_id", "row_id", "Period", "Duration"] + (
-        ["Disposition"] if dataset == "vetting" and require_labels else [])
+        ["Disposition"] if dataset != "toi" and require_labels else [])
     missing = [c for c in required if c not in scalars.columns]
     if missing:
         raise ValueError(f"{dataset} shards lack the fields {missing}")
@@ -558,11 +586,11 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
     views = {k: np.asarray(v)[keep] for k, v in views.items()}
 
     # Labels.
-    if dataset == "vetting":
+    if dataset != "toi":
         disp = (scalars["Disposition"] if "Disposition" in scalars else pd.Series("", index=scalars.index))
         disp = disp.astype(str).str.strip().str.upper()
-        labels = disp.where(disp.isin(CLASSES["vetting"]))
-        reasons = np.where(labels.isna(), "class " + disp + " not used (only PC/EB/J)", "")
+        labels = disp.where(disp.isin(CLASSES[dataset]))
+        reasons = np.where(labels.isna(), "class " + disp + f" not used (only {'/'.join(CLASSES[dataset])})", "")
         meta["shard_disposition_counts"] = disp.value_counts().to_dict()
     else:
         labels, reasons, meta["label_matches_ambiguous"] = labels_from_catalog(
@@ -584,8 +612,8 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
     labels = labels[keep].reset_index(drop=True).astype(str)
 
     # Sign and normalisation.
-    sign = detect_view_sign(views)
-    contrast = central_contrast(_local_view(views)) * sign
+    sign = detect_view_sign(views, half)
+    contrast = central_contrast(_local_view(views), half) * sign
     meta["view_sign_detected"] = sign
     meta["view_sign_note"] = ("transit is a dip in the shards" if sign == 1
                               else "transit is a peak in the shards: flipped")
@@ -593,7 +621,7 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
     period = pd.to_numeric(scalars["Period"], errors="coerce").to_numpy(np.float64)
     duration = pd.to_numeric(scalars["Duration"], errors="coerce").to_numpy(np.float64)
     if renormalise:
-        unified, norm_info = unify_views(views, sign, period, duration)
+        unified, norm_info = unify_views(views, sign, period, duration, half)
         meta["normalisation_floor_used"] = norm_info
     else:
         unified = {VIEW_KEYS.get(k, k): (sign * np.asarray(v)).astype(np.float32) for k, v in views.items()}
@@ -603,11 +631,11 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
     # Identifiers.
     tic = pd.to_numeric(scalars["tic_id"], errors="coerce").astype("int64")
     row = pd.to_numeric(scalars["row_id"], errors="coerce").astype("int64")
-    prefix = "av" if dataset == "vetting" else "toiv"
+    prefix = {"vetting": "av", "toi": "toiv", "dr24": "dr24"}[dataset]
     feats = pd.DataFrame({
         "signal_id": prefix + "-" + tic.astype(str) + "-" + row.astype(str),
-        "star_id": "TIC " + tic.astype(str),
-        "row_id": row, "tic_id": tic, "label": labels, "mission": "TESS", "provenance": PROVENANCE[dataset],
+        "star_id": ("KIC " if dataset == "dr24" else "TIC ") + tic.astype(str),
+        "row_id": row, "tic_id": tic, "label": labels, "mission": MISSION[dataset], "provenance": PROVENANCE[dataset],
         "split": scalars["split"].astype(str), "source_file": scalars["source_file"].astype(str),
         "record_index": scalars["record_index"].astype("int64"),
     })
@@ -625,11 +653,15 @@ def to_project_schema(scalars: pd.DataFrame, views: dict, dataset: str | None = 
         if n_bad:
             clipped[col] = n_bad
 
-    view_feats = compute_view_features(unified, period, duration, EXTERNAL_LOCAL_HALF_WIDTH_DURATIONS,
-                                       views_share_scale=False)
+    view_feats = compute_view_features(unified, period, duration, half, views_share_scale=False)
     derived = derived_scalar_features(feats["period_days"], feats["duration_days"], feats.get("snr"),
                                       feats.get("tmag_rescaled"), n_rows=len(feats))
     feats = pd.concat([feats, view_feats, derived], axis=1)
+    if dataset == "dr24":  # the records carry the physical DR24 columns (stellar values included)
+        from exo_assets.external.physics import ALL_PHYSICS_COLUMNS, PHYSICS_SCHEMA, dr24_physics
+
+        feats = pd.concat([feats, dr24_physics(scalars)], axis=1)
+        units.update({c: PHYSICS_SCHEMA.get(c, ("as in DR24", ""))[0] for c in ALL_PHYSICS_COLUMNS})
     units.update({c: VIEW_FEATURE_SCHEMA[c][0] for c in VIEW_FEATURE_COLUMNS})
     units.update({c: DERIVED_SCALAR_SCHEMA[c][0] for c in DERIVED_SCALAR_COLUMNS})
 
@@ -678,7 +710,9 @@ def model_feature_columns(features_df: pd.DataFrame, columns=None) -> list[str]:
             disposition, label, ...) or matches the catalog leakage patterns.
         ValueError: a requested column is neither allowed nor present.
     """
-    allowed = [*ALLOWED_SCALARS, *VIEW_FEATURE_COLUMNS, *DERIVED_SCALAR_COLUMNS]
+    from exo_assets.external.physics import ALL_PHYSICS_COLUMNS
+
+    allowed = [*ALLOWED_SCALARS, *VIEW_FEATURE_COLUMNS, *DERIVED_SCALAR_COLUMNS, *ALL_PHYSICS_COLUMNS]
     if columns is None:
         return [c for c in allowed if c in features_df.columns and features_df[c].notna().any()]
     columns = list(columns)

@@ -6,7 +6,7 @@ Each bundle is a `storage.TableBundle` (Parquet tables, verbatim files, JSON att
 
 | asset | files | tables | attrs |
 |---|---|---|---|
-| calibrated_booster | `model.lgb.txt` (LightGBM text model), `model.json` (`BoosterModel.to_json`) | oof, holdout (`signal_id, label, p_<class>`), importance | `BoosterModel.to_json()` |
+| calibrated_booster | `model.lgb.txt` (LightGBM text model), `model.json` (`BoosterModel.to_json`) | oof, holdout (`signal_id, label, p_<class>`), oof_raw (OOF before temperature scaling), importance | `BoosterModel.to_json()` |
 | cnn_oof | `model.pt` (torch state dict: tensors only, loads with `weights_only=True`), `config.json` (`CNNClassifier.config_dict`) | oof, holdout | provenance, mission, cv, oof_metrics, trained_at, view_config |
 | blend | none | oof, holdout (`signal_id, label, <stage>_p_<class>`, `vetting_penalty`, `flag_<flag>`) | blend, vetting, metrics, classes, provenance, mission |
 

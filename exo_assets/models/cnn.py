@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from dataclasses import dataclass
 import math
 import time
 from pathlib import Path
@@ -567,10 +568,53 @@ class CNNClassifier:
 # -------------------------------------------------------------------------------------- out-of-fold
 
 
+@dataclass
+class FoldJob:
+    """One cross-validation fold of `cnn_oof`: its training rows (with an inner early-stopping split) and
+    the rows it predicts. Picklable, so a process pool or Dask can run the fold."""
+
+    index: int
+    classes: list[str]
+    config: CNNConfig
+    train_views: dict[str, np.ndarray]
+    train_y: np.ndarray
+    inner_views: dict[str, np.ndarray]
+    inner_y: np.ndarray
+    val_views: dict[str, np.ndarray]
+    val_y: np.ndarray
+
+
+def fit_fold(job: FoldJob) -> tuple[np.ndarray, dict]:
+    """Train one fold's model (early stopping on its inner split when it has one) and predict its rows.
+
+    Returns (probabilities of the fold's validation rows, the fold's summary row).
+    """
+    t0 = time.perf_counter()
+    k = len(job.classes)
+    model = CNNClassifier(job.classes, job.config)
+    if len(job.inner_y):
+        model.fit(job.train_views, job.train_y, job.inner_views, job.inner_y)
+    else:
+        model.fit(job.train_views, job.train_y)
+    p = model.predict_proba(job.val_views)
+    val_f1 = float(f1_score(job.val_y, p.argmax(axis=1), labels=list(range(k)), average="macro",
+                            zero_division=0)) if len(job.val_y) else float("nan")
+    inner_f1 = max((h.get("val_macro_f1", float("nan")) for h in model.history
+                    if h["epoch"] == model.best_epoch), default=float("nan"))
+    return p, {"fold": job.index, "n_train": int(len(job.train_y)), "n_inner_val": int(len(job.inner_y)),
+               "n_val": int(len(job.val_y)), "best_epoch": int(model.best_epoch),
+               "epochs_run": len(model.history), "inner_val_macro_f1": inner_f1,
+               "val_macro_f1": val_f1, "seconds": time.perf_counter() - t0}
+
+
+def _serial_map(fn: Callable, items: list) -> list:
+    return [fn(item) for item in items]
+
+
 def cnn_oof(views: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray,
             folds: list[tuple[np.ndarray, np.ndarray]], classes: list[str],
             config: CNNConfig = CNNConfig(), inner_val_fraction: float = 0.15,
-            log: Callable[[str], None] | None = None) -> tuple[np.ndarray, dict]:
+            log: Callable[[str], None] | None = None, map_fn: Callable | None = None) -> tuple[np.ndarray, dict]:
     """Out-of-fold class probabilities over the given folds (e.g. `splits.cv_folds`).
 
     For fold i, a model with seed ``config.seed + i`` is trained on the fold's training rows, with
@@ -578,7 +622,8 @@ def cnn_oof(views: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray,
     (GroupShuffleSplit, `inner_val_fraction` of the groups, seed ``config.seed + i``; none when
     fewer than 2 groups, then all epochs run) -- never on the fold's validation rows -- and predicts
     the fold's validation rows. With several repeats each row's probabilities are averaged over the
-    folds that validate it; rows no fold validates stay NaN.
+    folds that validate it; rows no fold validates stay NaN. `map_fn(fit_fold, jobs)` runs the folds
+    (default: one after another; e.g. `ComputeResource.map` to train them in parallel processes).
 
     Returns:
         (oof (n, k) float64 in input row order, info) where info has "folds" (per fold: fold,
@@ -592,39 +637,31 @@ def cnn_oof(views: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray,
     k = len(classes)
     total = np.zeros((n, k))
     count = np.zeros(n, dtype=int)
-    fold_info = []
+    jobs = []
     for i, (tr, va) in enumerate(folds):
         tr, va = np.asarray(tr), np.asarray(va)
         overlap = set(groups[tr].tolist()) & set(groups[va].tolist())
         if overlap:
             raise ValueError(f"fold {i}: groups {sorted(overlap)[:5]} are in both train and validation")
-        t0 = time.perf_counter()
         cfg = dataclasses.replace(config, seed=config.seed + i)
         inner_tr, inner_va = tr, tr[:0]
         if len(np.unique(groups[tr])) >= 2 and inner_val_fraction > 0:
             gss = GroupShuffleSplit(n_splits=1, test_size=inner_val_fraction, random_state=cfg.seed)
             a, b = next(gss.split(tr, groups=groups[tr]))
             inner_tr, inner_va = tr[a], tr[b]
-        model = CNNClassifier(classes, cfg)
-        if len(inner_va):
-            model.fit(_subset(views, inner_tr), y_enc[inner_tr], _subset(views, inner_va), y_enc[inner_va])
-        else:
-            model.fit(_subset(views, inner_tr), y_enc[inner_tr])
-        p = model.predict_proba(_subset(views, va))
+        jobs.append(FoldJob(i, classes, cfg, _subset(views, inner_tr), y_enc[inner_tr], _subset(views, inner_va),
+                            y_enc[inner_va], _subset(views, va), y_enc[va]))
+    fold_info = []
+    # Folds are independent (own seed, one torch thread each): `map_fn` may run them in parallel
+    # processes (the cnn_oof asset passes its compute resource's map) with identical results.
+    for job, (p, row) in zip(jobs, (map_fn or _serial_map)(fit_fold, jobs)):
+        va = np.asarray(folds[job.index][1])
         total[va] += p
         count[va] += 1
-        val_f1 = float(f1_score(y_enc[va], p.argmax(axis=1), labels=list(range(k)), average="macro",
-                                zero_division=0)) if len(va) else float("nan")
-        inner_f1 = max((h.get("val_macro_f1", float("nan")) for h in model.history
-                        if h["epoch"] == model.best_epoch), default=float("nan"))
-        row = {"fold": i, "n_train": int(len(inner_tr)), "n_inner_val": int(len(inner_va)),
-               "n_val": int(len(va)), "best_epoch": int(model.best_epoch),
-               "epochs_run": len(model.history), "inner_val_macro_f1": inner_f1,
-               "val_macro_f1": val_f1, "seconds": time.perf_counter() - t0}
         fold_info.append(row)
         if log is not None:
-            log(f"cnn fold {i + 1}/{len(folds)}: best_epoch={row['best_epoch']} "
-                f"inner_f1={inner_f1:.3f} val_f1={val_f1:.3f} ({row['seconds']:.1f} s)")
+            log(f"cnn fold {job.index + 1}/{len(folds)}: best_epoch={row['best_epoch']} "
+                f"inner_f1={row['inner_val_macro_f1']:.3f} val_f1={row['val_macro_f1']:.3f} ({row['seconds']:.1f} s)")
     oof = np.full((n, k), np.nan)
     seen = count > 0
     oof[seen] = total[seen] / count[seen, None]

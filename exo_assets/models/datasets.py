@@ -23,7 +23,7 @@ def usable(feature_table: pd.DataFrame) -> pd.DataFrame:
     return feature_table[(feature_table["status"] == "ok") & feature_table["label"].isin(CLASSES)]
 
 
-def make_split(feature_table: pd.DataFrame, holdout_fraction: float = 0.12, seed: int = 0,
+def make_split(feature_table: pd.DataFrame, holdout_fraction: float = 0.15, seed: int = 0,
                n_splits: int = 5, n_repeats: int = 3) -> dict:
     """Holdout stars plus the CV folds of the training signals (lists of validation signal ids)."""
     rows = usable(feature_table)

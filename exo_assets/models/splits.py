@@ -18,7 +18,7 @@ def star_labels(frame: pd.DataFrame) -> pd.Series:
     return r.map(lambda v: inverse.get(v, "other"))
 
 
-def holdout_split(frame: pd.DataFrame, holdout_fraction: float = 0.12, seed: int = 0) -> dict:
+def holdout_split(frame: pd.DataFrame, holdout_fraction: float = 0.15, seed: int = 0) -> dict:
     """Seeded, label-stratified split of stars into train and holdout.
 
     Args:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from exo_assets.assets import ingest
+from exo_assets.storage.curves import read_star_curve
 from exo_assets_tests.conftest import KEPLER90_FILES, KIC10797460_FILE
 from resources import ComputeResource, ExoIOManager, LightCurveArchive
 
@@ -47,10 +48,13 @@ def test_pipeline_on_real_kepler_files_with_bad_files_in_folder(tmp_path, local_
     bundle = result.output_for_node("cleaned_curves")
     stars = bundle["stars"].set_index("star_id")
     assert (stars["status"] == "ok").all()
-    pts = bundle["points"]
-    k90 = pts[pts["star_id"] == "KIC 11442793"]
-    assert len(k90) > 9000 and np.all(np.diff(k90["time"]) > 0)
-    assert abs(np.median(k90["flux"]) - 1) < 1e-3
+    paths = ingest.star_curve_paths(bundle)
+    assert set(paths) == {"KIC 11442793", "KIC 10797460"}
+    k90 = read_star_curve(paths["KIC 11442793"])
+    assert len(k90) > 9000 and np.all(np.diff(k90.time) > 0)
+    assert abs(np.median(k90.flux) - 1) < 1e-3
+    assert k90.flux.dtype == np.float32 and set(np.unique(k90.segment)) == {3, 4, 5}
+    assert stars.loc["KIC 11442793", "n_points"] == len(k90)
     assert set(bundle["ephemerides"]["epoch_source"]) == {"catalog"}
 
     mats = result.asset_materializations_for_node("raw_fits")
@@ -80,7 +84,7 @@ def test_empty_folder_gives_empty_but_valid_tables(tmp_path):
     assert result.success
     assert len(result.output_for_node("raw_fits")) == 0
     bundle = result.output_for_node("cleaned_curves")
-    assert len(bundle["points"]) == 0 and len(bundle["stars"]) == 0
+    assert ingest.star_curve_paths(bundle) == {} and len(bundle["stars"]) == 0
 
 
 @pytest.mark.slow
@@ -105,4 +109,5 @@ def test_failed_rematerialization_keeps_previous_value(tmp_path, local_folder, m
     assert pointer.read_text() == before
     from resources.io_managers import read_bundle
 
-    assert len(read_bundle(pointer)["points"]) > 9000
+    kept = ingest.star_curve_paths(read_bundle(pointer))
+    assert len(read_star_curve(kept["KIC 11442793"])) > 9000

@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from exo_assets.parallel import parallel_map
 from exo_assets.models.cnn import CNNClassifier, CNNConfig, class_weights, cnn_oof, focal_loss
 from exo_assets.models.splits import cv_folds
 
@@ -212,6 +213,12 @@ def test_cnn_oof(data):
     assert 1 <= info["median_best_epoch"] <= 10
 
     assert (oof.argmax(axis=1) == y).mean() > 0.6
+
+    # the same folds trained in two worker processes give the same probabilities
+    parallel, info_p = cnn_oof(views, y, groups, folds, CLASSES, cfg,
+                               map_fn=lambda fn, jobs: parallel_map(fn, jobs, max_workers=2))
+    np.testing.assert_array_equal(parallel, oof)
+    assert [f["best_epoch"] for f in info_p["folds"]] == [f["best_epoch"] for f in info["folds"]]
 
 
 def test_cnn_oof_rows_align_with_input(data):

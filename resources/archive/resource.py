@@ -16,6 +16,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field, PrivateAttr
 
+from exo_assets.defaults import TARGETS_PER_MISSION
 from exo_assets.science.catalogs import load_generation_hints, select_targets, validate_catalog_rows
 from exo_assets.science.simulator import SimulatorConfig
 from resources.archive.base import (
@@ -79,7 +80,7 @@ class LightCurveArchive(dg.ConfigurableResource):
     backend: Literal["simulated", "local", "mast"] = "simulated"
     cache_dir: str = ""
     local_dir: str = ""
-    targets_per_mission: int = Field(default=90, ge=0)
+    targets_per_mission: int = Field(default=TARGETS_PER_MISSION, ge=0)
     selection_seed: int = 0
     sim_seed: int = 0
     kepler_quarters: int = Field(default=4, ge=1, le=17)
