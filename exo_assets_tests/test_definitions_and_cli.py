@@ -35,9 +35,8 @@ def test_external_views_group_has_its_own_job_outside_the_mission_job():
     assert not external & mission_assets and "blend" in mission_assets
     assert external_assets == external
     node = defs.resolve_asset_graph().get(dg.AssetKey("external_benchmark"))
-    assert (
-        node.partitions_def.get_partition_keys() == ["vetting", "toi"] and node.group_name == "external_views"
-    )
+    assert node.partitions_def.get_partition_keys() == ["vetting", "toi", "dr24"]
+    assert node.group_name == "external_views"
 
 
 def test_dagster_yaml_is_a_valid_instance_config(tmp_path, monkeypatch):

@@ -123,6 +123,7 @@ def test_stored_round_trip_and_mismatch_refused(materialized):
         to_stored({"holdout": sets["val"]})
 
 
+@pytest.mark.slow
 def test_cli_missing_folder_exits_nonzero_naming_it(tmp_path, monkeypatch, capsys):
     from exo_assets import cli
 

@@ -65,6 +65,7 @@ def test_dr24_records_read_with_the_same_reader(tmp_path):
     assert not {"kepid", "tce_plnt_num", "av_training_set"} & set(R.model_feature_columns(es.features))
 
 
+@pytest.mark.slow
 def test_dr24_benchmark_writes_kepid_tce_plnt_num_predictions(tmp_path):
     train, val = _dr24_shards(tmp_path)
     assert (
@@ -116,6 +117,7 @@ def _tce_params(path, sets):
     return str(path)
 
 
+@pytest.mark.slow
 def test_vetting_benchmark_joins_tce_params_and_chooses_on_disjoint_rows(tmp_path):
     train, val, test = _shards(tmp_path)
     from exo_assets.external.tfrecord_reader import read_shards

@@ -95,6 +95,7 @@ def parity(records, fits_dir: Path) -> dict[int, dict[str, float]]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not FITS_DIR.is_dir(), reason="../shared/data/fits/tess absent (fresh clone)")
 def test_parity_with_the_stored_views_on_real_tess_planets(capsys):
     r = parity(json.loads(FIXTURE.read_text())["records"], FITS_DIR)
