@@ -93,6 +93,15 @@ class Comparison:
         }
 
 
+#: Fewer rows than this in either star half: a cross-fitted figure is too noisy to judge a choice by.
+MIN_ROWS_PER_HALF = 40
+
+
+def enough_rows(halves: np.ndarray, min_rows: int = MIN_ROWS_PER_HALF) -> bool:
+    """True when both star halves have at least `min_rows` rows."""
+    return bool(halves.sum() >= min_rows and (~halves).sum() >= min_rows)
+
+
 def compare(y: np.ndarray, p_ref: np.ndarray, p_new: np.ndarray, tolerance_se: float = 1.0) -> Comparison:
     """Paired comparison of two probability sets on the rows where both are finite."""
     ok = np.isfinite(p_ref).all(axis=1) & np.isfinite(p_new).all(axis=1)

@@ -16,6 +16,7 @@ from exo_assets.assets import features as feature_assets
 from exo_assets.assets import models as model_assets
 from exo_assets.assets import report as report_assets
 from exo_assets.models.artifacts import probability_frame
+from exo_assets.models.calibration import apply_temperature, fit_temperature
 from exo_assets.models.crossfit import compare, crossfit_temperature, star_halves
 from exo_assets.models.datasets import CLASSES, make_split
 from exo_assets.storage import ArrayBundle, TableBundle
@@ -104,6 +105,26 @@ def test_blend_do_no_harm_fails_when_the_cnn_weight_does_not_transfer(oof):
     wrong = _probs((y + 1) % 3, np.full(len(y), 4.0), rng)
     split = np.where(halves[:, None], good, wrong)
     assert not model_assets.blend_do_no_harm(*_blend_inputs(ids, y, p_b, split), ft).passed
+
+
+def test_too_few_rows_fall_back_to_the_in_sample_rule(oof):
+    ids, y, stars, ft, p_b = oof
+    few = slice(0, 40)  # 20 stars: fewer than 40 rows per star half
+    ids, y, p_b = ids[few], y[few], p_b[few]
+    rng = np.random.default_rng(2)
+    p_c = _probs((y + 1) % 3, np.full(len(y), 4.0), rng)
+    blend, booster, cnn = _blend_inputs(ids, y, p_b, p_c)
+    blend.attrs["blend"].update(oof_logloss_blend=0.5, oof_logloss_booster=0.6)
+    result = model_assets.blend_do_no_harm(blend, booster, cnn, ft)
+    assert result.passed and result.metadata["mode"].value.startswith("in-sample")
+    blend.attrs["blend"].update(oof_logloss_blend=0.7)
+    assert not model_assets.blend_do_no_harm(blend, booster, cnn, ft).passed
+    over = np.exp(np.log(p_b) * 3)
+    over /= over.sum(axis=1, keepdims=True)
+    fitted = apply_temperature(over, fit_temperature(over, y))  # what the asset stores: never worse in-sample
+    assert model_assets.booster_calibration_helps(_booster_bundle(ids, y, over, fitted), ft).passed
+    broken = apply_temperature(over, 0.2)  # a "calibration" that sharpens an over-confident model further
+    assert not model_assets.booster_calibration_helps(_booster_bundle(ids, y, over, broken), ft).passed
 
 
 def test_blend_metrics_finite_fails_on_nan_and_missing_stage():
