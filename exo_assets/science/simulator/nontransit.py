@@ -141,7 +141,8 @@ def single_event_delta(time, valid, t0, period, depth, duration, rng, u, exp_tim
     tau = rng.uniform(0.5, 1.5) * duration
     keep = rng.uniform(0.0, 0.3)  # fraction of the drop that recovers only slowly (10 d)
     x = time - (te - 0.5 * duration)
-    delta = np.where(x >= 0, -d1 * ((1 - keep) * np.exp(-x / tau) + keep * np.exp(-x / 10.0)), 0.0)
+    xp = np.clip(x, 0.0, None)
+    delta = np.where(x >= 0, -d1 * ((1 - keep) * np.exp(-xp / tau) + keep * np.exp(-xp / 10.0)), 0.0)
     return delta, {"variant": "spsd", "recovery_days": tau, "event_depth_ppm": d1 * 1e6}, te
 
 
