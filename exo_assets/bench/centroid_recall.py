@@ -63,7 +63,7 @@ def summarise(frame: pd.DataFrame, fa: float = 0.01) -> dict:
     thr = float(np.quantile(planets, 1 - fa)) if len(planets) else float("nan")
     hit = bebs["significance"] > thr
     shift = bebs["depth_ppm"] * 1e-6 * bebs["offset_pix"]
-    return {"n_planets": int(len(planets)), "n_background_eb": int(len(bebs)), "threshold": thr,
+    return {"n_planets": len(planets), "n_background_eb": len(bebs), "threshold": thr,
             "planet_fa": float((planets > thr).mean()), "recall": float(hit.mean()),
             "recall_shift_gt_1e-4_pix": float(hit[shift > 1e-4].mean()) if (shift > 1e-4).any() else float("nan"),
             "recall_at_p_lt_0.01": float((bebs["p_value"] < 0.0125).mean()),

@@ -76,11 +76,15 @@ def load_real_views(paths) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
 
 def load_simulated(home: str | Path, mission: str = "Kepler") -> dict:
     """The materialized cnn_tensors, feature_table, holdout_split and cnn_oof of one partition."""
+    import os
+
     import dagster as dg
 
     from exo_assets.definitions import defs
 
-    instance = dg.DagsterInstance.from_config(str(home)) if home else dg.DagsterInstance.get()
+    if home:  # the instance's dagster.yaml may read $DAGSTER_HOME (this repository's does)
+        os.environ["DAGSTER_HOME"] = str(Path(home).resolve())
+    instance = dg.DagsterInstance.get()
     with defs.get_asset_value_loader(instance=instance) as loader:
         return {name: loader.load_asset_value(name, partition_key=mission)
                 for name in ("cnn_tensors", "feature_table", "holdout_split", "cnn_oof")}
@@ -114,7 +118,7 @@ def fit_refit(sim: dict, epochs: int = 40, seed: int = 0):
         model = CNNClassifier(CLASSES, dataclasses.replace(cfg, epochs=best, min_epochs=1)).fit(views, y)
     else:
         model.fit(views, y)
-    return model, {"n_train": int(len(y)), "labels": pd.Series(y).value_counts().to_dict()}
+    return model, {"n_train": len(y), "labels": pd.Series(y).value_counts().to_dict()}
 
 
 def stored_model(sim: dict):
@@ -164,14 +168,14 @@ def run_sim2real(paths, out_dir: str | Path, home: str | Path | None = None, epo
     sim = load_simulated(home)
     refit, info = fit_refit(sim, epochs=epochs, seed=seed)
     p_refit = refit.predict_proba(views)
-    metrics = {"n_real": int(len(meta)), "real_labels": meta["label"].value_counts().to_dict(),
+    metrics = {"n_real": len(meta), "real_labels": meta["label"].value_counts().to_dict(),
                "simulated_training": info, "provenance": sim["cnn_oof"].attrs.get("provenance", ""),
                "auc_refit": planet_auc(meta["label"], p_refit[:, :2].sum(axis=1))}
     try:
         stored = stored_model(sim)
         p_stored = stored.predict_proba(stored_inputs(views))
         metrics["auc_stored"] = planet_auc(meta["label"], p_stored[:, :2].sum(axis=1))
-    except Exception as err:  # a stored model with other channels or scalars: report, keep the refit
+    except Exception as err:  # noqa: BLE001 - a stored model with other channels or scalars: report, keep the refit
         metrics["auc_stored"] = None
         metrics["stored_error"] = f"{type(err).__name__}: {err}"
     out = Path(out_dir)

@@ -109,7 +109,7 @@ def centroid_test(time, col, row, period: float, t0: float, duration: float, dep
         out["status"] = "too few in-transit or baseline centroids"
         return out
     out.update(shift_col_pix=float(shifts[0]), shift_row_pix=float(shifts[1]),
-               shift_pix=float(np.hypot(*shifts)), n_null=int(len(null)))
+               shift_pix=float(np.hypot(*shifts)), n_null=len(null))
     if len(null) < 8:
         out["status"] = f"only {len(null)} off-transit phases measurable"
         return out

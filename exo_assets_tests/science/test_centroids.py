@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from exo_assets.science.centroids import centroid_test, event_shift, null_phases, ring_outer
+from exo_assets.science.centroids import (
+    centroid_test,
+    event_shift,
+    null_phases,
+    ring_outer,
+)
 from exo_assets.science.simulator.noise import ar1
 
 P, T0, DUR = 3.3, 1.1, 0.15

@@ -12,8 +12,8 @@ from exo_assets.science.features import CATALOG_FEATURES
 from exo_assets.science.lightcurves import LightCurveData
 from exo_assets.science.simulator import nontransit as nt
 from exo_assets.science.simulator import transit_models as tm
-from exo_assets.science.simulator.signals import _a_rs_density, choose_mechanism, planet_geometry
-
+from exo_assets.science.simulator.planets import planet_geometry
+from exo_assets.science.simulator.signals import _a_rs_density, choose_mechanism
 
 #: The catalog columns behind the feature table's catalog features (catalog_depth_ppm <- depth_ppm).
 CATALOG_INPUTS = [{"catalog_depth_ppm": "depth_ppm"}.get(c, c) for c in CATALOG_FEATURES]
@@ -140,7 +140,7 @@ def test_contact_binary_has_unequal_alternating_minima():
 def test_single_event_folded_depth_is_the_catalog_depth():
     time = np.arange(0.0, 40.0, 0.0204)
     valid = np.ones(time.size, bool)
-    delta, info, te = nt.single_event_delta(time, valid, 1.0, 5.0, 1e-3, 0.2, np.random.default_rng(2),
+    _, info, _ = nt.single_event_delta(time, valid, 1.0, 5.0, 1e-3, 0.2, np.random.default_rng(2),
                                             (0.4, 0.25), 0.0204, 1, lambda d: d)
     assert info["event_depth_ppm"] == pytest.approx(1e3 * 8, rel=0.01)  # 8 events have data
 

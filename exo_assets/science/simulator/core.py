@@ -12,7 +12,13 @@ from exo_assets.science.simulator import baselines as bl
 from exo_assets.science.simulator import noise as nz
 from exo_assets.science.simulator.limb_darkening import quadratic_ld
 from exo_assets.science.simulator.rng import noise_rng, signal_rng, star_key
-from exo_assets.science.simulator.signals import PC_FP_RATE, StarContext, catalog_values, choose_mechanism, inject
+from exo_assets.science.simulator.signals import (
+    PC_FP_RATE,
+    StarContext,
+    catalog_values,
+    choose_mechanism,
+    inject,
+)
 from exo_assets.storage import json_safe
 
 SIMULATOR_VERSION = "2.0"
