@@ -150,3 +150,18 @@ def test_pc_label_noise_rate():
     rate = np.mean([p == "label_noise" for p in picks])
     assert 0.22 < rate < 0.28
     assert choose_mechanism("CP", None, np.random.default_rng(0), pc_fp_rate=1.0)[0] == "planet"
+
+
+def test_label_noise_false_positives_are_planet_like():
+    from exo_assets.science.simulator import SimulatorConfig, simulate_star
+
+    row = load_catalog("Kepler")
+    row = row[(row["label"] == "PC") & row["period_days"].between(3, 20)].iloc[:1]
+    found = []
+    for seed in range(40):
+        tr = simulate_star(row, "Kepler", SimulatorConfig(seed=seed, kepler_quarters=1))
+        t = tr.truth["signals"][row["signal_id"].iloc[0]]
+        if t["source"] == "label_noise":
+            found.append(t)
+    assert found, "no label-noise draw in 40 seeds at a 10 % rate"
+    assert all(t["mechanism"] == "background_eb" and t["variant"] == "true_period/flat" for t in found)

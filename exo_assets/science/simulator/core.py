@@ -210,7 +210,7 @@ def simulate_star(signals: pd.DataFrame, mission: str, config: SimulatorConfig =
         label = str(row["label"])
         mechanism, source = choose_mechanism(label, _hint_flags(hints, sid), srng, PC_FP_RATE[mission])
         cat = catalog_values(row, ctx, srng)
-        inj = inject(mechanism, cat, ctx, srng)
+        inj = inject(mechanism, cat, ctx, srng, planet_like=source == "label_noise")
         delta += inj.delta
         if inj.centroid_offset != (0.0, 0.0):
             shift_col += inj.delta * inj.centroid_offset[0]

@@ -24,7 +24,8 @@ Mechanisms (truth["mechanism"]):
   "single_event", each scaled so that it survives this project's detrending with the catalog depth,
   as the real ones survived the mission pipeline's (see `nontransit`).
 - label noise: a PC is an unrecognised background binary or EB with probability `PC_FP_RATE`
-  (Kepler 10 %, K2 15 %, TESS 25 %; truth source "label_noise").
+  (Kepler 10 %, K2 15 %, TESS 25 %; truth source "label_noise"), always a planet-like one
+  (flat-bottomed, at the catalog period, tiny secondary): the vetting could not tell it apart.
 For K2 and TESS (no flags) and Kepler FPs without flags, the flag is drawn with the Kepler
 frequencies ss 45.7 : co 39.0 : nt 31.5 (SOURCES.md), normalised to one choice per signal.
 
@@ -131,10 +132,12 @@ def choose_mechanism(label: str, flags: dict | None, rng: np.random.Generator,
     """(mechanism, source) for a signal: source is 'label', 'hint:<flag>', 'drawn:<flag>' or 'label_noise'.
 
     With `pc_fp_rate` > 0 a PC is, with that probability, an unrecognised false positive (label
-    noise: candidates later refuted): a background binary (60 %) or a grazing/diluted EB (40 %).
+    noise: candidates later refuted). It fooled the vetting, so it is planet-like: a diluted
+    background binary at the catalog period with a flat-bottomed eclipse and a tiny secondary
+    (`inject_eb(..., planet_like=True)`).
     """
     if label == "PC" and pc_fp_rate > 0 and rng.random() < pc_fp_rate:
-        return ("background_eb" if rng.random() < 0.6 else "eb"), "label_noise"
+        return "background_eb", "label_noise"
     if label in ("CP", "PC"):
         return "planet", "label"
     if label != "FP":
@@ -310,11 +313,12 @@ def _eb_draw(rng, background: bool, half: bool, v_shape: bool, attempt: int):
     return "flat", k, rng.uniform(0.0, 0.8 * max(1.0 - k, 0.05)), tratio
 
 
-def inject_eb(cat: dict, ctx: StarContext, rng: np.random.Generator, background: bool) -> Injection:
+def inject_eb(cat: dict, ctx: StarContext, rng: np.random.Generator, background: bool,
+              planet_like: bool = False) -> Injection:
     """Eclipsing binary on the target (background=False) or a diluted background binary."""
     mechanism = "background_eb" if background else "eb"
-    half = rng.random() < (BEB_TWIN_FRACTION if background else EB_HALF_PERIOD_FRACTION)
-    v_shape = rng.random() < (BEB_V_SHAPE_FRACTION if background else EB_V_SHAPE_FRACTION)
+    half = rng.random() < (BEB_TWIN_FRACTION if background else EB_HALF_PERIOD_FRACTION) and not planet_like
+    v_shape = rng.random() < (BEB_V_SHAPE_FRACTION if background else EB_V_SHAPE_FRACTION) and not planet_like
     if background:
         teff1 = rng.uniform(4000.0, 6500.0)
         u = quadratic_ld(teff1, 4.5, ctx.mission)
@@ -412,14 +416,15 @@ def inject_contact(cat: dict, ctx: StarContext, rng: np.random.Generator) -> Inj
     return Injection(delta, _finish(truth, ctx))
 
 
-def inject(mechanism: str, cat: dict, ctx: StarContext, rng: np.random.Generator) -> Injection:
-    """Dispatch to the mechanism's injector."""
+def inject(mechanism: str, cat: dict, ctx: StarContext, rng: np.random.Generator,
+           planet_like: bool = False) -> Injection:
+    """Dispatch to the mechanism's injector (`planet_like`: a label-noise background binary)."""
     if mechanism == "planet":
         return inject_planet(cat, ctx, rng)
     if mechanism == "eb" and cat["period"] < 1.0 and rng.random() < CONTACT_FRACTION_SUBDAY:
         return inject_contact(cat, ctx, rng)
     if mechanism in ("eb", "background_eb"):
-        return inject_eb(cat, ctx, rng, background=mechanism == "background_eb")
+        return inject_eb(cat, ctx, rng, background=mechanism == "background_eb", planet_like=planet_like)
     if mechanism == "variability":
         return inject_variability(cat, ctx, rng)
     if mechanism == "systematic":
