@@ -165,7 +165,11 @@ def run_sim2real(paths, out_dir: str | Path, home: str | Path | None = None, epo
     """Score the shards, write out_dir/predictions.csv and metrics.json, return the metrics dict."""
     started = time.perf_counter()
     meta, views = load_real_views(paths)
-    sim = load_simulated(home)
+    try:
+        sim = load_simulated(home)
+    except Exception as err:  # noqa: BLE001 - any loading failure means the partition is not there
+        raise ValueError(f"no materialized Kepler partition in DAGSTER_HOME={home} (run `exo-assets materialize "
+                         f"--mission Kepler` first): {type(err).__name__}: {err}") from err
     refit, info = fit_refit(sim, epochs=epochs, seed=seed)
     p_refit = refit.predict_proba(views)
     metrics = {"n_real": len(meta), "real_labels": meta["label"].value_counts().to_dict(),
