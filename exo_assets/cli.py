@@ -6,6 +6,7 @@
     exo-assets bench preprocess | scale | throughput | api
     exo-assets benchmark-tfrecord --train SHARDS... --val SHARDS... --test SHARDS... --out DIR
     exo-assets materialize-external --set vetting|toi|dr24 --dir FOLDER [--tce-params CSV] [--seed N] [--cnn-epochs N]
+    exo-assets sim2real --views SHARD... --out DIR [--home DAGSTER_HOME]
 
 Dagster reads its instance config from $DAGSTER_HOME/dagster.yaml. These commands use
 $DAGSTER_HOME when it is set, else ./.dagster_home, and copy the repository's dagster.yaml there
@@ -242,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     ext.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     ext.add_argument("--home", help="DAGSTER_HOME (default: $DAGSTER_HOME or ./.dagster_home)")
     ext.set_defaults(func=cmd_materialize_external)
+
+    from exo_assets.bench.sim2real import add_arguments as sim2real_arguments
+
+    sim2real_arguments(sub.add_parser("sim2real", help="score real Kepler DR24 views with simulator-trained models"))
 
     bench = sub.add_parser("bench", help="benchmarks that print their figures")
     bench.add_argument("which", choices=["preprocess", "scale", "throughput", "api"])

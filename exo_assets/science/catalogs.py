@@ -75,6 +75,7 @@ CATALOG_SCHEMA: dict[str, tuple[str, str]] = {
     "dec_deg": ("deg", "declination"),
     "depth_derived": ("", "True where depth was derived from (Rp/Rs)^2 rather than measured"),
     "duration_derived": ("", "True where duration was derived from period and stellar density"),
+    "imputed": ("", "comma-separated columns filled label-blind (exo_assets.science.catalog_fill); '' if none"),
 }
 CATALOG_COLUMNS: list[str] = list(CATALOG_SCHEMA)
 
@@ -252,13 +253,20 @@ def normalise_catalog(raw: pd.DataFrame, mission: str) -> pd.DataFrame:
         out["impact"] = np.nan
         out["planet_radius_re"] = raw["pl_rade"]
         out["teff_k"] = raw["st_teff"]
-        out["logg_cgs"] = raw["st_logg"]
+        # log g from mass and radius where the table gives no log g (g = G M / R^2; solar 4.438)
+        from_mass = 4.438 + np.log10(raw["st_mass"].where(raw["st_mass"] > 0)) - 2 * np.log10(
+            raw["st_rad"].where(raw["st_rad"] > 0))
+        use_mass = raw["st_logg"].isna() & from_mass.notna()
+        out["logg_cgs"] = raw["st_logg"].where(~use_mass, from_mass)
         out["radius_rsun"] = raw["st_rad"]
         out["mag"] = raw["sy_gaiamag"]
+        out["imputed"] = np.where(use_mass, "logg_cgs", "")
         out["depth_derived"] = True
         out["duration_derived"] = True
     else:  # pragma: no cover - mission_info already raised
         raise ValueError(mission)
+    if "imputed" not in out:
+        out["imputed"] = ""
     out["mission"] = mission
     out["epoch_system"] = info.time_system
     out["ra_deg"] = raw["ra"]
@@ -272,10 +280,19 @@ def normalise_catalog(raw: pd.DataFrame, mission: str) -> pd.DataFrame:
     return out
 
 
-def load_catalog(mission: str, catalog_dir: Path | None = None) -> pd.DataFrame:
-    """Load the shipped table of `mission` and return the normalised per-signal catalog."""
+def load_catalog(mission: str, catalog_dir: Path | None = None, fill: bool = True) -> pd.DataFrame:
+    """Load the shipped table of `mission` and return the normalised per-signal catalog.
+
+    With `fill` (default) missing stellar parameters and depths are filled label-blind
+    (`catalog_fill.fill_catalog`; column `imputed`), so that missingness cannot predict the label.
+    """
     raw = read_archive_csv(shipped_path(mission, catalog_dir))
-    return normalise_catalog(raw, mission)
+    frame = normalise_catalog(raw, mission)
+    if fill:
+        from exo_assets.science.catalog_fill import fill_catalog
+
+        frame = fill_catalog(frame, mission)[CATALOG_COLUMNS]
+    return frame
 
 
 def load_generation_hints(mission: str, catalog_dir: Path | None = None) -> pd.DataFrame:

@@ -87,6 +87,7 @@ def _sample_rows(catalog: pd.DataFrame, kind: str, n_stars: int, rng: np.random.
         rows = pd.concat([c.iloc[rng.choice(len(c), n_stars, replace=False)].assign(_star=np.arange(n_stars))
                           for c in picks]).sort_values("_star", kind="stable").reset_index(drop=True)
         depth = np.exp(rng.uniform(math.log(300.0), math.log(10000.0), len(rows)))
+        rows["label"] = "CP"  # forced planets: a PC could be drawn as label noise (a background binary)
     else:
         cat = cat[(cat["label"] == "FP") & cat["period_days"].between(1.0, 12.0)]
         rows = cat.iloc[rng.choice(len(cat), n_stars, replace=False)].assign(_star=np.arange(n_stars))
@@ -261,7 +262,11 @@ def test_planet_depth_and_radius_ratio_within_10_percent_above_snr_20(injected):
     k_err = (p["m_ma_rp_rs"] / p["rp_rs"] - 1).abs()
     cols = ["signal_id", "expected_snr", "b", "depth_ppm", "m_depth_ppm", "rp_rs", "m_ma_rp_rs"]
     assert (depth_err < 0.1).mean() >= 0.9, p.loc[depth_err >= 0.1, cols]
-    assert (k_err < 0.1).mean() >= 0.9, p.loc[k_err >= 0.1, cols]
+    # Rp/Rs on non-grazing transits (b < 0.8, as the sample's catalog impacts were when b was injected
+    # from the catalog; b now follows from the star's density and T14, and above 0.8 k and b are degenerate)
+    k_err = k_err[p["b"] < 0.8]
+    assert len(k_err) >= 20
+    assert (k_err < 0.1).mean() >= 0.9, p.loc[k_err[k_err >= 0.1].index, cols]
     assert depth_err.median() < 0.05 and k_err.median() < 0.05
 
 

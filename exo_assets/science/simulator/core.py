@@ -12,10 +12,16 @@ from exo_assets.science.simulator import baselines as bl
 from exo_assets.science.simulator import noise as nz
 from exo_assets.science.simulator.limb_darkening import quadratic_ld
 from exo_assets.science.simulator.rng import noise_rng, signal_rng, star_key
-from exo_assets.science.simulator.signals import StarContext, catalog_values, choose_mechanism, inject
+from exo_assets.science.simulator.signals import (
+    PC_FP_RATE,
+    StarContext,
+    catalog_values,
+    choose_mechanism,
+    inject,
+)
 from exo_assets.storage import json_safe
 
-SIMULATOR_VERSION = "1.0"
+SIMULATOR_VERSION = "2.0"
 
 #: lightkurve's "default" quality bitmasks (KeplerQualityFlags / TessQualityFlags.DEFAULT_BITMASK).
 DEFAULT_BITMASK = {"Kepler": 1130799, "K2": 1130799, "TESS": 17087}
@@ -202,9 +208,9 @@ def simulate_star(signals: pd.DataFrame, mission: str, config: SimulatorConfig =
         sid = str(row["signal_id"])
         srng = signal_rng(config.seed, mission, star_id, sid)
         label = str(row["label"])
-        mechanism, source = choose_mechanism(label, _hint_flags(hints, sid), srng)
-        cat = catalog_values(row, ctx, srng, is_fp=label == "FP")
-        inj = inject(mechanism, cat, ctx, srng)
+        mechanism, source = choose_mechanism(label, _hint_flags(hints, sid), srng, PC_FP_RATE[mission])
+        cat = catalog_values(row, ctx, srng)
+        inj = inject(mechanism, cat, ctx, srng, planet_like=source == "label_noise")
         delta += inj.delta
         if inj.centroid_offset != (0.0, 0.0):
             shift_col += inj.delta * inj.centroid_offset[0]

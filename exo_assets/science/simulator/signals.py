@@ -1,8 +1,12 @@
 """Signal injection: one catalog row -> one mechanism -> a relative-flux change and its truth.
 
 Mechanisms (truth["mechanism"]):
-- "planet" (every CP and PC): a batman transit whose mid-transit depth equals the catalog depth.
-- "eb": an eclipsing binary on the target (Kepler flag ss). 40 % are caught at half the true period
+- "planet" (every CP and PC but the label-noise share of PCs, `PC_FP_RATE`): a batman transit whose
+  mid-transit depth equals the catalog depth, a/R* from the star's density (catalog log g and
+  radius, scattered 0.12 dex, eccentricity from Kipping's Beta) and b from the catalog T14
+  (`planet_geometry`), with its reflected-light occultation at phase 0.5.
+- "eb": an eclipsing binary on the target (Kepler flag ss). Below 1 d, 60 % are contact (W UMa)
+  binaries ("contact", `nontransit.contact_binary_delta`). Otherwise 40 % are caught at half the true period
   ("half_period": the catalog's odd and even events are the primary and secondary eclipses, the
   secondary 10-70 % as deep as the primary), 60 % at the true period ("true_period": secondary at phase 0.5, in
   half of them eccentric e ~ U(0.01, 0.1) so slightly offset). Half are grazing ("v_shape",
@@ -16,10 +20,12 @@ Mechanisms (truth["mechanism"]):
   period (tiny secondary); 30 % grazing. Its light is offset from the target by 0.3-2.5 Kepler
   pixels (0.1-1.5 TESS pixels), which moves the flux-weighted centroid by depth x offset during
   eclipses.
-- not transit-like (flag nt alone), mixed 40/35/25 %: "variability" (quasi-periodic spot
-  modulation at the catalog period with its minimum at the epoch and semi-amplitude = depth),
-  "systematic" (at each catalog event a ramp, step or damped sinusoid of depth x duration, starting
-  with a flagged momentum dump, bit 32), "single_event" (one transit-shaped dip, no repeats).
+- not transit-like (flag nt alone), mixed 40/35/25 %: "variability", "systematic" and
+  "single_event", each scaled so that it survives this project's detrending with the catalog depth,
+  as the real ones survived the mission pipeline's (see `nontransit`).
+- label noise: a PC is an unrecognised background binary or EB with probability `PC_FP_RATE`
+  (Kepler 10 %, K2 15 %, TESS 25 %; truth source "label_noise"), always a planet-like one
+  (flat-bottomed, at the catalog period, tiny secondary): the vetting could not tell it apart.
 For K2 and TESS (no flags) and Kepler FPs without flags, the flag is drawn with the Kepler
 frequencies ss 45.7 : co 39.0 : nt 31.5 (SOURCES.md), normalised to one choice per signal.
 
@@ -35,14 +41,22 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from exo_assets.science.simulator import noise as nz
+from exo_assets.science.simulator import nontransit as nt
 from exo_assets.science.simulator import transit_models as tm
 from exo_assets.science.simulator.limb_darkening import quadratic_ld
+from exo_assets.science.simulator.planets import ALBEDO_RANGE, planet_geometry
 from exo_assets.science.simulator.rng import log_uniform
 from exo_assets.storage import finite_or_none
 
 MECHANISMS = ("planet", "eb", "background_eb", "variability", "systematic", "single_event")
 FP_FLAG_WEIGHTS = {"ss": 45.7, "co": 39.0, "nt": 31.5}
 NT_MIX = {"variability": 0.40, "systematic": 0.35, "single_event": 0.25}
+#: Share of PCs that are unrecognised false positives (Kepler: ~10 %, Morton et al. 2016; TESS
+#: candidates are refuted more often; K2 in between).
+PC_FP_RATE = {"Kepler": 0.10, "K2": 0.15, "TESS": 0.25}
+#: Sub-day on-target EBs are mostly contact (W UMa) binaries: share drawn as "contact" below 1 d.
+CONTACT_FRACTION_SUBDAY = 0.6
+
 EB_HALF_PERIOD_FRACTION = 0.4
 EB_V_SHAPE_FRACTION = 0.5
 EB_ECCENTRIC_FRACTION = 0.5
@@ -113,8 +127,17 @@ def _flag_set(flags: dict | None) -> str | None:
     return None
 
 
-def choose_mechanism(label: str, flags: dict | None, rng: np.random.Generator) -> tuple[str, str]:
-    """(mechanism, source) for a signal: source is 'label', 'hint:<flag>' or 'drawn:<flag>'."""
+def choose_mechanism(label: str, flags: dict | None, rng: np.random.Generator,
+                     pc_fp_rate: float = 0.0) -> tuple[str, str]:
+    """(mechanism, source) for a signal: source is 'label', 'hint:<flag>', 'drawn:<flag>' or 'label_noise'.
+
+    With `pc_fp_rate` > 0 a PC is, with that probability, an unrecognised false positive (label
+    noise: candidates later refuted). It fooled the vetting, so it is planet-like: a diluted
+    background binary at the catalog period with a flat-bottomed eclipse and a tiny secondary
+    (`inject_eb(..., planet_like=True)`).
+    """
+    if label == "PC" and pc_fp_rate > 0 and rng.random() < pc_fp_rate:
+        return "background_eb", "label_noise"
     if label in ("CP", "PC"):
         return "planet", "label"
     if label != "FP":
@@ -147,8 +170,13 @@ def _a_rs_density(period: float, logg: float, radius: float) -> float:
     return float((g * (period * 86400.0) ** 2 / (4 * np.pi**2 * radius * 6.957e10)) ** (1.0 / 3.0))
 
 
-def catalog_values(row, ctx: StarContext, rng: np.random.Generator, is_fp: bool) -> dict:
-    """Period (d), epoch (mission time), duration (d), depth (fraction), impact; NaNs drawn and recorded."""
+def catalog_values(row, ctx: StarContext, rng: np.random.Generator) -> dict:
+    """Period (d), epoch (mission time), duration (d), depth (fraction), impact; NaNs drawn and recorded.
+
+    Every fill is label-blind (the same distribution for planets and false positives): a missing
+    depth is log-uniform 100-30,000 ppm. The pipeline's catalog is filled before (`catalog_fill`),
+    so these draws only serve direct callers with incomplete rows.
+    """
     drawn = []
     period = float(row.get("period_days", np.nan))
     if not _finite_pos(period):
@@ -164,7 +192,7 @@ def catalog_values(row, ctx: StarContext, rng: np.random.Generator, is_fp: bool)
         drawn.append("duration_days (clipped to 0.4 period)")
     depth_ppm = float(row.get("depth_ppm", np.nan))
     if not _finite_pos(depth_ppm):
-        depth_ppm = log_uniform(rng, 300.0, 30000.0) if is_fp else log_uniform(rng, 100.0, 3000.0)
+        depth_ppm = log_uniform(rng, 100.0, 30000.0)
         drawn.append("depth_ppm")
     if depth_ppm < MIN_DEPTH_PPM or depth_ppm > MAX_DEPTH * 1e6:
         depth_ppm = float(np.clip(depth_ppm, MIN_DEPTH_PPM, MAX_DEPTH * 1e6))
@@ -233,28 +261,36 @@ def _finish(truth: dict, ctx: StarContext, single: bool = False) -> dict:
 
 
 def inject_planet(cat: dict, ctx: StarContext, rng: np.random.Generator) -> Injection:
-    """Limb-darkened transit: k from the depth at impact b, a/R* from the catalog duration."""
+    """Limb-darkened transit consistent with the star (`planet_geometry`), plus its occultation.
+
+    The occultation (reflected light, geometric albedo U(0.05, 0.4): depth A_g (k / a)^2, tens of ppm
+    for hot Jupiters) is modelled where it exceeds 1 ppm, at phase 0.5 (circular-equivalent orbit).
+    """
     truth = _base_truth("planet", "transit", cat, ctx)
-    b = cat["impact"]
-    if not np.isfinite(b):
-        b = rng.uniform(0.0, 0.9)
-        truth["drawn"].append("impact")
-    elif b > 1.0:
-        b = 1.0
-        truth["drawn"].append("impact (clipped to 1)")
-    k = tm.solve_k(cat["depth"], b, ctx.u)
     period, duration = cat["period"], cat["duration"]
-    a = tm.a_from_duration(period, duration, k, b)
+    a_den = _a_rs_density(period, ctx.logg, ctx.radius)
+    g = planet_geometry(period, duration, cat["depth"], a_den, ctx.u, rng)
+    k, b, a = g["k"], g["b"], g["a"]
+    truth["drawn"] += g["notes"]
     if a < 1.5 + k:
         a = 1.5 + k
-        duration = tm.duration_from_a(period, a, k, b)
         truth["drawn"].append("duration_days (a/R* clipped)")
+    duration = tm.duration_from_a(period, a, k, b) or duration
     t0 = first_event(cat["epoch"], period, ctx.start)
-    delta = tm.transit_delta(ctx.time, t0, period, k, a, b, ctx.u, ctx.exp_time, ctx.supersample,
-                             _window(ctx, duration))
+    fp = rng.uniform(*ALBEDO_RANGE) * (k / a) ** 2
+    win = _window(ctx, duration)
+    if fp > 1e-6:
+        delta, _ = tm.eb_delta(ctx.time, t0, period, k, a, tm.inclination_deg(a, b), ctx.u, 0.0, 90.0, fp,
+                               ctx.exp_time, ctx.supersample, win)
+    else:
+        fp = 0.0
+        delta = tm.transit_delta(ctx.time, t0, period, k, a, b, ctx.u, ctx.exp_time, ctx.supersample, win)
     depth = tm.center_depth(k, b, ctx.u) * 1e6
     truth.update(t0=t0, rp_rs=k, b=b, a_rs=a, inc_deg=tm.inclination_deg(a, b), duration_days=duration,
-                 depth_ppm=depth, odd_depth_ppm=depth, even_depth_ppm=depth)
+                 depth_ppm=depth, odd_depth_ppm=depth, even_depth_ppm=depth, ecc=g["ecc"], w_deg=g["w"],
+                 a_rs_density=a_den, density_scatter_dex=g["density_scatter_dex"], catalog_impact=finite_or_none(
+                     cat["impact"]), secondary_depth_ppm=fp / (1 + fp) * 1e6, secondary_phase=0.5 if fp else None,
+                 flux_ratio=fp)
     return Injection(delta, _finish(truth, ctx))
 
 
@@ -277,11 +313,12 @@ def _eb_draw(rng, background: bool, half: bool, v_shape: bool, attempt: int):
     return "flat", k, rng.uniform(0.0, 0.8 * max(1.0 - k, 0.05)), tratio
 
 
-def inject_eb(cat: dict, ctx: StarContext, rng: np.random.Generator, background: bool) -> Injection:
+def inject_eb(cat: dict, ctx: StarContext, rng: np.random.Generator, background: bool,
+              planet_like: bool = False) -> Injection:
     """Eclipsing binary on the target (background=False) or a diluted background binary."""
     mechanism = "background_eb" if background else "eb"
-    half = rng.random() < (BEB_TWIN_FRACTION if background else EB_HALF_PERIOD_FRACTION)
-    v_shape = rng.random() < (BEB_V_SHAPE_FRACTION if background else EB_V_SHAPE_FRACTION)
+    half = rng.random() < (BEB_TWIN_FRACTION if background else EB_HALF_PERIOD_FRACTION) and not planet_like
+    v_shape = rng.random() < (BEB_V_SHAPE_FRACTION if background else EB_V_SHAPE_FRACTION) and not planet_like
     if background:
         teff1 = rng.uniform(4000.0, 6500.0)
         u = quadratic_ld(teff1, 4.5, ctx.mission)
@@ -330,73 +367,64 @@ def inject_eb(cat: dict, ctx: StarContext, rng: np.random.Generator, background:
     return Injection(dilution * delta, _finish(truth, ctx), centroid_offset=offset)
 
 
+def _nt_injection(mechanism: str, variant_truth: dict, delta, cat, ctx, t0, flags=(), single=False):
+    truth = _base_truth(mechanism, variant_truth.pop("variant"), cat, ctx)
+    truth.update(t0=t0, **variant_truth)
+    if single:
+        truth.update(odd_depth_ppm=truth.get("event_depth_ppm", truth["depth_ppm"]), even_depth_ppm=0.0)
+    return Injection(delta, _finish(truth, ctx, single=single), flag_times=list(flags))
+
+
 def inject_variability(cat: dict, ctx: StarContext, rng: np.random.Generator) -> Injection:
-    """Quasi-periodic spot modulation at the catalog period, minimum (= -depth) at the epoch."""
-    p, t0, depth = cat["period"], first_event(cat["epoch"], cat["period"], ctx.start), cat["depth"]
-    h = rng.uniform(0.2, 0.6)
-    t = ctx.time
-    phi = (t - t0) / p + 0.03 * np.sin(2 * np.pi * t / (rng.uniform(3, 6) * p) + rng.uniform(0, 2 * np.pi))
-    env = 1.0 + 0.25 * np.sin(2 * np.pi * t / (rng.uniform(2, 5) * p) + rng.uniform(0, 2 * np.pi))
-    delta = -depth * env * (np.cos(2 * np.pi * phi) + h * np.cos(4 * np.pi * phi)) / (1 + h)
-    truth = _base_truth("variability", "spot_modulation", cat, ctx)
-    truth.update(t0=t0, harmonic_ratio=h)
-    return Injection(delta, _finish(truth, ctx))
+    """Sinusoidal / spot / ellipsoidal variability at the catalog period that survives detrending
+    (`nontransit.variability_delta`); a systematic where too little of it would survive."""
+    t0 = first_event(cat["epoch"], cat["period"], ctx.start)
+    got = nt.variability_delta(ctx.time, t0, cat["period"], cat["depth"], cat["duration"], rng)
+    if got is None:
+        return inject_systematic(cat, ctx, rng, note="variability would not survive detrending")
+    return _nt_injection("variability", got[1], got[0], cat, ctx, t0)
 
 
-def inject_systematic(cat: dict, ctx: StarContext, rng: np.random.Generator) -> Injection:
-    """At every catalog event a ramp, step or damped sinusoid of the catalog depth, after a flagged dump."""
-    p, depth, dur = cat["period"], cat["depth"], cat["duration"]
-    t0 = first_event(cat["epoch"], p, ctx.start)
-    variant = ("ramp", "step", "sinusoid")[int(rng.integers(3))]
-    t, delta, flags = ctx.time, np.zeros_like(ctx.time), []
-    tau = dur / 3.0
-    for te in t0 + p * np.arange(-1, int(np.ceil((ctx.end - t0) / p)) + 1):
-        if variant == "ramp":
-            ts = te - tau
-            m = (t >= ts) & (t < ts + 8 * tau)
-            delta[m] -= depth * np.exp(-(t[m] - ts) / tau)
-        elif variant == "step":
-            ts = te - 0.5 * dur
-            delta[np.abs(t - te) < 0.5 * dur] -= depth
-        else:
-            ts = te - dur
-            m = np.abs(t - te) < 2 * dur
-            x = (t[m] - te) / dur
-            delta[m] -= depth * np.cos(2 * np.pi * x) * np.exp(-2 * np.abs(x))
-        if ctx.start <= ts <= ctx.end:
-            flags.append(float(ts))
-    truth = _base_truth("systematic", variant, cat, ctx)
-    truth.update(t0=t0)
-    return Injection(delta, _finish(truth, ctx), flag_times=flags)
+def inject_systematic(cat: dict, ctx: StarContext, rng: np.random.Generator, note: str = "") -> Injection:
+    """Momentum-dump, scattered-light or sensitivity-drop events at every catalog event (`nontransit`)."""
+    t0 = first_event(cat["epoch"], cat["period"], ctx.start)
+    delta, info, flags = nt.systematic_delta(ctx.time, t0, cat["period"], cat["depth"], cat["duration"], rng,
+                                             ctx.start, ctx.end)
+    inj = _nt_injection("systematic", info, delta, cat, ctx, t0, flags)
+    if note:
+        inj.truth["drawn"].append(note)
+    return inj
 
 
 def inject_single_event(cat: dict, ctx: StarContext, rng: np.random.Generator) -> Injection:
-    """One transit-shaped dip at one of the predicted events that has data; no repeats."""
-    p, depth, dur = cat["period"], cat["depth"], cat["duration"]
-    t0 = first_event(cat["epoch"], p, ctx.start)
-    centers = t0 + p * np.arange(0, int(np.ceil((ctx.end - t0) / p)) + 1)
-    tv = ctx.time[ctx.valid]
-    ok = [c for c in centers if np.any(np.abs(tv - c) < 0.25 * dur)]
-    te = float(rng.choice(ok)) if ok else float(rng.choice(tv if tv.size else ctx.time))
-    b = rng.uniform(0.0, 0.7)
-    k = tm.solve_k(depth, b, ctx.u)
-    a = max(tm.a_from_duration(p, dur, k, b), 1.5 + k)
-    hw = _window(ctx, tm.duration_from_a(p, a, k, b))
-    only = np.abs(ctx.time - te) < hw
-    delta = tm.transit_delta(ctx.time, te, p, k, a, b, ctx.u, ctx.exp_time, ctx.supersample, hw, only=only)
-    d = tm.center_depth(k, b, ctx.u) * 1e6
-    truth = _base_truth("single_event", "one_dip", cat, ctx)
-    truth.update(t0=te, rp_rs=k, b=b, a_rs=a, inc_deg=tm.inclination_deg(a, b), depth_ppm=d,
-                 odd_depth_ppm=d, even_depth_ppm=0.0, duration_days=tm.duration_from_a(p, a, k, b))
-    return Injection(delta, _finish(truth, ctx, single=True))
+    """One transit-like dip or one sensitivity dropout whose folded depth is the catalog depth."""
+    t0 = first_event(cat["epoch"], cat["period"], ctx.start)
+    delta, info, te = nt.single_event_delta(ctx.time, ctx.valid, t0, cat["period"], cat["depth"], cat["duration"],
+                                            rng, ctx.u, ctx.exp_time, ctx.supersample, lambda d: _window(ctx, d))
+    return _nt_injection("single_event", info, delta, cat, ctx, te, single=True)
 
 
-def inject(mechanism: str, cat: dict, ctx: StarContext, rng: np.random.Generator) -> Injection:
-    """Dispatch to the mechanism's injector."""
+def inject_contact(cat: dict, ctx: StarContext, rng: np.random.Generator) -> Injection:
+    """A W UMa contact binary on the target (`nontransit.contact_binary_delta`), mechanism "eb"."""
+    t0 = first_event(cat["epoch"], cat["period"], ctx.start)
+    delta, info = nt.contact_binary_delta(ctx.time, t0, cat["period"], cat["depth"], cat["duration"], rng)
+    truth = _base_truth("eb", "contact", cat, ctx)
+    info.pop("variant")
+    r = info["minimum_ratio"]
+    truth.update(t0=t0, **info, even_depth_ppm=cat["depth"] * 1e6 * r, secondary_depth_ppm=cat["depth"] * 1e6 * r,
+                 secondary_phase=0.5)
+    return Injection(delta, _finish(truth, ctx))
+
+
+def inject(mechanism: str, cat: dict, ctx: StarContext, rng: np.random.Generator,
+           planet_like: bool = False) -> Injection:
+    """Dispatch to the mechanism's injector (`planet_like`: a label-noise background binary)."""
     if mechanism == "planet":
         return inject_planet(cat, ctx, rng)
+    if mechanism == "eb" and cat["period"] < 1.0 and rng.random() < CONTACT_FRACTION_SUBDAY:
+        return inject_contact(cat, ctx, rng)
     if mechanism in ("eb", "background_eb"):
-        return inject_eb(cat, ctx, rng, background=mechanism == "background_eb")
+        return inject_eb(cat, ctx, rng, background=mechanism == "background_eb", planet_like=planet_like)
     if mechanism == "variability":
         return inject_variability(cat, ctx, rng)
     if mechanism == "systematic":
