@@ -89,12 +89,3 @@ def time_averaging_beta(time: np.ndarray, resid: np.ndarray, timescale_days: flo
         return float("nan")
     return float(max(1.0, np.mean(betas)))
 
-
-def robust_zscores(values: np.ndarray) -> np.ndarray:
-    """(values - median) / robust_std over the finite values (NaN where the spread is 0 or unmeasurable)."""
-    v = np.asarray(values, dtype=np.float64)
-    fin = v[np.isfinite(v)]
-    s = robust_std(fin)
-    if not s > 0:
-        return np.full(v.shape, np.nan)
-    return (v - float(np.median(fin))) / s
