@@ -64,13 +64,14 @@ TRUTH_KEYS = ("mechanism", "variant", "ecc", "expected_snr", "secondary_phase")
 
 # --- injections ----------------------------------------------------------------------------------
 
-def sample_stars(catalog: pd.DataFrame, n_stars: int, seed: int) -> list[pd.DataFrame]:
-    """`n_stars` catalog stars (all their rows), half with a planet (CP/PC) row and half with only FP rows."""
+def sample_stars(catalog: pd.DataFrame, n_stars: int, seed: int, planet_share: float = 0.5) -> list[pd.DataFrame]:
+    """`n_stars` catalog stars (all their rows): `planet_share` of them with a planet (CP/PC) row, the rest
+    with only FP rows."""
     rng = np.random.default_rng(seed)
     labels = catalog.groupby("star_id")["label"].agg(lambda s: bool(s.isin(["CP", "PC"]).any()))
     planet_stars = np.sort(labels.index[labels].to_numpy())
     fp_stars = np.sort(labels.index[~labels].to_numpy())
-    n_p = min(n_stars // 2, planet_stars.size)
+    n_p = min(int(round(n_stars * planet_share)), planet_stars.size)
     n_f = min(n_stars - n_p, fp_stars.size)
     chosen = np.r_[rng.choice(planet_stars, n_p, replace=False), rng.choice(fp_stars, n_f, replace=False)]
     by_star = dict(tuple(catalog[catalog["star_id"].isin(chosen)].groupby("star_id")))
@@ -104,7 +105,8 @@ def _run_star(job) -> list[dict]:
     return out
 
 
-def run_injections(mission: str, n_stars: int, seed: int, cache_dir: Path, workers: int = 2) -> pd.DataFrame:
+def run_injections(mission: str, n_stars: int, seed: int, cache_dir: Path, workers: int = 2,
+                   planet_share: float = 0.5) -> pd.DataFrame:
     """Truth + features of every measured signal of `n_stars` simulated stars of `mission`."""
     from exo_assets.parallel import parallel_map
     from exo_assets.science.catalogs import load_catalog, load_generation_hints
@@ -112,7 +114,7 @@ def run_injections(mission: str, n_stars: int, seed: int, cache_dir: Path, worke
     catalog = load_catalog(mission)
     hints = load_generation_hints(mission)
     hints = hints if len(hints) else None
-    jobs = [(rows, hints, str(cache_dir), mission, seed) for rows in sample_stars(catalog, n_stars, seed)]
+    jobs = [(rows, hints, str(cache_dir), mission, seed) for rows in sample_stars(catalog, n_stars, seed, planet_share)]
     records = [r for recs in parallel_map(_run_star, jobs, max_workers=workers, on_error=lambda item, err: [])
                for r in (recs or [])]
     frame = pd.DataFrame(records)
@@ -231,6 +233,9 @@ def main(argv=None) -> int:
     ap.add_argument("--config", type=Path, default=None, help="vetting YAML whose rules are thresholded")
     ap.add_argument("--write-config", type=Path, default=None)
     ap.add_argument("--save-table", type=Path, default=None, help="CSV of truth + features of every injection")
+    ap.add_argument("--add-table", type=Path, action="append", default=[],
+                    help="earlier --save-table CSVs (other seeds) pooled with this run's injections")
+    ap.add_argument("--planet-share", type=float, default=0.5, help="share of simulated stars hosting a planet")
     args = ap.parse_args(argv)
     config = load_vetting_config(args.config)
     missions = args.mission or list(MISSIONS)
@@ -239,11 +244,18 @@ def main(argv=None) -> int:
         cache = args.cache_dir or Path(tmp)
         for mission in missions:
             started = time.perf_counter()
-            frame = run_injections(mission, args.stars, args.seed, cache, args.workers)
-            frames.append(frame.assign(mission=mission))
+            frame = run_injections(mission, args.stars, args.seed, cache, args.workers, args.planet_share)
+            frames.append(frame.assign(mission=mission, seed=args.seed))
+            for extra in args.add_table:
+                old = pd.read_csv(extra)
+                old = old[old["mission"] == mission]
+                if len(old):
+                    old["variant"] = old["variant"].fillna("").astype(str)
+                    frame = pd.concat([frame, old], ignore_index=True)
             counts = frame["mechanism"].value_counts().to_dict() if len(frame) else {}
             tables[mission] = flag_rates(frame, config, mission, args.max_false_alarm, args.min_snr)
-            print(f"\n## {mission}: {len(frame)} simulated signals of {args.stars} stars, seed {args.seed} "
+            print(f"\n## {mission}: {len(frame)} simulated signals ({args.stars} stars, seed {args.seed}"
+                  f"{' + ' + str(len(args.add_table)) + ' earlier table(s)' if args.add_table else ''}) "
                   f"({counts}; {time.perf_counter() - started:.0f} s)\n")
             print(markdown(tables[mission]))
     if args.save_table:
