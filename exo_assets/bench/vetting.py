@@ -239,7 +239,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     config = load_vetting_config(args.config)
     missions = args.mission or list(MISSIONS)
-    tables, frames = {}, []
+    tables, frames, pooled = {}, [], {}
     with tempfile.TemporaryDirectory(prefix="bench-vetting-") as tmp:
         cache = args.cache_dir or Path(tmp)
         for mission in missions:
@@ -252,6 +252,7 @@ def main(argv=None) -> int:
                 if len(old):
                     old["variant"] = old["variant"].fillna("").astype(str)
                     frame = pd.concat([frame, old], ignore_index=True)
+            pooled[mission] = int(len(frame))
             counts = frame["mechanism"].value_counts().to_dict() if len(frame) else {}
             tables[mission] = flag_rates(frame, config, mission, args.max_false_alarm, args.min_snr)
             print(f"\n## {mission}: {len(frame)} simulated signals ({args.stars} stars, seed {args.seed}"
@@ -264,7 +265,7 @@ def main(argv=None) -> int:
         record = {"method": f"thresholds: fire on <= {args.max_false_alarm:g} of simulated planets (bench vetting)",
                   "simulator_version": str(SIMULATOR_VERSION), "seed": args.seed, "stars_per_mission": args.stars,
                   "min_snr_targets": args.min_snr,
-                  "signals": {m: int(len(f)) for m, f in zip(missions, frames)}}
+                  "pooled_tables": [str(p) for p in args.add_table], "signals": pooled}
         write_config(args.write_config, config, tables, record)
         print(f"\nwrote {args.write_config}")
     return 0
