@@ -210,11 +210,23 @@ def write_config(path: Path, base, tables: dict[str, pd.DataFrame], record: dict
             rule["threshold_by_mission"] = per
             rule["injection"] = rates
     data["fitted"] = record
-    header = ("# Vetting rules (read by exo_assets.models.vetting.load_vetting_config). Written by\n"
-              "#   exo-assets bench vetting --write-config <this file>\n"
-              "# thresholds per mission set on simulated injections (<= max_false_alarm of simulated planets);\n"
-              "# weights, bias and temperature are fitted per mission in the blend asset (see the module docstring\n"
-              "# of exo_assets.models.vetting_fit); the numbers here are their starting values.\n")
+    header = """\
+# Physical vetting rules (read by exo_assets.models.vetting.load_vetting_config), version 2.
+# Written by `exo-assets bench vetting --write-config <this file>` (see docs/vetting.md); edit the rules and
+# re-run it rather than editing thresholds by hand.
+#
+# Each rule flags one numeric feature-table column (see exo_assets.science.diagnostics.DIAGNOSTIC_SCHEMA):
+# op ">", ">=", "<", "<=" against `threshold`, or "outside" `thresholds: [low, high]`. A NaN never flags.
+# - threshold_by_mission: the threshold set on that mission's simulated injections so that the flag fires on
+#   at most `fitted.method`'s share of simulated planets; `threshold(s)` is the fallback for other data.
+# - injection: per mission, the measured false-alarm rate on the simulated planets and the recall on the
+#   false-positive mechanism(s) the flag targets (truth expected SNR >= fitted.min_snr_targets).
+# - weight, bias, temperature: starting values only. The blend asset fits them per mission on the blend's
+#   out-of-fold probabilities (exo_assets.models.vetting_fit: non-negative logistic stacker
+#       logits = temperature * log p_blend;  logits[FP] += bias + sum(weight * flag);  p = softmax(logits)
+#   ) and keeps the stage only where it lowers the star-disjoint cross-fitted log-loss; the fitted values
+#   are stored with the blend asset (attrs["vetting"]) and used at inference.
+"""
     Path(path).write_text(header + yaml.safe_dump(data, sort_keys=False, width=110))
 
 
