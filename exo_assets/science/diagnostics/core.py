@@ -166,7 +166,11 @@ def compute_diagnostics(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray
              f"too few in-transit cadences ({n_in} in T14, {n_core} in the core; need {minp})")
         out["ma_fit_status"] = "failed: no in-transit data"
     measure_secondary(time, flux, P, t0, D, oot, baseline, sigma, config, out, reasons, beta)
-    measure_other_phases(time, flux, P, t0, D, sigma, baseline, config, out, reasons, beta)
+    if out["n_transits"] >= 2:
+        measure_other_phases(time, flux, P, t0, D, sigma, baseline, config, out, reasons, beta)
+    else:  # one orbit: "other phases" are unrelated single epochs (ramps, gaps), not a folded orbit
+        fail(out, reasons, ["max_other_sigma", "max_other_phase"],
+             "fewer than 2 transits: other orbital phases are not folded")
 
     if details is not None:
         details["t0"], details["sigma"] = float(t0), float(sigma)

@@ -8,8 +8,9 @@ significance z_j = depth_j / (sigma / sqrt(n_j)) is compared with the robust spr
 boxes away from the transit: max_other_sigma = (max z - median z) / robust_std(z). Correlated noise
 on the transit's timescale widens every box's z alike and so cancels; a real dip at one phase (an
 eccentric secondary, another star's eclipse) stands out of the spread. With fewer than
-`MIN_BOXES` independent boxes the spread is not measurable and the white z over the red-noise factor
-beta is used instead (reason noted in `details`-free form: the column stays finite).
+`MIN_BOXES` independent boxes (short periods) the spread is not measurable and the white z over the
+red-noise factor beta is used instead. With fewer than 2 transits in the data (`core`) the search is not
+run: other phases of a single orbit are unrelated epochs (ramps after gaps), not a folded orbit.
 """
 
 from __future__ import annotations
