@@ -8,7 +8,9 @@ Gaussian prior on ln(rho) (sigma `DiagnosticsConfig.density_prior_sigma_ln`) as 
 (ln rho(a/Rs, P) - ln rho_cat) / sigma, started at the catalog a/Rs with b from the observed T14. At
 moderate SNR the b - a/Rs - Rp/Rs degeneracy lets the free fit trade a grazing, smaller planet for a
 central, shallower one (pi Men c in TESS sector 1: Rp/Rs 0.0144, a/Rs 16.7, rho 2.2 g/cc against 1.2);
-the prior breaks it, as in published fits. The reported ma_rp_rs, ma_b, ma_a_rs (and ma_t14_days) come
+the prior breaks it, as in published fits. Where the prior costs the binned data more than
+`density_prior_max_dchi2` in chi^2 (a prior-data conflict: eccentric orbit, wrong catalog star, blend)
+the free fit is kept. The reported ma_rp_rs, ma_b, ma_a_rs (and ma_t14_days) come
 from the prior fit when it ran, with 1-sigma errors from the fit's covariance (J^T J)^-1 scaled by the
 reduced chi^2 when above 1.
 """
@@ -164,7 +166,16 @@ def measure_mandel_agol(fit: FitData, P, D, depth_guess, star, config, out, reas
                                      start=(k, _b_for_duration(t14, P, k, a_cat), a_cat))
         except Exception:  # noqa: BLE001 - keep the free fit
             res_p = None
-        if res_p is not None and res_p.success and np.all(np.isfinite(res_p.x)):
+        # prior-data conflict: keep the free fit when the prior costs the data more than
+        # density_prior_max_dchi2 (the light curve's own density then disagrees with the catalog's
+        # beyond noise: eccentric orbit, wrong catalog star or a blend; density_ratio reports it)
+        # (chi^2 difference in units of the free fit's reduced chi^2, so red noise does not count as conflict)
+        chi2_red = max(1.0, chi2_tr / max(x.size - 5, 1))
+        conflict = res_p is not None and ((float(np.sum(res_p.fun[: x.size] ** 2)) - chi2_tr) / chi2_red
+                                          > config.density_prior_max_dchi2)
+        if details is not None:
+            details["ma_prior_conflict"] = bool(conflict)
+        if res_p is not None and not conflict and res_p.success and np.all(np.isfinite(res_p.x)):
             f0, tc, k, b, a_rs = (float(v) for v in res_p.x)
             errs = parameter_errors(res_p, x.size)
             if details is not None:

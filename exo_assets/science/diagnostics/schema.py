@@ -116,7 +116,9 @@ class DiagnosticsConfig:
             sub-samples that one spans at most T14 / this (1 to 15 sub-samples).
         density_prior_sigma_ln: 1-sigma of the Gaussian prior on ln(stellar density) around the
             catalog's (log g 0.1 dex and R 10% give ~0.25; eccentricity widens it): the Mandel-Agol
-            parameters (ma_*) come from the fit with this prior when the catalog density is known.
+            parameters (ma_*) come from the fit with this prior when the catalog density is known ...
+        density_prior_max_dchi2: ... unless the prior raises the data chi^2 by more than this (a
+            prior-data conflict, e.g. an eccentric orbit or a blend; then the free fit is reported).
     """
 
     band: str = "Kepler"
@@ -133,6 +135,7 @@ class DiagnosticsConfig:
     refine_epoch_min_snr: float = 7.0
     supersample_per_duration: float = 40.0
     density_prior_sigma_ln: float = 0.35
+    density_prior_max_dchi2: float = 9.0
 
 
 def fail(out: dict, reasons: dict, cols, why: str) -> None:
