@@ -21,7 +21,11 @@ SNR >= `--min-snr`, i.e. measurable):
 | duration_mismatch, density_mismatch | background EBs (blends) |
 
 Usage: ``exo-assets bench vetting [--mission M ...] [--stars 150] [--seed 11] [--workers 2]
-[--max-false-alarm 0.01] [--min-snr 10] [--cache-dir DIR] [--write-config PATH]``. `--write-config`
+[--max-false-alarm 0.01] [--min-snr 10] [--cache-dir DIR] [--write-config PATH] [--save-table CSV]
+[--add-table CSV ...] [--evaluate-only]``. `--evaluate-only` keeps the YAML's thresholds and measures them on
+new injections (another seed: a held-out check of the false-alarm rate). Significance thresholds never go below
+the Gaussian 1% point on pure noise (`NOISE_FLOORS`); the table gives each false-alarm rate with its 95%
+upper bound (Clopper-Pearson), since ~100 planets bound a 1% rate only loosely. `--write-config`
 writes the vetting YAML with the thresholds per mission and the injection record (sizes, rates,
 simulator version, seed) next to each rule: that file is the record the pipeline reads.
 The simulator is used as it is (any version); a different simulator gives different thresholds,
@@ -60,6 +64,10 @@ TARGETS = {
     "density_mismatch": [("background EBs", lambda t: t["mechanism"] == "background_eb")],
 }
 TRUTH_KEYS = ("mechanism", "variant", "ecc", "expected_snr", "secondary_phase")
+#: Noise floors of the significance flags: a threshold is never below the Gaussian 1% point of the statistic
+#: on pure noise (|z| two-sided for odd/even, one-sided for a dip), whatever a small planet sample allows
+#: (the largest of n planets is an under-powered 99th percentile below n ~ 100).
+NOISE_FLOORS = {"odd_even_sigma": 2.576, "secondary_sigma": 2.326, "max_other_sigma": 2.326}
 
 
 # --- injections ----------------------------------------------------------------------------------
@@ -155,8 +163,17 @@ def choose_threshold(op: str, values: np.ndarray, max_rate: float):
     return [low, high]
 
 
-def flag_rates(frame: pd.DataFrame, config, mission: str, max_rate: float, min_snr: float) -> pd.DataFrame:
-    """Per rule: threshold chosen on the planets, false alarm on planets, recall on each target."""
+def fa_upper(fires: int, n: int, level: float = 0.95) -> float:
+    """One-sided Clopper-Pearson upper bound of a false-alarm rate from `fires` of `n` planets."""
+    from scipy.stats import beta
+
+    return float("nan") if n == 0 else (1.0 if fires >= n else float(beta.ppf(level, fires + 1, n - fires)))
+
+
+def flag_rates(frame: pd.DataFrame, config, mission: str, max_rate: float, min_snr: float,
+               evaluate_only: bool = False) -> pd.DataFrame:
+    """Per rule: threshold chosen on the planets (or the config's, `evaluate_only`), false alarm on planets
+    with its 95% upper bound, recall on each target."""
     from exo_assets.models.vetting import VettingRule
 
     planets = frame[frame["mechanism"] == "planet"]
@@ -165,15 +182,23 @@ def flag_rates(frame: pd.DataFrame, config, mission: str, max_rate: float, min_s
     for rule in config.rules:
         if rule.feature not in frame.columns:
             continue
-        chosen = choose_threshold(rule.op, planets[rule.feature].to_numpy(float), max_rate)
+        if evaluate_only:
+            chosen = list(rule.thresholds) if rule.op == "outside" else rule.threshold
+        else:
+            chosen = choose_threshold(rule.op, planets[rule.feature].to_numpy(float), max_rate)
+            if rule.feature in NOISE_FLOORS and rule.op in (">", ">="):
+                chosen = max(chosen, NOISE_FLOORS[rule.feature])
         kw = {"thresholds": tuple(chosen)} if rule.op == "outside" else {"threshold": chosen}
         fitted = VettingRule(flag=rule.flag, feature=rule.feature, op=rule.op, weight=rule.weight, **kw)
-        fa = float(fitted.triggered(planets[rule.feature].to_numpy(float)).mean()) if len(planets) else float("nan")
+        fires = fitted.triggered(planets[rule.feature].to_numpy(float))
+        fa = float(fires.mean()) if len(planets) else float("nan")
+        fa_hi = fa_upper(int(fires.sum()), len(planets))
         for name, pred in TARGETS.get(rule.flag, [("any FP", lambda t: t["mechanism"] != "planet")]):
             target = frame[pred(frame) & measurable]
             hit = fitted.triggered(target[rule.feature].to_numpy(float))
             rows.append({"mission": mission, "flag": rule.flag, "feature": rule.feature, "op": rule.op,
-                         "threshold": chosen, "planets": len(planets), "false_alarm": fa, "target": name,
+                         "threshold": chosen, "planets": len(planets), "false_alarm": fa, "fa_95_upper": fa_hi,
+                         "target": name,
                          "n_target": len(target), "recall": float(hit.mean()) if len(target) else float("nan")})
     return pd.DataFrame(rows)
 
@@ -183,8 +208,10 @@ def markdown(table: pd.DataFrame) -> str:
     t = table.copy()
     t["threshold"] = [f"[{v[0]:.3g}, {v[1]:.3g}]" if isinstance(v, (list, tuple)) else f"{v:.3g}" for v in t["threshold"]]
     t["false_alarm"] = (100 * t["false_alarm"]).map("{:.1f}%".format)
+    t["fa_95_upper"] = (100 * t["fa_95_upper"]).map("{:.1f}%".format)
     t["recall"] = (100 * t["recall"]).map(lambda v: "n/a" if not np.isfinite(v) else f"{v:.0f}%")
-    cols = ["flag", "feature", "op", "threshold", "planets", "false_alarm", "target", "n_target", "recall"]
+    cols = ["flag", "feature", "op", "threshold", "planets", "false_alarm", "fa_95_upper", "target", "n_target",
+            "recall"]
     return t[cols].to_markdown(index=False)
 
 
@@ -203,6 +230,7 @@ def write_config(path: Path, base, tables: dict[str, pd.DataFrame], record: dict
             thr = sub["threshold"].iloc[0]
             per[mission] = [float(v) for v in thr] if isinstance(thr, (list, tuple)) else float(thr)
             rates[mission] = {"false_alarm_planets": round(float(sub["false_alarm"].iloc[0]), 4),
+                              "false_alarm_95_upper": round(float(sub["fa_95_upper"].iloc[0]), 4),
                               "planets": int(sub["planets"].iloc[0]),
                               "recall": {r.target: round(float(r.recall), 3) for r in sub.itertuples()
                                          if np.isfinite(r.recall)}}
@@ -247,9 +275,11 @@ def main(argv=None) -> int:
     ap.add_argument("--save-table", type=Path, default=None, help="CSV of truth + features of every injection")
     ap.add_argument("--add-table", type=Path, action="append", default=[],
                     help="earlier --save-table CSVs (other seeds) pooled with this run's injections")
+    ap.add_argument("--evaluate-only", action="store_true",
+                    help="keep the config's per-mission thresholds and measure them (held-out injections)")
     ap.add_argument("--planet-share", type=float, default=0.5, help="share of simulated stars hosting a planet")
     args = ap.parse_args(argv)
-    config = load_vetting_config(args.config)
+    base = load_vetting_config(args.config)
     missions = args.mission or list(MISSIONS)
     tables, frames, pooled = {}, [], {}
     with tempfile.TemporaryDirectory(prefix="bench-vetting-") as tmp:
@@ -266,7 +296,8 @@ def main(argv=None) -> int:
                     frame = pd.concat([frame, old], ignore_index=True)
             pooled[mission] = int(len(frame))
             counts = frame["mechanism"].value_counts().to_dict() if len(frame) else {}
-            tables[mission] = flag_rates(frame, config, mission, args.max_false_alarm, args.min_snr)
+            tables[mission] = flag_rates(frame, base.for_mission(mission), mission, args.max_false_alarm, args.min_snr,
+                                         args.evaluate_only)
             print(f"\n## {mission}: {len(frame)} simulated signals ({args.stars} stars, seed {args.seed}"
                   f"{' + ' + str(len(args.add_table)) + ' earlier table(s)' if args.add_table else ''}) "
                   f"({counts}; {time.perf_counter() - started:.0f} s)\n")
@@ -278,6 +309,6 @@ def main(argv=None) -> int:
                   "simulator_version": str(SIMULATOR_VERSION), "seed": args.seed, "stars_per_mission": args.stars,
                   "min_snr_targets": args.min_snr,
                   "pooled_tables": [str(p) for p in args.add_table], "signals": pooled}
-        write_config(args.write_config, config, tables, record)
+        write_config(args.write_config, base, tables, record)
         print(f"\nwrote {args.write_config}")
     return 0
