@@ -10,6 +10,7 @@ moderate SNR the b - a/Rs - Rp/Rs degeneracy lets the free fit trade a grazing, 
 central, shallower one (pi Men c in TESS sector 1: Rp/Rs 0.0144, a/Rs 16.7, rho 2.2 g/cc against 1.2);
 the prior breaks it, as in published fits. Where the prior costs the binned data more than
 `density_prior_max_dchi2` in chi^2 (a prior-data conflict: eccentric orbit, wrong catalog star, blend)
+or the free fit's own density is more than 3 sigma (prior and fit errors combined) from the catalog's,
 the free fit is kept. The reported ma_rp_rs, ma_b, ma_a_rs (and ma_t14_days) come
 from the prior fit when it ran, with 1-sigma errors from the fit's covariance (J^T J)^-1 scaled by the
 reduced chi^2 when above 1.
@@ -171,8 +172,11 @@ def measure_mandel_agol(fit: FitData, P, D, depth_guess, star, config, out, reas
         # beyond noise: eccentric orbit, wrong catalog star or a blend; density_ratio reports it)
         # (chi^2 difference in units of the free fit's reduced chi^2, so red noise does not count as conflict)
         chi2_red = max(1.0, chi2_tr / max(x.size - 5, 1))
+        # or the free fit's density is > 3 sigma from the catalog's (sigma: prior and fit, ln rho = 3 ln a)
+        sig_ln_free = 3.0 * float(errs[4]) / a_rs if np.isfinite(errs[4]) and a_rs > 0 else float("inf")
+        z_rho = abs(math.log(density_from_a_rs(a_rs, P)) - prior[0]) / math.hypot(prior[1], sig_ln_free)
         conflict = res_p is not None and ((float(np.sum(res_p.fun[: x.size] ** 2)) - chi2_tr) / chi2_red
-                                          > config.density_prior_max_dchi2)
+                                          > config.density_prior_max_dchi2 or z_rho > 3.0)
         if details is not None:
             details["ma_prior_conflict"] = bool(conflict)
         if res_p is not None and not conflict and res_p.success and np.all(np.isfinite(res_p.x)):
