@@ -3,7 +3,7 @@
     exo-assets materialize [--mission Kepler --mission TESS] [--backend simulated|local|mast]
                            [--local-dir DIR] [--targets N] [--seed N] [--workers N] [--dask-scheduler ADDR]
     exo-assets dev [--port 3000]
-    exo-assets bench preprocess | scale | throughput | api
+    exo-assets bench preprocess | scale | throughput | api | vetting
     exo-assets benchmark-tfrecord --train SHARDS... --val SHARDS... --test SHARDS... --out DIR
     exo-assets materialize-external --set vetting|toi|dr24 --dir FOLDER [--tce-params CSV] [--seed N] [--cnn-epochs N]
     exo-assets sim2real --views SHARD... --out DIR [--home DAGSTER_HOME]
@@ -192,6 +192,10 @@ def cmd_bench(args) -> int:
         from exo_assets.bench.api import main as bench_main
 
         return bench_main(args.rest)
+    if args.which == "vetting":  # flag thresholds at <= 1% planet false alarm on injections, recall per target
+        from exo_assets.bench.vetting import main as bench_main
+
+        return bench_main(args.rest)
     print(f"unknown benchmark {args.which!r}", file=sys.stderr)
     return 2
 
@@ -249,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim2real_arguments(sub.add_parser("sim2real", help="score real Kepler DR24 views with simulator-trained models"))
 
     bench = sub.add_parser("bench", help="benchmarks that print their figures")
-    bench.add_argument("which", choices=["preprocess", "scale", "throughput", "api"])
+    bench.add_argument("which", choices=["preprocess", "scale", "throughput", "api", "vetting"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=cmd_bench)
     return parser

@@ -285,6 +285,7 @@ def blend(context: dg.AssetExecutionContext, config: BlendSettings, calibrated_b
           cnn_oof: TableBundle, feature_table: pd.DataFrame, archive: LightCurveArchive) -> dg.Output[TableBundle]:
     from exo_assets.models.blend import apply_blend, fit_blend
     from exo_assets.models.vetting import apply_vetting, load_vetting_config
+    from exo_assets.models.vetting_fit import fit_vetting
 
     b_oof, c_oof = calibrated_booster["oof"], cnn_oof["oof"]
     if b_oof["signal_id"].tolist() != c_oof["signal_id"].tolist():
@@ -296,7 +297,13 @@ def blend(context: dg.AssetExecutionContext, config: BlendSettings, calibrated_b
     y = encode_labels(b_oof["label"])
     gate_oof = features.loc[b_oof["signal_id"], gate].to_numpy(float) if gate else None
     model = fit_blend(proba_of(b_oof, CLASSES), proba_of(c_oof, CLASSES), y, CLASSES, bcfg, gate_oof)
-    vetting = load_vetting_config(config.vetting_config or None)
+    # vetting: the YAML's rules with this mission's injection thresholds, weights / bias / temperature
+    # fitted on the blend's OOF rows (or the stage dropped where it does not help cross-fitted)
+    vetting, vet_report = fit_vetting(
+        apply_blend(model, proba_of(b_oof, CLASSES), proba_of(c_oof, CLASSES), gate_oof),
+        features.loc[b_oof["signal_id"]].reset_index(drop=True), y, CLASSES,
+        load_vetting_config(config.vetting_config or None).for_mission(context.partition_key),
+        _stars_of(b_oof, feature_table))
 
     def stages(b_frame, c_frame):
         ids = b_frame["signal_id"]
@@ -334,6 +341,10 @@ def blend(context: dg.AssetExecutionContext, config: BlendSettings, calibrated_b
     return dg.Output(bundle, metadata={
         "provenance": archive.provenance,
         "alpha": model.alpha,
+        "vetting_stage": "kept" if vet_report["kept"] else "dropped (no cross-fitted gain)",
+        "vetting_crossfit_gain": vet_report["crossfit_gain"],
+        "vetting_crossfit_gain_se": vet_report["crossfit_gain_se"],
+        "vetting_fit": dg.MetadataValue.json({k: vet_report[k] for k in ("flag_rate", "fit_on_all_rows")}),
         "holdout_macro_f1": hold_final.get("macro_f1", float("nan")),
         "holdout_log_loss": hold_final.get("log_loss", float("nan")),
         "holdout_roc_auc_planet_vs_fp": hold_final.get("binary_roc_auc", float("nan")),

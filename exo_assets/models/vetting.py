@@ -3,18 +3,22 @@
 The rules live in a versioned YAML (`exo_assets/data/config/vetting.yaml`, see its comments). Each
 rule tests one numeric feature (`op` ">", ">=", "<", "<=" against `threshold`, or "outside" the
 closed interval `thresholds: [low, high]`) and, when triggered, adds its `weight` to the row's
-penalty. A NaN feature never triggers.
+penalty. A NaN feature never triggers. Version 2 adds per-mission thresholds (`threshold_by_mission`,
+set on simulated injections by `exo-assets bench vetting`; `VettingConfig.for_mission` resolves them),
+the injection record of each rule (`injection`) and of the file (`fitted`), and the stage's fitted
+`temperature` and `bias` (`exo_assets.models.vetting_fit` fits weights, bias and temperature on
+out-of-fold predictions).
 
 Operation (in logit space, after the blend):
 
-    logits = log(clip(p, 1e-12, 1))
-    logits[:, c] += penalty          for every negative class c (default ["FP"])
+    logits = temperature x log(clip(p, 1e-12, 1))
+    logits[:, c] += bias + penalty   for every negative class c (default ["FP"])
     p' = softmax(logits)
 
 Adding w to every negative class equals subtracting w from every other (planet) class, because
 softmax is shift invariant: the odds (planet classes) : (negative classes) are multiplied by
-exp(-penalty), the ratios within each group (e.g. CP : PC) are unchanged, rows sum to 1, and a row
-without flags is returned exactly as given.
+exp(-penalty), the ratios within each group (e.g. CP : PC) are unchanged, rows sum to 1, and with
+temperature 1 and bias 0 (version-1 files) a row without flags is returned exactly as given.
 
 The negative classes come from the YAML (`negative_classes`, default ["FP"]); a caller whose labels
 differ (e.g. the TESS vetting set PC / EB / J) passes `negative_classes=["EB", "J"]` to
@@ -24,7 +28,7 @@ differ (e.g. the TESS vetting set PC / EB / J) passes `negative_classes=["EB", "
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -34,11 +38,12 @@ import yaml
 
 from exo_assets.models.calibration import EPS
 
-SUPPORTED_VERSIONS: frozenset[int] = frozenset({1})
+SUPPORTED_VERSIONS: frozenset[int] = frozenset({1, 2})
 COMPARISON_OPS: frozenset[str] = frozenset({">", ">=", "<", "<="})
 OPS: frozenset[str] = COMPARISON_OPS | {"outside"}
-_RULE_KEYS = {"flag", "feature", "op", "threshold", "thresholds", "weight", "description"}
-_TOP_KEYS = {"version", "negative_classes", "rules"}
+_RULE_KEYS = {"flag", "feature", "op", "threshold", "thresholds", "weight", "description", "threshold_by_mission",
+              "injection"}
+_TOP_KEYS = {"version", "negative_classes", "rules", "temperature", "bias", "fitted", "mission"}
 
 
 class VettingConfigError(ValueError):
@@ -61,6 +66,16 @@ class VettingRule:
     threshold: float | None = None
     thresholds: tuple[float, float] | None = None
     description: str = ""
+    threshold_by_mission: dict = field(default_factory=dict, compare=False)
+    injection: dict = field(default_factory=dict, compare=False)
+
+    def for_mission(self, mission: str) -> VettingRule:
+        """This rule with the threshold(s) set on `mission`'s injections (unchanged when it has none)."""
+        t = self.threshold_by_mission.get(mission)
+        if t is None:
+            return self
+        kw = {"thresholds": (float(t[0]), float(t[1]))} if self.op == "outside" else {"threshold": float(t)}
+        return replace(self, **kw)
 
     def triggered(self, values: np.ndarray) -> np.ndarray:
         """Boolean per value (NaN -> False)."""
@@ -88,6 +103,10 @@ class VettingRule:
             d["threshold"] = float(self.threshold)
         if self.description:
             d["description"] = self.description
+        if self.threshold_by_mission:
+            d["threshold_by_mission"] = dict(self.threshold_by_mission)
+        if self.injection:
+            d["injection"] = dict(self.injection)
         return d
 
 
@@ -106,6 +125,14 @@ class VettingConfig:
     rules: tuple[VettingRule, ...]
     negative_classes: tuple[str, ...] = ("FP",)
     source: str = field(default="", compare=False)
+    temperature: float = 1.0
+    bias: float = 0.0
+    fitted: dict = field(default_factory=dict, compare=False)
+    mission: str = ""
+
+    def for_mission(self, mission: str) -> VettingConfig:
+        """The configuration with every rule's threshold set on `mission`'s injections."""
+        return replace(self, rules=tuple(r.for_mission(mission) for r in self.rules), mission=mission)
 
     @property
     def flags(self) -> list[str]:
@@ -113,8 +140,15 @@ class VettingConfig:
 
     def to_dict(self) -> dict:
         """JSON/YAML-serialisable dict (what `from_dict` reads)."""
-        return {"version": int(self.version), "negative_classes": list(self.negative_classes),
-                "rules": [r.to_dict() for r in self.rules]}
+        d = {"version": int(self.version), "negative_classes": list(self.negative_classes)}
+        if self.version >= 2:
+            d.update(temperature=float(self.temperature), bias=float(self.bias))
+            if self.mission:
+                d["mission"] = self.mission
+            if self.fitted:
+                d["fitted"] = self.fitted
+        d["rules"] = [r.to_dict() for r in self.rules]
+        return d
 
     @classmethod
     def from_dict(cls, data, source: str = "", known_features=None) -> VettingConfig:
@@ -201,9 +235,35 @@ class VettingConfig:
             desc = raw.get("description", "")
             if not isinstance(desc, str):
                 raise err(f"{name}: 'description' must be text")
+            per = raw.get("threshold_by_mission", {}) or {}
+            if not isinstance(per, dict):
+                raise err(f"{name}: 'threshold_by_mission' must map mission -> threshold")
+            for m, t in per.items():
+                vals = [_number(v) for v in t] if isinstance(t, list) else [_number(t)]
+                want = 2 if op == "outside" else 1
+                if len(vals) != want or any(v is None for v in vals) or (want == 2 and not vals[0] < vals[1]):
+                    raise err(f"{name}: threshold_by_mission[{m!r}] must be {'[low, high]' if want == 2 else 'a number'},"
+                              f" got {t!r}")
+            inj = raw.get("injection", {}) or {}
+            if not isinstance(inj, dict):
+                raise err(f"{name}: 'injection' must be a mapping (the record of the injections)")
             rules.append(VettingRule(flag=flag, feature=feature, op=op, weight=weight, threshold=threshold,
-                                     thresholds=thresholds, description=desc))
-        return cls(version=version, rules=tuple(rules), negative_classes=tuple(neg), source=source)
+                                     thresholds=thresholds, description=desc, threshold_by_mission=dict(per),
+                                     injection=dict(inj)))
+        temperature = _number(data.get("temperature", 1.0))
+        bias = _number(data.get("bias", 0.0))
+        if temperature is None or temperature <= 0:
+            raise err(f"'temperature' must be a finite number > 0, got {data.get('temperature')!r}")
+        if bias is None:
+            raise err(f"'bias' must be a finite number, got {data.get('bias')!r}")
+        fitted = data.get("fitted", {}) or {}
+        if not isinstance(fitted, dict):
+            raise err("'fitted' must be a mapping (what the rules were fitted on)")
+        mission = data.get("mission", "") or ""
+        if not isinstance(mission, str):
+            raise err(f"'mission' must be text, got {mission!r}")
+        return cls(version=version, rules=tuple(rules), negative_classes=tuple(neg), source=source,
+                   temperature=temperature, bias=bias, fitted=dict(fitted), mission=mission)
 
 
 def _number(value) -> float | None:
@@ -298,13 +358,14 @@ def apply_vetting(proba: np.ndarray, features: pd.DataFrame, classes: list[str],
         flags[rule.flag] = hit
         penalty += rule.weight * hit
 
-    logits = np.log(np.clip(p, EPS, 1.0))
-    logits[:, neg_idx] += penalty[:, None]
+    logits = config.temperature * np.log(np.clip(p, EPS, 1.0))
+    logits[:, neg_idx] += config.bias + penalty[:, None]
     logits -= logits.max(axis=1, keepdims=True)
     out = np.exp(logits)
     out /= out.sum(axis=1, keepdims=True)
-    # Rows without a flag are returned exactly as given.
-    clean = penalty == 0
-    out[clean] = p[clean]
+    if config.temperature == 1.0 and config.bias == 0.0:
+        # Rows without a flag are returned exactly as given.
+        clean = penalty == 0
+        out[clean] = p[clean]
     return VettingResult(proba=out, flags=flags, penalty=pd.Series(penalty, index=features.index, name="penalty"),
                          negative_classes=[classes[i] for i in neg_idx])

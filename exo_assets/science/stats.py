@@ -47,3 +47,45 @@ def robust_std_rows(values: np.ndarray, mask: np.ndarray | None = None) -> np.nd
         return np.full(sub.shape[0], np.nan)
     med = nanmedian_rows(sub)
     return MAD_TO_SIGMA * nanmedian_rows(np.abs(sub - med[:, None]))
+
+
+def time_averaging_beta(time: np.ndarray, resid: np.ndarray, timescale_days: float,
+                        factors: tuple[float, ...] = (0.8, 1.0, 1.25), min_bins: int = 8) -> float:
+    """Red-noise (time-averaging) factor beta of a residual curve at `timescale_days` (>= 1; NaN if unmeasurable).
+
+    Pont, Zucker & Queloz (2006); Winn et al. (2008): the residuals are averaged in bins of about
+    `timescale_days`; for white noise the mean of a bin of n cadences scatters by sigma_1 / sqrt(n).
+    beta is the observed scatter of the bin means over that expectation, i.e. the robust standard
+    deviation of z_b = (mean_b - median) sqrt(n_b) / sigma_1, averaged over bin widths `factors` x the
+    timescale (Winn et al. average over 0.8-1.2 x the ingress / transit time). Robust (MAD) scatters keep
+    outliers and flares from inflating it; bins with fewer than half the typical count (gaps) are dropped.
+    A white-noise significance computed with sigma_1 / sqrt(n) is divided by beta to account for
+    correlated noise on that timescale.
+
+    Args:
+        time: days; resid: out-of-transit residual flux (relative, any offset), same length.
+        timescale_days: the window the significance averages over (e.g. the transit duration T14).
+        factors: bin widths as multiples of the timescale; min_bins: fewest usable bins per width.
+    """
+    t = np.asarray(time, dtype=np.float64)
+    r = np.asarray(resid, dtype=np.float64)
+    ok = np.isfinite(t) & np.isfinite(r)
+    t, r = t[ok], r[ok]
+    sigma1 = robust_std(r)
+    if not (timescale_days > 0 and t.size >= 2 * min_bins and sigma1 > 0):
+        return float("nan")
+    betas = []
+    for f in factors:
+        width = f * timescale_days
+        idx = np.floor((t - t.min()) / width).astype(np.int64)
+        n = np.bincount(idx).astype(float)
+        s = np.bincount(idx, r - np.median(r))
+        used = n >= max(2.0, 0.5 * float(np.median(n[n > 0])))
+        if used.sum() < min_bins:
+            continue
+        z = s[used] / n[used] * np.sqrt(n[used]) / sigma1
+        betas.append(robust_std(z))
+    if not betas:
+        return float("nan")
+    return float(max(1.0, np.mean(betas)))
+

@@ -158,6 +158,22 @@ def test_blend_config_validation():
 
 # --- vetting -------------------------------------------------------------------------------------
 
+#: The hand-set version-1 rules the penalty tests use (the packaged file's thresholds are now set on
+#: injections per mission and its weights are fitted in the blend asset).
+HAND_RULES = {"version": 1, "negative_classes": ["FP"], "rules": [
+    {"flag": "v_shaped", "feature": "v_shape", "op": ">", "threshold": 0.8, "weight": 1.0},
+    {"flag": "odd_even_depth", "feature": "odd_even_sigma", "op": ">", "threshold": 3.0, "weight": 2.0},
+    {"flag": "secondary_eclipse", "feature": "secondary_sigma", "op": ">", "threshold": 5.0, "weight": 2.0},
+    {"flag": "other_dip", "feature": "max_other_sigma", "op": ">", "threshold": 7.0, "weight": 1.0},
+    {"flag": "duration_mismatch", "feature": "duration_ratio", "op": "outside", "thresholds": [0.3, 3.0], "weight": 0.5},
+    {"flag": "density_mismatch", "feature": "density_ratio", "op": "outside", "thresholds": [0.1, 10.0], "weight": 0.5},
+]}
+
+
+def hand_config() -> VettingConfig:
+    return VettingConfig.from_dict(HAND_RULES, source="test")
+
+
 def vetting_rows() -> tuple[np.ndarray, pd.DataFrame]:
     features = pd.DataFrame({
         "v_shape": [0.95, 0.1, np.nan, 0.2],
@@ -173,8 +189,11 @@ def vetting_rows() -> tuple[np.ndarray, pd.DataFrame]:
 
 def test_packaged_config_loads():
     config = load_vetting_config()
-    assert config.version == 1
+    assert config.version == 2
     assert config.negative_classes == ("FP",)
+    for mission in ("Kepler", "K2", "TESS"):  # every rule thresholded on each mission's injections
+        assert all(mission in r.threshold_by_mission and r.injection[mission]["false_alarm_planets"] <= 0.01
+                   for r in config.rules)
     expected = {"v_shaped", "odd_even_depth", "secondary_eclipse", "duration_mismatch", "density_mismatch"}
     assert expected <= set(config.flags)
     assert config == load_vetting_config(default_config_path())
@@ -182,7 +201,7 @@ def test_packaged_config_loads():
 
 def test_vetting_penalises_eb_like_row_only():
     proba, features = vetting_rows()
-    config = load_vetting_config()
+    config = hand_config()
     res = apply_vetting(proba, features, CLASSES, config)
     out = res.proba
     np.testing.assert_allclose(out.sum(axis=1), 1.0)
@@ -209,8 +228,8 @@ def test_vetting_negative_classes_override():
     proba, features = vetting_rows()
     classes = ["PC", "EB", "J"]
     with pytest.raises(ValueError, match="negative classes"):
-        apply_vetting(proba, features, classes, load_vetting_config())
-    res = apply_vetting(proba, features, classes, load_vetting_config(), negative_classes=["EB", "J"])
+        apply_vetting(proba, features, classes, hand_config())
+    res = apply_vetting(proba, features, classes, hand_config(), negative_classes=["EB", "J"])
     assert res.negative_classes == ["EB", "J"]
     assert res.proba[0, 0] < proba[0, 0]
     assert res.proba[0, 1] / res.proba[0, 2] == pytest.approx(proba[0, 1] / proba[0, 2])
@@ -220,14 +239,14 @@ def test_vetting_negative_classes_override():
 def test_vetting_missing_feature_column():
     proba, features = vetting_rows()
     with pytest.raises(ValueError, match="density_ratio"):
-        apply_vetting(proba, features.drop(columns="density_ratio"), CLASSES, load_vetting_config())
-    res = apply_vetting(proba, features.drop(columns="density_ratio"), CLASSES, load_vetting_config(),
+        apply_vetting(proba, features.drop(columns="density_ratio"), CLASSES, hand_config())
+    res = apply_vetting(proba, features.drop(columns="density_ratio"), CLASSES, hand_config(),
                         allow_missing=True)
     assert not res.flags["density_mismatch"].any()
 
 
 def test_vetting_config_json_round_trip():
-    config = load_vetting_config()
+    config = hand_config()
     back = VettingConfig.from_dict(json.loads(json.dumps(config.to_dict())))
     assert back == config
 
@@ -239,7 +258,9 @@ GOOD_RULE = "  - {flag: v, feature: v_shape, op: '>', threshold: 0.8, weight: 1.
     ("version: 1\nrules:\n" + GOOD_RULE.replace("'>'", "'=='"), "unknown op"),
     ("version: 1\nrules:\n  - {flag: v, feature: v_shape, op: '>', threshold: 0.8}\n", "missing 'weight'"),
     ("version: 1\nrules:\n" + GOOD_RULE.replace("weight: 1.0", "weight: -1.0"), "'weight' must be"),
-    ("version: 2\nrules:\n" + GOOD_RULE, "unsupported version"),
+    ("version: 3\nrules:\n" + GOOD_RULE, "unsupported version"),
+    ("version: 2\nrules:\n" + GOOD_RULE.replace("}", ", threshold_by_mission: {Kepler: [1, 2]}}"), "threshold_by_mission"),
+    ("version: 2\ntemperature: -1\nrules:\n" + GOOD_RULE, "'temperature' must be"),
     ("rules:\n" + GOOD_RULE, "missing 'version'"),
     ("version: 1\nrules:\n" + GOOD_RULE.replace("v_shape", "v_shap"), "unknown feature"),
     ("version: 1\nrules:\n  - {flag: d, feature: density_ratio, op: outside, thresholds: [10, 0.1], weight: 1}\n",
@@ -258,3 +279,22 @@ def test_bad_yaml_gives_clear_error(tmp_path, text, message):
         load_vetting_config(path)
     assert isinstance(info.value, VettingConfigError)
     assert str(path) in str(info.value)
+
+
+def test_vetting_v2_per_mission_thresholds_temperature_and_bias():
+    raw = {**HAND_RULES, "version": 2, "temperature": 0.5, "bias": 1.0}
+    raw["rules"] = [dict(r) for r in HAND_RULES["rules"]]
+    raw["rules"][1]["threshold_by_mission"] = {"Kepler": 9.0}
+    raw["rules"][4]["threshold_by_mission"] = {"TESS": [0.5, 2.0]}
+    config = VettingConfig.from_dict(raw)
+    assert VettingConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    kep, tess = config.for_mission("Kepler"), config.for_mission("TESS")
+    assert kep.rules[1].threshold == 9.0 and tess.rules[1].threshold == 3.0
+    assert tess.rules[4].thresholds == (0.5, 2.0) and kep.rules[4].thresholds == (0.3, 3.0)
+    proba, features = vetting_rows()
+    res = apply_vetting(proba, features, CLASSES, kep)
+    assert not res.flags.loc["eb", "odd_even_depth"]  # 8 sigma < Kepler's 9
+    # temperature and bias act on every row: the clean planet row is re-calibrated too
+    z = 0.5 * np.log(proba[1])
+    z[2] += 1.0
+    np.testing.assert_allclose(res.proba[1], softmax(z[None])[0])

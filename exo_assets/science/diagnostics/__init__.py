@@ -13,7 +13,12 @@ Windows (phase measured from mid-transit, D = catalog duration T14):
 - out of transit |phase| >= D: scatter (1.4826 x MAD) over all of it; baseline (median) over the
   local annulus D <= |phase| < 3D, so a slightly imperfect detrending does not bias depths.
 
-All uncertainties are white-noise estimates from the out-of-transit robust scatter.
+Noise: every uncertainty starts from the out-of-transit robust scatter per cadence and is multiplied by
+the red-noise factor beta measured on the out-of-transit curve at T14 (`red_noise_beta`; Pont et al.
+2006, Winn et al. 2008); the odd/even test also trusts the per-transit depth scatter when larger, and
+the search over other phases (`max_other_sigma`) is judged against the spread of dips at all phases
+(model-shift style, trials-aware). The Mandel-Agol parameters use the catalog stellar density as a
+prior where it is known and come with 1-sigma errors.
 
 Epoch: when the transit is significant (trapezoid depth >= 7 sigma) the windows are centred on the
 trapezoid-fitted centre rather than the catalog epoch (a stale ephemeris would otherwise bias every

@@ -14,7 +14,7 @@ from exo_assets.science.diagnostics.other_phases import measure_other_phases
 from exo_assets.science.diagnostics.schema import NUMERIC_COLUMNS, DiagnosticsConfig, StellarParams, fail
 from exo_assets.science.diagnostics.secondary import measure_secondary
 from exo_assets.science.diagnostics.trapezoid import measure_trapezoid
-from exo_assets.science.stats import robust_std
+from exo_assets.science.stats import robust_std, time_averaging_beta
 from exo_assets.science.views import phase_fold, transit_number
 
 #: Columns that need in-transit data (NaN, with one reason, when the windows hold too few cadences).
@@ -22,10 +22,11 @@ TRANSIT_COLUMNS = (
     "depth_ppm", "depth_err_ppm", "transit_snr", "mes", "transit_depth_chi2_dof", "single_event_fraction",
     "odd_depth_ppm", "even_depth_ppm", "odd_even_sigma", "epoch_offset_days", "trap_depth_ppm",
     "trap_t14_days", "v_shape", "ma_rp_rs", "ma_b", "ma_a_rs", "ma_t14_days", "ma_delta_bic",
-    "rho_star_fit_cgs", "density_ratio", "duration_ratio", "bls_power", "bls_sde", "bls_period_ratio",
+    "rho_star_fit_cgs", "density_ratio", "ma_rp_rs_err", "ma_b_err", "ma_a_rs_err", "duration_ratio", "bls_power", "bls_sde", "bls_period_ratio",
     "bls_t0_offset_days",
 )
-MA_COLUMNS = ("ma_rp_rs", "ma_b", "ma_a_rs", "ma_t14_days", "ma_delta_bic", "rho_star_fit_cgs")
+MA_COLUMNS = ("ma_rp_rs", "ma_b", "ma_a_rs", "ma_t14_days", "ma_delta_bic", "rho_star_fit_cgs", "ma_rp_rs_err",
+              "ma_b_err", "ma_a_rs_err")
 BLS_COLUMNS = ("bls_power", "bls_sde", "bls_period_ratio", "bls_t0_offset_days")
 
 
@@ -149,17 +150,27 @@ def compute_diagnostics(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray
     epochs = transit_number(time, P, t0)
     out["n_transits"] = float(np.unique(epochs[in_full]).size)
     baseline = float(np.median(flux[annulus])) if annulus.sum() >= 10 else float(np.median(flux[oot]))
+    beta = time_averaging_beta(time[oot], flux[oot], D)
+    if np.isfinite(beta):
+        out["red_noise_beta"] = beta
+    else:
+        fail(out, reasons, ["red_noise_beta"], "too few out-of-transit bins of T14 to measure red noise; beta = 1")
+        beta = 1.0
 
     has_transit = n_in >= minp and n_core >= minp
     if has_transit:
-        measure_depth(flux, epochs, in_full, in_core, baseline, sigma, out, reasons)
-        measure_odd_even(flux, epochs, in_core, baseline, sigma, minp, out, reasons)
+        measure_depth(flux, epochs, in_full, in_core, baseline, sigma, out, reasons, beta)
+        measure_odd_even(flux, epochs, in_core, baseline, sigma, minp, out, reasons, beta)
     else:
         fail(out, reasons, TRANSIT_COLUMNS,
              f"too few in-transit cadences ({n_in} in T14, {n_core} in the core; need {minp})")
         out["ma_fit_status"] = "failed: no in-transit data"
-    measure_secondary(time, flux, P, t0, D, oot, baseline, sigma, config, out, reasons)
-    measure_other_phases(time, flux, P, t0, D, sigma, baseline, config, out, reasons)
+    measure_secondary(time, flux, P, t0, D, oot, baseline, sigma, config, out, reasons, beta)
+    if out["n_transits"] >= 2:
+        measure_other_phases(time, flux, P, t0, D, sigma, baseline, config, out, reasons, beta)
+    else:  # one orbit: "other phases" are unrelated single epochs (ramps, gaps), not a folded orbit
+        fail(out, reasons, ["max_other_sigma", "max_other_phase"],
+             "fewer than 2 transits: other orbital phases are not folded")
 
     if details is not None:
         details["t0"], details["sigma"] = float(t0), float(sigma)

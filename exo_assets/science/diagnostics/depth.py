@@ -11,14 +11,17 @@ from exo_assets.science.diagnostics.schema import fail
 
 
 def measure_depth(flux: np.ndarray, epochs: np.ndarray, in_full: np.ndarray, in_core: np.ndarray,
-                  baseline: float, sigma: float, out: dict, reasons: dict) -> None:
+                  baseline: float, sigma: float, out: dict, reasons: dict, beta: float = 1.0) -> None:
     """Fill depth_ppm, depth_err_ppm, transit_snr, mes, transit_depth_chi2_dof, single_event_fraction.
 
     Args:
         flux: relative flux; epochs: transit number of each cadence; in_full / in_core: cadences with
             |phase| < T14/2 and < T14/4 (each window has enough cadences); baseline: local
-            out-of-transit median; sigma: out-of-transit robust scatter (relative flux per cadence).
+            out-of-transit median; sigma: out-of-transit robust scatter (relative flux per cadence);
+        beta: red-noise factor at the transit's timescale (`stats.time_averaging_beta`, >= 1): every
+            white-noise error sigma / sqrt(n) of a window mean is multiplied by it.
     """
+    sigma = sigma * beta
     n_in, n_core = int(in_full.sum()), int(in_core.sum())
     depth = baseline - float(np.mean(flux[in_core]))
     out["depth_ppm"] = depth * 1e6
