@@ -98,11 +98,14 @@ def cmd_materialize(args) -> int:
     failed = []
     for mission in args.mission or MISSIONS:
         started = time.perf_counter()
-        result = job.execute_in_process(partition_key=mission, instance=instance, raise_on_error=False,
-                                        run_config=run_config)
+        result = job.execute_in_process(
+            partition_key=mission, instance=instance, raise_on_error=False, run_config=run_config
+        )
         status = "SUCCESS" if result.success else "FAILURE"
-        print(f"[exo-assets] {mission}: {status} in {time.perf_counter() - started:.1f} s (run {result.run_id})",
-              flush=True)
+        print(
+            f"[exo-assets] {mission}: {status} in {time.perf_counter() - started:.1f} s (run {result.run_id})",
+            flush=True,
+        )
         for step, seconds in step_durations(result):
             print(f"[exo-assets]   {step:<48s} {seconds:7.1f} s", flush=True)
         if not result.success:
@@ -111,9 +114,13 @@ def cmd_materialize(args) -> int:
     if len(failed) < len(args.mission or MISSIONS):
         started = time.perf_counter()
         result = defs.resolve_job_def(SUMMARY_JOB).execute_in_process(
-            instance=instance, raise_on_error=False, run_config={"loggers": run_config["loggers"]})
-        print(f"[exo-assets] report_summary: {'SUCCESS' if result.success else 'FAILURE'} in "
-              f"{time.perf_counter() - started:.1f} s (run {result.run_id})", flush=True)
+            instance=instance, raise_on_error=False, run_config={"loggers": run_config["loggers"]}
+        )
+        print(
+            f"[exo-assets] report_summary: {'SUCCESS' if result.success else 'FAILURE'} in "
+            f"{time.perf_counter() - started:.1f} s (run {result.run_id})",
+            flush=True,
+        )
         if not result.success:
             failed.append("report_summary")
     else:
@@ -125,7 +132,18 @@ def cmd_materialize(args) -> int:
 def cmd_dev(args) -> int:
     """Start `dagster dev` on the repository's workspace with DAGSTER_HOME prepared."""
     ensure_dagster_home(args.home)
-    argv = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(args.port), "-h", args.host]
+    argv = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        "workspace.yaml",
+        "-p",
+        str(args.port),
+        "-h",
+        args.host,
+    ]
     os.execv(argv[0], argv)
     return 0  # pragma: no cover
 
@@ -136,9 +154,19 @@ def cmd_benchmark_tfrecord(args) -> int:
     from exo_assets.external.tfrecord_reader import TFRecordError
 
     try:
-        run_benchmark(args.train, args.val, args.test, args.out, args.labels_from, args.seed, args.cnn_epochs,
-                      blend_min_gain_se=args.blend_min_gain_se, tce_params=args.tce_params,
-                      cnn_members=args.cnn_members, cnn_stack_folds=args.cnn_stack_folds)
+        run_benchmark(
+            args.train,
+            args.val,
+            args.test,
+            args.out,
+            args.labels_from,
+            args.seed,
+            args.cnn_epochs,
+            blend_min_gain_se=args.blend_min_gain_se,
+            tce_params=args.tce_params,
+            cnn_members=args.cnn_members,
+            cnn_stack_folds=args.cnn_stack_folds,
+        )
     except (TFRecordError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -154,19 +182,34 @@ def cmd_materialize_external(args) -> int:
     from resources import ExternalViewsSource
 
     folder = str(Path(args.dir).resolve())
-    external = ExternalViewsSource(**{f"{args.set}_dir": folder},
-                                   toi_catalog=str(Path(args.labels_from).resolve()) if args.labels_from else "",
-                                   tce_params=str(Path(args.tce_params).resolve()) if args.tce_params else "")
+    external = ExternalViewsSource(
+        **{f"{args.set}_dir": folder},
+        toi_catalog=str(Path(args.labels_from).resolve()) if args.labels_from else "",
+        tce_params=str(Path(args.tce_params).resolve()) if args.tce_params else "",
+    )
     job = build_defs(external=external).resolve_job_def(EXTERNAL_JOB)
-    run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}},
-                  "ops": {"external_benchmark": {"config": {
-                      "seed": args.seed, "cnn_epochs": args.cnn_epochs, "cnn_members": args.cnn_members,
-                      "cnn_stack_folds": args.cnn_stack_folds}}}}
+    run_config = {
+        "loggers": {"console": {"config": {"log_level": args.log_level}}},
+        "ops": {
+            "external_benchmark": {
+                "config": {
+                    "seed": args.seed,
+                    "cnn_epochs": args.cnn_epochs,
+                    "cnn_members": args.cnn_members,
+                    "cnn_stack_folds": args.cnn_stack_folds,
+                }
+            }
+        },
+    }
     started = time.perf_counter()
-    result = job.execute_in_process(partition_key=args.set, instance=dg.DagsterInstance.get(), raise_on_error=False,
-                                    run_config=run_config)
-    print(f"[exo-assets] external {args.set}: {'SUCCESS' if result.success else 'FAILURE'} in "
-          f"{time.perf_counter() - started:.1f} s (run {result.run_id}); DAGSTER_HOME={home}", flush=True)
+    result = job.execute_in_process(
+        partition_key=args.set, instance=dg.DagsterInstance.get(), raise_on_error=False, run_config=run_config
+    )
+    print(
+        f"[exo-assets] external {args.set}: {'SUCCESS' if result.success else 'FAILURE'} in "
+        f"{time.perf_counter() - started:.1f} s (run {result.run_id}); DAGSTER_HOME={home}",
+        flush=True,
+    )
     if not result.success:
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE":
@@ -192,7 +235,9 @@ def cmd_bench(args) -> int:
         from exo_assets.bench.api import main as bench_main
 
         return bench_main(args.rest)
-    if args.which == "vetting":  # flag thresholds at <= 1% planet false alarm on injections, recall per target
+    if (
+        args.which == "vetting"
+    ):  # flag thresholds at <= 1% planet false alarm on injections, recall per target
         from exo_assets.bench.vetting import main as bench_main
 
         return bench_main(args.rest)
@@ -206,18 +251,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     mat = sub.add_parser("materialize", help="materialize all assets for every mission partition")
     mat.add_argument("--mission", action="append", choices=MISSIONS, help="only this mission (repeatable)")
-    mat.add_argument("--backend", choices=["simulated", "local", "mast"], default="simulated",
-                     help="light-curve archive (default: the embedded simulator, no network)")
+    mat.add_argument(
+        "--backend",
+        choices=["simulated", "local", "mast"],
+        default="simulated",
+        help="light-curve archive (default: the embedded simulator, no network)",
+    )
     mat.add_argument("--local-dir", help="folder of FITS files for --backend local")
     mat.add_argument("--targets", type=int, help="stars per mission (0 = whole catalog)")
     mat.add_argument("--seed", type=int, help="seed of target selection and simulation")
     mat.add_argument("--cache-dir", help="download / simulation cache folder")
     mat.add_argument("--cnn-epochs", type=int, help="maximum CNN epochs (default 40)")
-    mat.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                     help="console log level of the runs (default INFO)")
+    mat.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="console log level of the runs (default INFO)",
+    )
     mat.add_argument("--home", help="DAGSTER_HOME (default: $DAGSTER_HOME or ./.dagster_home)")
-    mat.add_argument("--workers", type=int, default=0, help="worker processes for per-star work (default 0: all cores)")
-    mat.add_argument("--dask-scheduler", help="run per-star work on this Dask scheduler (tcp://host:8786; 'local': a LocalCluster)")
+    mat.add_argument(
+        "--workers", type=int, default=0, help="worker processes for per-star work (default 0: all cores)"
+    )
+    mat.add_argument(
+        "--dask-scheduler",
+        help="run per-star work on this Dask scheduler (tcp://host:8786; 'local': a LocalCluster)",
+    )
     mat.set_defaults(func=cmd_materialize)
 
     dev = sub.add_parser("dev", help="start the Dagster UI (dagster dev) for this project")
@@ -232,25 +290,42 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(tfr)
     tfr.set_defaults(func=cmd_benchmark_tfrecord)
 
-    ext = sub.add_parser("materialize-external",
-                         help="materialize the external-views assets (real TFRecord signals) for one set")
-    ext.add_argument("--set", required=True, choices=["vetting", "toi", "dr24"], help="which TFRecord set (partition)")
-    ext.add_argument("--dir", required=True, help="folder with its train-*, val-* (and optional test-*) shards")
-    ext.add_argument("--labels-from", help="TOI catalog CSV for --set toi (default: the shipped TOI table); a raw "
-                     "archive export also gives the hosts' stellar parameters")
+    ext = sub.add_parser(
+        "materialize-external",
+        help="materialize the external-views assets (real TFRecord signals) for one set",
+    )
+    ext.add_argument(
+        "--set", required=True, choices=["vetting", "toi", "dr24"], help="which TFRecord set (partition)"
+    )
+    ext.add_argument(
+        "--dir", required=True, help="folder with its train-*, val-* (and optional test-*) shards"
+    )
+    ext.add_argument(
+        "--labels-from",
+        help="TOI catalog CSV for --set toi (default: the shipped TOI table); a raw "
+        "archive export also gives the hosts' stellar parameters",
+    )
     ext.add_argument("--tce-params", help="astronet_vetting/tce_params.csv: physical inputs of --set vetting")
     ext.add_argument("--cnn-members", type=int, default=1, help="CNNs averaged (default 1)")
-    ext.add_argument("--cnn-stack-folds", type=int, default=0,
-                     help="k >= 2: cross-fitted fold CNNs whose out-of-fold probabilities feed the booster")
+    ext.add_argument(
+        "--cnn-stack-folds",
+        type=int,
+        default=0,
+        help="k >= 2: cross-fitted fold CNNs whose out-of-fold probabilities feed the booster",
+    )
     ext.add_argument("--seed", type=int, default=0)
-    ext.add_argument("--cnn-epochs", type=int, default=60, help="maximum CNN epochs (early stopping, patience 8)")
+    ext.add_argument(
+        "--cnn-epochs", type=int, default=60, help="maximum CNN epochs (early stopping, patience 8)"
+    )
     ext.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     ext.add_argument("--home", help="DAGSTER_HOME (default: $DAGSTER_HOME or ./.dagster_home)")
     ext.set_defaults(func=cmd_materialize_external)
 
     from exo_assets.bench.sim2real import add_arguments as sim2real_arguments
 
-    sim2real_arguments(sub.add_parser("sim2real", help="score real Kepler DR24 views with simulator-trained models"))
+    sim2real_arguments(
+        sub.add_parser("sim2real", help="score real Kepler DR24 views with simulator-trained models")
+    )
 
     bench = sub.add_parser("bench", help="benchmarks that print their figures")
     bench.add_argument("which", choices=["preprocess", "scale", "throughput", "api", "vetting"])

@@ -35,7 +35,9 @@ def test_transit_likeness_separates_a_dip_from_noise():
 
 
 def test_prediction_frame_and_auc():
-    meta = pd.DataFrame({"kepid": [1, 2, 3, 4], "tce_plnt_num": [1, 1, 2, 1], "label": ["PC", "AFP", "NTP", "PC"]})
+    meta = pd.DataFrame(
+        {"kepid": [1, 2, 3, 4], "tce_plnt_num": [1, 1, 2, 1], "label": ["PC", "AFP", "NTP", "PC"]}
+    )
     proba = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8], [0.2, 0.1, 0.7], [0.3, 0.3, 0.4]])
     out = prediction_frame(meta, proba, astronet_normalise(_box_views(4)))
     assert list(out.columns) == ["kepid", "tce_plnt_num", "p_PC", "p_AFP", "p_NTP"]

@@ -7,8 +7,10 @@ API's result dicts (no heavy imports: `exo-predict --help` stays fast).
 from __future__ import annotations
 
 COLUMNS = ("star", "signal", "class", "P(CP)", "P(PC)", "P(FP)", "decision", "flags")
-SIMULATED_NOTICE = ("NOTICE: simulated model: these probabilities come from models trained on the embedded "
-                    "simulator, not real-world accuracy.")
+SIMULATED_NOTICE = (
+    "NOTICE: simulated model: these probabilities come from models trained on the embedded "
+    "simulator, not real-world accuracy."
+)
 
 
 def _p(probs: dict | None, cls: str) -> str:
@@ -27,13 +29,23 @@ def result_row(result: dict) -> tuple[str, ...]:
     decision = result.get("decision") or {}
     probs = result.get("probs")
     flags = ",".join(result.get("flags") or []) or "-"
-    return (star, signal, str(result.get("prediction") or "-"), _p(probs, "CP"), _p(probs, "PC"), _p(probs, "FP"),
-            str(decision.get("label", "")), flags)
+    return (
+        star,
+        signal,
+        str(result.get("prediction") or "-"),
+        _p(probs, "CP"),
+        _p(probs, "PC"),
+        _p(probs, "FP"),
+        str(decision.get("label", "")),
+        flags,
+    )
 
 
 def format_table(rows: list[tuple[str, ...]], columns: tuple[str, ...] = COLUMNS) -> str:
     """Left-aligned text columns separated by two spaces, with a header and a rule."""
-    widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
+    widths = [
+        max(len(str(c)), *(len(str(r[i])) for r in rows)) if rows else len(c) for i, c in enumerate(columns)
+    ]
     line = lambda cells: "  ".join(str(v).ljust(w) for v, w in zip(cells, widths)).rstrip()
     return "\n".join([line(columns), line("-" * w for w in widths), *(line(r) for r in rows)])
 
@@ -55,8 +67,10 @@ def real_label_lines(results: list[dict]) -> list[str]:
             continue
         trained = trained or b.get("trained_on", "")
         v = b.get("validation") or {}
-        fig = " / ".join("-" if v.get(k) is None else f"{float(v[k]):.2f}"
-                         for k in ("vetting_ap", "vetting_precision_at_recall_0.82", "triage_ap"))
+        fig = " / ".join(
+            "-" if v.get(k) is None else f"{float(v[k]):.2f}"
+            for k in ("vetting_ap", "vetting_precision_at_recall_0.82", "triage_ap")
+        )
         probs = [_p(b.get("probs"), c) for c in ("PC", "EB", "J")]
         rows.append((*who, str(b.get("prediction", "-")), *probs, fig))
         if b.get("note"):

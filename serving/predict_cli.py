@@ -62,8 +62,12 @@ def catalog_signals(frame, star_id: str, star_fields: bool = True) -> list[dict]
     rows = frame[frame[sid].astype(str).str.strip() == star_id]
     out = []
     for i, (_, r) in enumerate(rows.iterrows()):
-        item = {"signal_id": str(r[sig]) if sig else f"signal{i + 1}", "period": r[per], "t0": r[t0],
-                "duration": r[dur] if dur else None}
+        item = {
+            "signal_id": str(r[sig]) if sig else f"signal{i + 1}",
+            "period": r[per],
+            "t0": r[t0],
+            "duration": r[dur] if dur else None,
+        }
         for name in STAR_FIELDS if star_fields else ():
             c = _col(frame, name)
             item[name] = r[c] if c else None
@@ -76,8 +80,15 @@ def _header_signal(header: dict) -> list[dict]:
     t0 = header.get("T0", header.get("EPOCH"))
     if period is None or t0 is None:
         return []
-    return [{"signal_id": "header", "period": period, "t0": t0, "duration": header.get("DURATION"),
-             "source": "header"}]
+    return [
+        {
+            "signal_id": "header",
+            "period": period,
+            "t0": t0,
+            "duration": header.get("DURATION"),
+            "source": "header",
+        }
+    ]
 
 
 def load_curves(files: list[Path], star_id: str | None, mission: str | None) -> list:
@@ -116,8 +127,11 @@ def load_curves(files: list[Path], star_id: str | None, mission: str | None) -> 
         lc, bad = read_star(paths)
         if lc is None:
             raise InputError(f"{star}: no readable file ({'; '.join(f'{n}: {w}' for n, w in bad)})")
-        curves.append(dataclasses.replace(lc, star_id=star_id or lc.star_id, mission=mission or lc.mission,
-                                          header=dict(lc.header)))
+        curves.append(
+            dataclasses.replace(
+                lc, star_id=star_id or lc.star_id, mission=mission or lc.mission, header=dict(lc.header)
+            )
+        )
     return curves
 
 
@@ -127,8 +141,15 @@ def signals_for(curve, args, catalog) -> list[dict]:
     from exo_assets.inference import InputError
 
     if args.period is not None or args.t0 is not None:
-        return [{"signal_id": "", "period": args.period, "t0": args.t0, "duration": args.duration,
-                 "source": "given"}]
+        return [
+            {
+                "signal_id": "",
+                "period": args.period,
+                "t0": args.t0,
+                "duration": args.duration,
+                "source": "given",
+            }
+        ]
     if catalog is not None:
         return [{**s, "source": "given"} for s in catalog_signals(catalog, curve.star_id)]
     found = _header_signal(curve.header)
@@ -139,40 +160,76 @@ def signals_for(curve, args, catalog) -> list[dict]:
     from exo_assets.inference.star import star_context
 
     ctx = star_context(curve.star_id, curve.mission)
-    return [{"signal_id": s.signal_id, "period": s.period, "t0": s.epoch, "duration": s.duration,
-             "source": "catalog"} for s in ctx.signals]
+    return [
+        {
+            "signal_id": s.signal_id,
+            "period": s.period,
+            "t0": s.epoch,
+            "duration": s.duration,
+            "source": "catalog",
+        }
+        for s in ctx.signals
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="exo-predict", description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="exo-predict",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
     parser.add_argument("files", nargs="+", type=Path, help="CSV or FITS light curves")
     parser.add_argument("--period", type=float, help="orbital period, days")
     parser.add_argument("--t0", type=float, help="mid-transit time: BKJD/BTJD days, or BJD")
-    parser.add_argument("--duration", type=float, help="transit duration T14, days (default: the shipped catalog's "
-                        "for a signal of the star with the same period, else a BLS estimate)")
-    parser.add_argument("--catalog", type=Path, help="CSV with star_id, period, t0[, duration, signal_id, ...]")
-    parser.add_argument("--mission", choices=["Kepler", "K2", "TESS"], help="mission (FITS: from the header; a FITS "
-                        "of another mission is refused)")
-    parser.add_argument("--star-id", help="star id for the outputs and the catalog lookup (default: FITS header "
-                                          "or file name)")
-    parser.add_argument("--teff", type=float, help="stellar effective temperature, K (default: catalog, header)")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        help="transit duration T14, days (default: the shipped catalog's "
+        "for a signal of the star with the same period, else a BLS estimate)",
+    )
+    parser.add_argument(
+        "--catalog", type=Path, help="CSV with star_id, period, t0[, duration, signal_id, ...]"
+    )
+    parser.add_argument(
+        "--mission",
+        choices=["Kepler", "K2", "TESS"],
+        help="mission (FITS: from the header; a FITS of another mission is refused)",
+    )
+    parser.add_argument(
+        "--star-id", help="star id for the outputs and the catalog lookup (default: FITS header or file name)"
+    )
+    parser.add_argument(
+        "--teff", type=float, help="stellar effective temperature, K (default: catalog, header)"
+    )
     parser.add_argument("--logg", type=float, help="stellar log g, cgs (default: catalog, header)")
     parser.add_argument("--radius", type=float, help="stellar radius, R_sun (default: catalog, header)")
     parser.add_argument("--mag", type=float, help="Kepler / TESS magnitude (default: catalog, header)")
     parser.add_argument("--depth", type=float, help="catalog transit depth, ppm (reported only)")
-    parser.add_argument("--out", type=Path, default=Path("predictions"), help="output folder (default ./predictions)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("predictions"), help="output folder (default ./predictions)"
+    )
     parser.add_argument("--plots", action="store_true", help="write PNG plots under <out>/plots")
     parser.add_argument("--plot-data", action="store_true", help="include the plot arrays in the JSON")
-    parser.add_argument("--home", help="DAGSTER_HOME with the materialized models (default $DAGSTER_HOME or "
-                                       "./.dagster_home)")
-    parser.add_argument("--cp-thresh", type=float, default=float(os.environ.get("CP_THRESH", CP_THRESH)),
-                        help=f"p(CP) of a candidate (default $CP_THRESH or {CP_THRESH})")
-    parser.add_argument("--cp-high", type=float, default=float(os.environ.get("CP_HIGH", CP_HIGH)),
-                        help=f"p(CP) of a high-confidence planet (default $CP_HIGH or {CP_HIGH})")
+    parser.add_argument(
+        "--home", help="DAGSTER_HOME with the materialized models (default $DAGSTER_HOME or ./.dagster_home)"
+    )
+    parser.add_argument(
+        "--cp-thresh",
+        type=float,
+        default=float(os.environ.get("CP_THRESH", CP_THRESH)),
+        help=f"p(CP) of a candidate (default $CP_THRESH or {CP_THRESH})",
+    )
+    parser.add_argument(
+        "--cp-high",
+        type=float,
+        default=float(os.environ.get("CP_HIGH", CP_HIGH)),
+        help=f"p(CP) of a high-confidence planet (default $CP_HIGH or {CP_HIGH})",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON (one list) instead of "
-                                                            "the table")
+    parser.add_argument(
+        "--json", action="store_true", help="print the results as JSON (one list) instead of the table"
+    )
     return parser
 
 
@@ -233,8 +290,11 @@ def _predict_all(args, curves, catalog, decision, registry, home, tqdm) -> int:
 
     model_set = registry.current
     if not model_set.models:
-        print(f"error: no model is materialized in DAGSTER_HOME={home}: run `exo-assets materialize` first "
-              f"({registry.last_error or 'no runs'})", file=sys.stderr)
+        print(
+            f"error: no model is materialized in DAGSTER_HOME={home}: run `exo-assets materialize` first "
+            f"({registry.last_error or 'no runs'})",
+            file=sys.stderr,
+        )
         return 2
     jobs = []
     for curve in curves:
@@ -250,10 +310,17 @@ def _predict_all(args, curves, catalog, decision, registry, home, tqdm) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     failures = 0
     options = PredictOptions(return_plots=args.plots, return_plot_data=args.plot_data)
-    flags = {"teff_k": args.teff, "logg_cgs": args.logg, "radius_rsun": args.radius, "mag": args.mag,
-             "depth_ppm": args.depth}
+    flags = {
+        "teff_k": args.teff,
+        "logg_cgs": args.logg,
+        "radius_rsun": args.radius,
+        "mag": args.mag,
+        "depth_ppm": args.depth,
+    }
     results = []
-    for curve, sig, err in tqdm(jobs, desc="exo-predict", unit="signal", disable=args.no_progress or args.json):
+    for curve, sig, err in tqdm(
+        jobs, desc="exo-predict", unit="signal", disable=args.no_progress or args.json
+    ):
         same_star = [s for c, s, _ in jobs if c is curve and s is not None]
         name = safe_name(curve.star_id)
         if sig is not None and len(same_star) > 1:
@@ -261,29 +328,55 @@ def _predict_all(args, curves, catalog, decision, registry, home, tqdm) -> int:
         out_path = args.out / f"pred_{name}.json"
         if err is None:
             # the shipped catalog's other signals are added by the engine; a user's CSV rows are passed here
-            others = [(float(s["period"]), float(s["t0"]), float(s["duration"])) for s in same_star
-                      if s is not sig and s.get("source") == "given"
-                      and all(finite_or_none(s[k]) is not None for k in ("period", "t0", "duration"))]
-            given = {k: finite_or_none(flags[k]) if flags[k] is not None else finite_or_none(sig.get(k))
-                     for k in STAR_FIELDS}
+            others = [
+                (float(s["period"]), float(s["t0"]), float(s["duration"]))
+                for s in same_star
+                if s is not sig
+                and s.get("source") == "given"
+                and all(finite_or_none(s[k]) is not None for k in ("period", "t0", "duration"))
+            ]
+            given = {
+                k: finite_or_none(flags[k]) if flags[k] is not None else finite_or_none(sig.get(k))
+                for k in STAR_FIELDS
+            }
             target = TargetInfo(**{k: float("nan") if v is None else v for k, v in given.items()})
             try:
-                result = predict_curve(model_set, PredictionRequest(
-                    curve, finite_or_none(sig["period"]), finite_or_none(sig["t0"]), finite_or_none(sig["duration"]),
-                    target, options, decision, tuple(others), media_dir=args.out, media_url=str(args.out),
-                    ephemeris_source=sig.get("source", "given"),
-                    signal_id=sig.get("signal_id", "") if sig.get("source") == "catalog" else ""))
+                result = predict_curve(
+                    model_set,
+                    PredictionRequest(
+                        curve,
+                        finite_or_none(sig["period"]),
+                        finite_or_none(sig["t0"]),
+                        finite_or_none(sig["duration"]),
+                        target,
+                        options,
+                        decision,
+                        tuple(others),
+                        media_dir=args.out,
+                        media_url=str(args.out),
+                        ephemeris_source=sig.get("source", "given"),
+                        signal_id=sig.get("signal_id", "") if sig.get("source") == "catalog" else "",
+                    ),
+                )
                 if sig.get("signal_id"):
                     result["signal_id"] = sig["signal_id"]
             except InferenceError as exc:
                 err = exc
         if err is not None:
             failures += 1
-            result = {"error": {"code": getattr(err, "code", "INTERNAL"), "message": getattr(err, "message", str(err))},
-                      "star_id": curve.star_id, "signal_id": (sig or {}).get("signal_id", "")}
+            result = {
+                "error": {
+                    "code": getattr(err, "code", "INTERNAL"),
+                    "message": getattr(err, "message", str(err)),
+                },
+                "star_id": curve.star_id,
+                "signal_id": (sig or {}).get("signal_id", ""),
+            }
             if not args.json:
-                tqdm.write(f"{curve.star_id} {(sig or {}).get('signal_id', '')}: {result['error']['message']}",
-                           file=sys.stderr)
+                tqdm.write(
+                    f"{curve.star_id} {(sig or {}).get('signal_id', '')}: {result['error']['message']}",
+                    file=sys.stderr,
+                )
         atomic_write_text(out_path, json.dumps(result, indent=1, allow_nan=False) + "\n")
         results.append(result)
     if args.json:

@@ -24,15 +24,31 @@ from pathlib import Path
 
 #: (signal id in the shipped catalog, mission, archive disposition).
 CHECK_SIGNALS: tuple[tuple[str, str, str], ...] = (
-    *((f"KOI {k}", "Kepler", "planet") for k in ("K00351.01", "K00351.03", "K00351.04", "K00351.07", "K00752.01",
-                                                  "K00752.02", "K00753.01", "K00755.01", "K00777.01", "K04725.01")),
+    *(
+        (f"KOI {k}", "Kepler", "planet")
+        for k in (
+            "K00351.01",
+            "K00351.03",
+            "K00351.04",
+            "K00351.07",
+            "K00752.01",
+            "K00752.02",
+            "K00753.01",
+            "K00755.01",
+            "K00777.01",
+            "K04725.01",
+        )
+    ),
     *((f"TOI {t}", "TESS", "planet") for t in ("118.01", "120.01", "123.01", "136.01", "144.01")),
-    ("KOI K00754.01", "Kepler", "FP"), ("KOI K00742.01", "Kepler", "FP"),
+    ("KOI K00754.01", "Kepler", "FP"),
+    ("KOI K00742.01", "Kepler", "FP"),
 )
 CATALOG_MODE_SIGNALS: tuple[str, ...] = ("KOI K00351.02", "KOI K00351.07")  # Kepler-90 g, f
 #: (name, signal id, mission, explicit ephemeris (period d, t0 BKJD/BTJD, duration d) or None for the catalog's).
-INVARIANCE_SIGNALS = (("pi Men c", "TOI 144.01", "TESS", (6.267832, 1325.5038, 0.1162)),
-                      ("Kepler-90 d", "KOI K00351.03", "Kepler", None))
+INVARIANCE_SIGNALS = (
+    ("pi Men c", "TOI 144.01", "TESS", (6.267832, 1325.5038, 0.1162)),
+    ("Kepler-90 d", "KOI K00351.03", "Kepler", None),
+)
 
 
 def default_fits_dir() -> Path:
@@ -69,8 +85,10 @@ def ask(model_set, curve, period, t0, duration, source: str = "given", signal_id
     from exo_assets.inference import InferenceError, PredictionRequest, predict_curve
 
     try:
-        return predict_curve(model_set, PredictionRequest(curve, period, t0, duration, ephemeris_source=source,
-                                                          signal_id=signal_id))
+        return predict_curve(
+            model_set,
+            PredictionRequest(curve, period, t0, duration, ephemeris_source=source, signal_id=signal_id),
+        )
     except InferenceError as err:
         return {"error": {"code": err.code, "message": err.message}}
 
@@ -86,9 +104,18 @@ def ask_json_api(model_set, curve, period, t0, duration) -> dict:
     from serving.settings import ServeSettings
 
     ok = np.isfinite(curve.time) & np.isfinite(curve.flux)
-    body = json.dumps({"star_id": curve.star_id, "mission": curve.mission, "time": curve.time[ok].tolist(),
-                       "flux": curve.flux[ok].tolist(), "quality": np.asarray(curve.quality)[ok].tolist(),
-                       "period": period, "t0": t0, "duration": duration})
+    body = json.dumps(
+        {
+            "star_id": curve.star_id,
+            "mission": curve.mission,
+            "time": curve.time[ok].tolist(),
+            "flux": curve.flux[ok].tolist(),
+            "quality": np.asarray(curve.quality)[ok].tolist(),
+            "period": period,
+            "t0": t0,
+            "duration": duration,
+        }
+    )
     try:
         return _predict_json_item(model_set, PredictRequest.model_validate_json(body), ServeSettings(), None)
     except InferenceError as err:
@@ -98,11 +125,19 @@ def ask_json_api(model_set, curve, period, t0, duration) -> dict:
 def _row(name: str, archive: str, result: dict, mode: str) -> dict:
     probs = result.get("probs") or {}
     diag = result.get("diagnostics") or {}
-    return {"signal": name, "archive": archive, "mode": mode, "class": result.get("prediction"),
-            "p_CP": probs.get("CP"), "p_PC": probs.get("PC"), "p_FP": probs.get("FP"),
-            "decision": (result.get("decision") or {}).get("label") or f"error {result['error']['code']}",
-            "n_transits": int(diag["n_transits"]) if diag.get("n_transits") is not None else None, "flags": ",".join(result.get("flags") or []),
-            "note": (result.get("decision") or {}).get("reason") or result.get("error", {}).get("message", "")}
+    return {
+        "signal": name,
+        "archive": archive,
+        "mode": mode,
+        "class": result.get("prediction"),
+        "p_CP": probs.get("CP"),
+        "p_PC": probs.get("PC"),
+        "p_FP": probs.get("FP"),
+        "decision": (result.get("decision") or {}).get("label") or f"error {result['error']['code']}",
+        "n_transits": int(diag["n_transits"]) if diag.get("n_transits") is not None else None,
+        "flags": ",".join(result.get("flags") or []),
+        "note": (result.get("decision") or {}).get("reason") or result.get("error", {}).get("message", ""),
+    }
 
 
 def curves_for(index, mission: str, star_id: str):
@@ -128,15 +163,26 @@ def run_checks(model_set, fits_dir: Path) -> dict[str, list[dict]]:
     for sid, mission, archive in CHECK_SIGNALS:
         row, curve = curve_of(sid, mission)
         if curve is None:
-            ephem.append({"signal": sid, "archive": archive, "decision": "no file", "note": str(row["star_id"])})
+            ephem.append(
+                {"signal": sid, "archive": archive, "decision": "no file", "note": str(row["star_id"])}
+            )
             continue
-        res = ask(model_set, curve, float(row["period_days"]), float(row["epoch"]), float(row["duration_days"]))
+        res = ask(
+            model_set, curve, float(row["period_days"]), float(row["epoch"]), float(row["duration_days"])
+        )
         ephem.append(_row(sid, archive, res, "ephemeris"))
     for sid in CATALOG_MODE_SIGNALS:
         row, curve = curve_of(sid, "Kepler")
         if curve is not None:
-            res = ask(model_set, curve, float(row["period_days"]), float(row["epoch"]), float(row["duration_days"]),
-                      "catalog", sid)
+            res = ask(
+                model_set,
+                curve,
+                float(row["period_days"]),
+                float(row["epoch"]),
+                float(row["duration_days"]),
+                "catalog",
+                sid,
+            )
             catalog_mode.append(_row(sid, "planet", res, "catalog"))
     for name, sid, mission, explicit in INVARIANCE_SIGNALS:
         row, curve = curve_of(sid, mission)
@@ -144,9 +190,11 @@ def run_checks(model_set, fits_dir: Path) -> dict[str, list[dict]]:
             continue
         cat_eph = (float(row["period_days"]), float(row["epoch"]), float(row["duration_days"]))
         eph = explicit or cat_eph
-        answers = {"file + ephemeris": ask(model_set, curve, *eph),
-                   "file + catalog mode": ask(model_set, curve, *cat_eph, "catalog", sid),
-                   "JSON arrays (API)": ask_json_api(model_set, curve, *eph)}
+        answers = {
+            "file + ephemeris": ask(model_set, curve, *eph),
+            "file + catalog mode": ask(model_set, curve, *cat_eph, "catalog", sid),
+            "JSON arrays (API)": ask_json_api(model_set, curve, *eph),
+        }
         for mode, res in answers.items():
             invariance.append(_row(f"{name} ({sid})", "planet", res, mode))
     return {"ephemeris": ephem, "catalog_mode": catalog_mode, "invariance": invariance}
@@ -165,9 +213,11 @@ def render(tables: dict[str, list[dict]], provenance: str = "") -> str:
 
     cols = ("signal", "archive", "mode", "class", "p_CP", "p_PC", "p_FP", "decision", "n_transits", "flags")
     out = []
-    titles = {"ephemeris": "17 real signals, catalog ephemeris only (file + --period/--t0/--duration)",
-              "catalog_mode": "Kepler-90 g and f, catalog mode (other planets masked)",
-              "invariance": "invariance: the same signal asked three ways"}
+    titles = {
+        "ephemeris": "17 real signals, catalog ephemeris only (file + --period/--t0/--duration)",
+        "catalog_mode": "Kepler-90 g and f, catalog mode (other planets masked)",
+        "invariance": "invariance: the same signal asked three ways",
+    }
     for key, rows in tables.items():
         out += [f"## {titles[key]}", format_table([tuple(_fmt(r.get(c)) for c in cols) for r in rows], cols)]
         notes = [f"  {r['signal']} [{r.get('mode', '')}]: {r['note']}" for r in rows if r.get("note")]
@@ -180,10 +230,14 @@ def render(tables: dict[str, list[dict]], provenance: str = "") -> str:
         out.append(f"p(FP) spread {name}: {max(ps) - min(ps):.3f} over {len(ps)} ways (target <= 0.05)")
     planets = [r for r in tables.get("ephemeris", []) if r.get("archive") == "planet"]
     fps = [r for r in tables.get("ephemeris", []) if r.get("archive") == "FP"]
-    refused = [r for r in tables.get("ephemeris", []) if str(r.get("decision", "")).startswith(("error", "no file"))]
-    out.append(f"planets with p(FP) < 0.5: {sum(1 for r in planets if (r.get('p_FP') or 1) < 0.5)} of {len(planets)}; "
-               f"FPs with p(FP) >= 0.5: {sum(1 for r in fps if (r.get('p_FP') or 0) >= 0.5)} of {len(fps)}; "
-               f"refused: {len(refused)}")
+    refused = [
+        r for r in tables.get("ephemeris", []) if str(r.get("decision", "")).startswith(("error", "no file"))
+    ]
+    out.append(
+        f"planets with p(FP) < 0.5: {sum(1 for r in planets if (r.get('p_FP') or 1) < 0.5)} of {len(planets)}; "
+        f"FPs with p(FP) >= 0.5: {sum(1 for r in fps if (r.get('p_FP') or 0) >= 0.5)} of {len(fps)}; "
+        f"refused: {len(refused)}"
+    )
     if provenance == "simulated":
         out.append("NOTICE: simulated model (trained on the embedded simulator): not real-world accuracy.")
     return "\n".join(out)
@@ -191,8 +245,12 @@ def render(tables: dict[str, list[dict]], provenance: str = "") -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m serving.real_check", description=__doc__.split("\n")[0])
-    parser.add_argument("--fits-dir", type=Path, default=default_fits_dir(), help="folder of real FITS files "
-                        "(default ../shared/data/fits)")
+    parser.add_argument(
+        "--fits-dir",
+        type=Path,
+        default=default_fits_dir(),
+        help="folder of real FITS files (default ../shared/data/fits)",
+    )
     parser.add_argument("--home", help="DAGSTER_HOME with the materialized models")
     parser.add_argument("--json", action="store_true", help="print the tables as JSON")
     args = parser.parse_args(argv)
@@ -207,8 +265,11 @@ def main(argv: list[str] | None = None) -> int:
         registry.refresh()
         model_set = registry.current
         if not {"Kepler", "TESS"} <= set(model_set.models):
-            print(f"error: Kepler and TESS models are needed (loaded: {sorted(model_set.models)}); run "
-                  "`exo-assets materialize`", file=sys.stderr)
+            print(
+                f"error: Kepler and TESS models are needed (loaded: {sorted(model_set.models)}); run "
+                "`exo-assets materialize`",
+                file=sys.stderr,
+            )
             return 2
         tables = run_checks(model_set, args.fits_dir)
     finally:

@@ -91,8 +91,12 @@ def real_label_lineage(instance) -> dict:
     """{"run_id", "storage_id", "timestamp"} of the latest vetting `external_benchmark`, {} when none."""
     import dagster as dg
 
-    recs = instance.fetch_materializations(dg.AssetRecordsFilter(
-        asset_key=dg.AssetKey(REAL_LABEL_ASSET), asset_partitions=[REAL_LABEL_PARTITION]), limit=1).records
+    recs = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey(REAL_LABEL_ASSET), asset_partitions=[REAL_LABEL_PARTITION]
+        ),
+        limit=1,
+    ).records
     if not recs:
         return {}
     r = recs[0]
@@ -204,8 +208,9 @@ class ModelRegistry:
             changed = self._refresh_real_label() or changed
             if changed:
                 # atomic swap: in-flight requests keep the old set
-                self._current = ModelSet.build(models, real_label=self._real_label,
-                                               real_label_error=self._real_error)
+                self._current = ModelSet.build(
+                    models, real_label=self._real_label, real_label_error=self._real_error
+                )
                 self.reloads += 1
                 log.info("models loaded: %s (version %s)", sorted(models), self._current.version)
             return changed

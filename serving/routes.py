@@ -68,7 +68,9 @@ async def _run_fit(request: Request, fn):
     try:
         return await asyncio.wait_for(future, timeout=settings.fit_timeout_s)
     except TimeoutError:
-        raise ApiError(504, "FIT_FAIL", f"the fit did not finish within {settings.fit_timeout_s:g} s") from None
+        raise ApiError(
+            504, "FIT_FAIL", f"the fit did not finish within {settings.fit_timeout_s:g} s"
+        ) from None
 
 
 def _validate_json(model, body: bytes):
@@ -83,45 +85,74 @@ def _validate_json(model, body: bytes):
         raise ApiError(422, "BAD_INPUT", validation_message(errors)) from None
 
 
-def prediction_request(meta: CurveMeta, options: PredictOptionsModel, settings: ServeSettings,
-                       curve: LightCurveData, deadline: float | None = None) -> PredictionRequest:
+def prediction_request(
+    meta: CurveMeta,
+    options: PredictOptionsModel,
+    settings: ServeSettings,
+    curve: LightCurveData,
+    deadline: float | None = None,
+) -> PredictionRequest:
     """The engine's request for one curve: `meta` (star id, mission, ephemeris, stellar facts given); the
     engine fills stellar facts not given from the shipped catalog and the FITS header. A FITS header naming
     another mission than `meta.mission` is 400 BAD_INPUT. Thresholds and the media folder come from the
     settings."""
     nan = float("nan")
-    target = TargetInfo(*(nan if v is None else float(v) for v in (meta.teff_k, meta.logg_cgs, meta.radius_rsun,
-                                                                     meta.mag, meta.depth_ppm)))
+    target = TargetInfo(
+        *(
+            nan if v is None else float(v)
+            for v in (meta.teff_k, meta.logg_cgs, meta.radius_rsun, meta.mag, meta.depth_ppm)
+        )
+    )
     mission = check_mission(meta.mission, curve.mission)
     if not mission:
         raise InputError("mission is required (Kepler, K2 or TESS) unless the FITS header names it")
     return PredictionRequest(
         curve=replace(curve, star_id=meta.star_id or curve.star_id, mission=mission),
-        period=meta.period, t0=meta.t0, duration=meta.duration, target=target,
-        other_signals=tuple(meta.other_signals or ()), options=PredictOptions(**options.model_dump()),
+        period=meta.period,
+        t0=meta.t0,
+        duration=meta.duration,
+        target=target,
+        other_signals=tuple(meta.other_signals or ()),
+        options=PredictOptions(**options.model_dump()),
         decision=DecisionConfig(settings.cp_thresh, settings.cp_high),
-        media_dir=settings.media_path, media_url=settings.media_url, deadline=deadline)
+        media_dir=settings.media_path,
+        media_url=settings.media_url,
+        deadline=deadline,
+    )
 
 
-def _predict_json_item(model_set: ModelSet, item: PredictRequest, settings: ServeSettings, deadline: float) -> dict:
+def _predict_json_item(
+    model_set: ModelSet, item: PredictRequest, settings: ServeSettings, deadline: float
+) -> dict:
     curve = curve_of(item.time, item.flux, item.flux_err, quality=item.quality)
     return predict_curve(model_set, prediction_request(item, item.options, settings, curve, deadline))
 
 
 def _request_body_docs() -> dict:
-    return {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}},
-        "multipart/form-data": {"schema": {"$ref": "#/components/schemas/MultipartPredict"}},
-    }}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}},
+                "multipart/form-data": {"schema": {"$ref": "#/components/schemas/MultipartPredict"}},
+            },
+        }
+    }
 
 
 ERROR_DOCS = {
-    400: {"model": ErrorResponse, "description": "unreadable upload, or a FITS whose header names another mission "
-                                                 "than the request (BAD_INPUT)"},
+    400: {
+        "model": ErrorResponse,
+        "description": "unreadable upload, or a FITS whose header names another mission "
+        "than the request (BAD_INPUT)",
+    },
     401: {"model": ErrorResponse, "description": "API key required and missing or wrong"},
     413: {"model": ErrorResponse, "description": "request too large (body or batch size)"},
     415: {"model": ErrorResponse, "description": "unsupported content type"},
-    422: {"model": ErrorResponse, "description": "invalid input (BAD_INPUT) or signal not measurable (FIT_FAIL)"},
+    422: {
+        "model": ErrorResponse,
+        "description": "invalid input (BAD_INPUT) or signal not measurable (FIT_FAIL)",
+    },
     500: {"model": ErrorResponse, "description": "internal error"},
     503: {"model": ErrorResponse, "description": "no model materialized for the mission"},
     504: {"model": ErrorResponse, "description": "fit timed out"},
@@ -135,10 +166,16 @@ async def healthz(model_set: ModelSet = Depends(get_model_set)):
     return {"status": "ok" if loaded else "no_models", "models_loaded": loaded, "version": model_set.version}
 
 
-@router.get("/api/models/info", response_model=ModelsInfo, responses={503: ERROR_DOCS[503], 401: ERROR_DOCS[401]},
-            dependencies=[Depends(require_api_key)], tags=["models"])
-async def models_info(registry: ModelRegistry = Depends(get_registry),
-                      settings: ServeSettings = Depends(get_settings)):
+@router.get(
+    "/api/models/info",
+    response_model=ModelsInfo,
+    responses={503: ERROR_DOCS[503], 401: ERROR_DOCS[401]},
+    dependencies=[Depends(require_api_key)],
+    tags=["models"],
+)
+async def models_info(
+    registry: ModelRegistry = Depends(get_registry), settings: ServeSettings = Depends(get_settings)
+):
     """Per mission: model hash, trained_at, Dagster run id, features, holdout metrics, thresholds, provenance.
 
     Also checks (at most once a second) for a newer materialization and hot-swaps it in."""
@@ -146,15 +183,26 @@ async def models_info(registry: ModelRegistry = Depends(get_registry),
     model_set = registry.current
     decision = DecisionConfig(settings.cp_thresh, settings.cp_high)
     if not model_set.models:
-        raise ApiError(503, "MODEL_ERROR", "no model is materialized yet: run `exo-assets materialize` with "
-                       f"DAGSTER_HOME={settings.dagster_home} (reason: {registry.last_error or 'no runs'})")
-    not_loaded = {m: "no consistent materialization of calibrated_booster, cnn_oof and blend"
-                  for m in settings.missions if m not in model_set.models}
-    return {"version": model_set.version, "loaded_at": model_set.loaded_at,
-            "missions": {m: mm.details(decision) for m, mm in model_set.models.items()},
-            "not_loaded": not_loaded, "decision_thresholds": {"cp_high": settings.cp_high,
-                                                              "cp_thresh": settings.cp_thresh},
-            "reloads": registry.reloads, "last_reload_error": registry.last_error}
+        raise ApiError(
+            503,
+            "MODEL_ERROR",
+            "no model is materialized yet: run `exo-assets materialize` with "
+            f"DAGSTER_HOME={settings.dagster_home} (reason: {registry.last_error or 'no runs'})",
+        )
+    not_loaded = {
+        m: "no consistent materialization of calibrated_booster, cnn_oof and blend"
+        for m in settings.missions
+        if m not in model_set.models
+    }
+    return {
+        "version": model_set.version,
+        "loaded_at": model_set.loaded_at,
+        "missions": {m: mm.details(decision) for m, mm in model_set.models.items()},
+        "not_loaded": not_loaded,
+        "decision_thresholds": {"cp_high": settings.cp_high, "cp_thresh": settings.cp_thresh},
+        "reloads": registry.reloads,
+        "last_reload_error": registry.last_error,
+    }
 
 
 def _json_field(form, name: str) -> dict:
@@ -205,10 +253,19 @@ async def _predict(request: Request, model_set: ModelSet, settings: ServeSetting
     return JSONResponse(result)
 
 
-@router.post("/api/predict", response_model=PredictionResponse, openapi_extra=_request_body_docs(),
-             responses=ERROR_DOCS, dependencies=[Depends(require_api_key)], tags=["predict"])
-async def predict(request: Request, model_set: ModelSet = Depends(get_model_set),
-                  settings: ServeSettings = Depends(get_settings)):
+@router.post(
+    "/api/predict",
+    response_model=PredictionResponse,
+    openapi_extra=_request_body_docs(),
+    responses=ERROR_DOCS,
+    dependencies=[Depends(require_api_key)],
+    tags=["predict"],
+)
+async def predict(
+    request: Request,
+    model_set: ModelSet = Depends(get_model_set),
+    settings: ServeSettings = Depends(get_settings),
+):
     """Classify one signal. JSON body (`PredictRequest`) or multipart (`curve` file + `meta` + `options`)."""
     return await guarded(_predict(request, model_set, settings))
 
@@ -225,7 +282,7 @@ async def _batch_item(request: Request, model_set: ModelSet, settings: ServeSett
 async def _predict_batch(request: Request, model_set: ModelSet, settings: ServeSettings) -> JSONResponse:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/json":
-        raise ApiError(415, "BAD_INPUT", "send application/json: {\"items\": [...]}")
+        raise ApiError(415, "BAD_INPUT", 'send application/json: {"items": [...]}')
     body = await request.body()
     try:  # count the items before validating them all
         raw = json.loads(body)
@@ -233,21 +290,36 @@ async def _predict_batch(request: Request, model_set: ModelSet, settings: ServeS
         raise ApiError(400, "BAD_INPUT", f"body is not valid JSON ({err})") from None
     items = raw.get("items") if isinstance(raw, dict) else None
     if isinstance(items, list) and len(items) > settings.max_batch:
-        raise ApiError(413, "BAD_INPUT", f"batch of {len(items)} items exceeds the limit of {settings.max_batch}")
+        raise ApiError(
+            413, "BAD_INPUT", f"batch of {len(items)} items exceeds the limit of {settings.max_batch}"
+        )
     batch = _validate_json(BatchRequest, body)
-    results = await asyncio.gather(*(_batch_item(request, model_set, settings, i, item)
-                                     for i, item in enumerate(batch.items)))
+    results = await asyncio.gather(
+        *(_batch_item(request, model_set, settings, i, item) for i, item in enumerate(batch.items))
+    )
     if any(r.get("result", {}) and r["result"].get("plots") for r in results):
         await asyncio.to_thread(_prune_media, settings.media_path / "plots", settings.media_max_files)
     n_ok = sum(r["ok"] for r in results)
     return JSONResponse({"n_ok": n_ok, "n_failed": len(results) - n_ok, "results": results})
 
 
-@router.post("/api/predict/batch", response_model=BatchResponse, responses=ERROR_DOCS,
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": {"$ref": "#/components/schemas/BatchRequest"}}}}},
-             dependencies=[Depends(require_api_key)], tags=["predict"])
-async def predict_batch(request: Request, model_set: ModelSet = Depends(get_model_set),
-                        settings: ServeSettings = Depends(get_settings)):
+@router.post(
+    "/api/predict/batch",
+    response_model=BatchResponse,
+    responses=ERROR_DOCS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchRequest"}}},
+        }
+    },
+    dependencies=[Depends(require_api_key)],
+    tags=["predict"],
+)
+async def predict_batch(
+    request: Request,
+    model_set: ModelSet = Depends(get_model_set),
+    settings: ServeSettings = Depends(get_settings),
+):
     """Up to `max_batch` (50) JSON items with the `PredictRequest` contract; each gets a result or an error."""
     return await guarded(_predict_batch(request, model_set, settings))

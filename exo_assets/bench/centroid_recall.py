@@ -31,8 +31,12 @@ def _sample(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     planets = cat[cat["label"].isin(["CP", "PC"])]
     bebs = cat[(cat["label"] == "FP") & cat["signal_id"].isin(set(beb_ids))]
     rng = np.random.default_rng(seed)
-    pick = pd.concat([planets.iloc[rng.choice(len(planets), n, replace=False)],
-                      bebs.iloc[rng.choice(len(bebs), n, replace=False)]])
+    pick = pd.concat(
+        [
+            planets.iloc[rng.choice(len(planets), n, replace=False)],
+            bebs.iloc[rng.choice(len(bebs), n, replace=False)],
+        ]
+    )
     return pick, hints
 
 
@@ -50,9 +54,19 @@ def measure(rows: pd.DataFrame, hints: pd.DataFrame, config: SimulatorConfig) ->
         col = np.concatenate([s.centroid_col for s in star.segments])
         row = np.concatenate([s.centroid_row for s in star.segments])
         ok = ((q & DEFAULT_BITMASK["Kepler"]) == 0) & np.isfinite(col)
-        res = centroid_test(t[ok], col[ok], row[ok], tr["period"], tr["t0"], tr["duration_days"], tr["depth_ppm"])
-        out.append({"signal_id": r["signal_id"], "mechanism": tr["mechanism"], "depth_ppm": tr["depth_ppm"],
-                    "offset_pix": tr.get("centroid_offset_pix", 0.0), "snr": tr["expected_snr"], **res})
+        res = centroid_test(
+            t[ok], col[ok], row[ok], tr["period"], tr["t0"], tr["duration_days"], tr["depth_ppm"]
+        )
+        out.append(
+            {
+                "signal_id": r["signal_id"],
+                "mechanism": tr["mechanism"],
+                "depth_ppm": tr["depth_ppm"],
+                "offset_pix": tr.get("centroid_offset_pix", 0.0),
+                "snr": tr["expected_snr"],
+                **res,
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -63,11 +77,16 @@ def summarise(frame: pd.DataFrame, fa: float = 0.01) -> dict:
     thr = float(np.quantile(planets, 1 - fa)) if len(planets) else float("nan")
     hit = bebs["significance"] > thr
     shift = bebs["depth_ppm"] * 1e-6 * bebs["offset_pix"]
-    return {"n_planets": len(planets), "n_background_eb": len(bebs), "threshold": thr,
-            "planet_fa": float((planets > thr).mean()), "recall": float(hit.mean()),
-            "recall_shift_gt_1e-4_pix": float(hit[shift > 1e-4].mean()) if (shift > 1e-4).any() else float("nan"),
-            "recall_at_p_lt_0.01": float((bebs["p_value"] < 0.0125).mean()),
-            "planet_fa_at_p_lt_0.01": float((frame[frame["mechanism"] == "planet"]["p_value"] < 0.0125).mean())}
+    return {
+        "n_planets": len(planets),
+        "n_background_eb": len(bebs),
+        "threshold": thr,
+        "planet_fa": float((planets > thr).mean()),
+        "recall": float(hit.mean()),
+        "recall_shift_gt_1e-4_pix": float(hit[shift > 1e-4].mean()) if (shift > 1e-4).any() else float("nan"),
+        "recall_at_p_lt_0.01": float((bebs["p_value"] < 0.0125).mean()),
+        "planet_fa_at_p_lt_0.01": float((frame[frame["mechanism"] == "planet"]["p_value"] < 0.0125).mean()),
+    }
 
 
 def main(argv=None) -> int:

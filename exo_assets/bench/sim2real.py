@@ -57,7 +57,7 @@ def transit_likeness(local: np.ndarray) -> np.ndarray:
     base = np.median(outer, axis=1)
     sig = 1.4826 * np.median(np.abs(outer - base[:, None]), axis=1) + 1e-9
     snr = (base - inner.mean(axis=1)) / (sig / np.sqrt(inner.shape[1]))
-    return 1.0 - np.exp(-(np.clip(snr, 0, None) / 7.0) ** 2)
+    return 1.0 - np.exp(-((np.clip(snr, 0, None) / 7.0) ** 2))
 
 
 def load_real_views(paths) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
@@ -65,12 +65,20 @@ def load_real_views(paths) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     from exo_assets.external.tfrecord_reader import read_shards
 
     scalars, views = read_shards(paths)
-    meta = pd.DataFrame({
-        "kepid": scalars["kepid"].astype("int64"), "tce_plnt_num": scalars["tce_plnt_num"].astype("int64"),
-        "label": scalars.get("av_training_set", pd.Series("", index=scalars.index)).fillna("").astype(str),
-        "split": scalars["split"].astype(str),
-    })
-    out = {"global": astronet_normalise(views["global_view"]), "local": astronet_normalise(views["local_view"])}
+    meta = pd.DataFrame(
+        {
+            "kepid": scalars["kepid"].astype("int64"),
+            "tce_plnt_num": scalars["tce_plnt_num"].astype("int64"),
+            "label": scalars.get("av_training_set", pd.Series("", index=scalars.index))
+            .fillna("")
+            .astype(str),
+            "split": scalars["split"].astype(str),
+        }
+    )
+    out = {
+        "global": astronet_normalise(views["global_view"]),
+        "local": astronet_normalise(views["local_view"]),
+    }
     return meta, out
 
 
@@ -86,8 +94,10 @@ def load_simulated(home: str | Path, mission: str = "Kepler") -> dict:
         os.environ["DAGSTER_HOME"] = str(Path(home).resolve())
     instance = dg.DagsterInstance.get()
     with defs.get_asset_value_loader(instance=instance) as loader:
-        return {name: loader.load_asset_value(name, partition_key=mission)
-                for name in ("cnn_tensors", "feature_table", "holdout_split", "cnn_oof")}
+        return {
+            name: loader.load_asset_value(name, partition_key=mission)
+            for name in ("cnn_tensors", "feature_table", "holdout_split", "cnn_oof")
+        }
 
 
 def _sim_views(tensors, signal_ids) -> dict[str, np.ndarray]:
@@ -107,8 +117,14 @@ def fit_refit(sim: dict, epochs: int = 40, seed: int = 0):
     views = _sim_views(sim["cnn_tensors"], table["signal_id"])
     views = {k: astronet_normalise(views[k]) for k in ("global", "local")}
     y = table["label"].to_numpy(str)
-    cfg = CNNConfig(global_channels=("global",), local_channels=("local",), epochs=epochs, seed=seed,
-                    num_threads=1, early_stopping="log_loss")
+    cfg = CNNConfig(
+        global_channels=("global",),
+        local_channels=("local",),
+        epochs=epochs,
+        seed=seed,
+        num_threads=1,
+        early_stopping="log_loss",
+    )
     tr = {k: v[~is_hold] for k, v in views.items()}
     va = {k: v[is_hold] for k, v in views.items()}
     model = CNNClassifier(CLASSES, cfg)
@@ -136,8 +152,13 @@ def stored_model(sim: dict):
 
 def stored_inputs(views: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The five channels of the stored model from the shards' two: odd = even = local, secondary = 0."""
-    return {"global": views["global"], "local": views["local"], "odd": views["local"],
-            "even": views["local"], "secondary": np.zeros_like(views["local"])}
+    return {
+        "global": views["global"],
+        "local": views["local"],
+        "odd": views["local"],
+        "even": views["local"],
+        "secondary": np.zeros_like(views["local"]),
+    }
 
 
 def planet_auc(labels: np.ndarray, p_planet: np.ndarray) -> float:
@@ -156,25 +177,39 @@ def prediction_frame(meta: pd.DataFrame, proba: np.ndarray, local: np.ndarray) -
     """kepid, tce_plnt_num, p_PC, p_AFP, p_NTP (rows of `meta`; proba columns CP, PC, FP)."""
     like = transit_likeness(local)
     p_fp = proba[:, 2]
-    return pd.DataFrame({"kepid": meta["kepid"].to_numpy(), "tce_plnt_num": meta["tce_plnt_num"].to_numpy(),
-                         "p_PC": proba[:, 0] + proba[:, 1], "p_AFP": p_fp * like, "p_NTP": p_fp * (1.0 - like)})
+    return pd.DataFrame(
+        {
+            "kepid": meta["kepid"].to_numpy(),
+            "tce_plnt_num": meta["tce_plnt_num"].to_numpy(),
+            "p_PC": proba[:, 0] + proba[:, 1],
+            "p_AFP": p_fp * like,
+            "p_NTP": p_fp * (1.0 - like),
+        }
+    )
 
 
-def run_sim2real(paths, out_dir: str | Path, home: str | Path | None = None, epochs: int = 40,
-                 seed: int = 0, log=print) -> dict:
+def run_sim2real(
+    paths, out_dir: str | Path, home: str | Path | None = None, epochs: int = 40, seed: int = 0, log=print
+) -> dict:
     """Score the shards, write out_dir/predictions.csv and metrics.json, return the metrics dict."""
     started = time.perf_counter()
     meta, views = load_real_views(paths)
     try:
         sim = load_simulated(home)
     except Exception as err:  # noqa: BLE001 - any loading failure means the partition is not there
-        raise ValueError(f"no materialized Kepler partition in DAGSTER_HOME={home} (run `exo-assets materialize "
-                         f"--mission Kepler` first): {type(err).__name__}: {err}") from err
+        raise ValueError(
+            f"no materialized Kepler partition in DAGSTER_HOME={home} (run `exo-assets materialize "
+            f"--mission Kepler` first): {type(err).__name__}: {err}"
+        ) from err
     refit, info = fit_refit(sim, epochs=epochs, seed=seed)
     p_refit = refit.predict_proba(views)
-    metrics = {"n_real": len(meta), "real_labels": meta["label"].value_counts().to_dict(),
-               "simulated_training": info, "provenance": sim["cnn_oof"].attrs.get("provenance", ""),
-               "auc_refit": planet_auc(meta["label"], p_refit[:, :2].sum(axis=1))}
+    metrics = {
+        "n_real": len(meta),
+        "real_labels": meta["label"].value_counts().to_dict(),
+        "simulated_training": info,
+        "provenance": sim["cnn_oof"].attrs.get("provenance", ""),
+        "auc_refit": planet_auc(meta["label"], p_refit[:, :2].sum(axis=1)),
+    }
     try:
         stored = stored_model(sim)
         p_stored = stored.predict_proba(stored_inputs(views))
@@ -187,9 +222,11 @@ def run_sim2real(paths, out_dir: str | Path, home: str | Path | None = None, epo
     prediction_frame(meta, p_refit, views["local"]).to_csv(out / "predictions.csv", index=False)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float) + "\n")
-    log(f"sim2real: {len(meta)} real TCEs; planet-vs-FP ROC-AUC refit (global+local) "
+    log(
+        f"sim2real: {len(meta)} real TCEs; planet-vs-FP ROC-AUC refit (global+local) "
         f"{metrics['auc_refit']:.3f}; stored cnn_oof {metrics['auc_stored'] if metrics['auc_stored'] is None else round(metrics['auc_stored'], 3)}"
-        f"; simulated training rows {info['n_train']}; wrote {out / 'predictions.csv'}")
+        f"; simulated training rows {info['n_train']}; wrote {out / 'predictions.csv'}"
+    )
     return metrics
 
 

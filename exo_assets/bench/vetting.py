@@ -54,12 +54,20 @@ def _is_eb(t: pd.DataFrame) -> pd.Series:
 
 #: flag -> [(target name, truth predicate on the frame)]
 TARGETS = {
-    "odd_even_depth": [("EBs at twice the period", lambda t: _is_eb(t) & t["variant"].str.startswith("half_period"))],
-    "secondary_eclipse": [("on-target EBs, true period",
-                           lambda t: (t["mechanism"] == "eb") & t["variant"].str.startswith("true_period"))],
+    "odd_even_depth": [
+        ("EBs at twice the period", lambda t: _is_eb(t) & t["variant"].str.startswith("half_period"))
+    ],
+    "secondary_eclipse": [
+        (
+            "on-target EBs, true period",
+            lambda t: (t["mechanism"] == "eb") & t["variant"].str.startswith("true_period"),
+        )
+    ],
     "v_shaped": [("grazing EBs", lambda t: _is_eb(t) & t["variant"].str.endswith("v_shape"))],
-    "other_dip": [("eccentric EBs", lambda t: (t["mechanism"] == "eb") & (t["ecc"] > 0)),
-                  ("background EBs", lambda t: t["mechanism"] == "background_eb")],
+    "other_dip": [
+        ("eccentric EBs", lambda t: (t["mechanism"] == "eb") & (t["ecc"] > 0)),
+        ("background EBs", lambda t: t["mechanism"] == "background_eb"),
+    ],
     "duration_mismatch": [("background EBs", lambda t: t["mechanism"] == "background_eb")],
     "density_mismatch": [("background EBs", lambda t: t["mechanism"] == "background_eb")],
 }
@@ -72,7 +80,10 @@ NOISE_FLOORS = {"odd_even_sigma": 2.576, "secondary_sigma": 2.326, "max_other_si
 
 # --- injections ----------------------------------------------------------------------------------
 
-def sample_stars(catalog: pd.DataFrame, n_stars: int, seed: int, planet_share: float = 0.5) -> list[pd.DataFrame]:
+
+def sample_stars(
+    catalog: pd.DataFrame, n_stars: int, seed: int, planet_share: float = 0.5
+) -> list[pd.DataFrame]:
     """`n_stars` catalog stars (all their rows): `planet_share` of them with a planet (CP/PC) row, the rest
     with only FP rows."""
     rng = np.random.default_rng(seed)
@@ -108,13 +119,20 @@ def _run_star(job) -> list[dict]:
         if res.status != "ok" or res.signal_id not in truth:
             continue
         t = truth[res.signal_id]
-        out.append({"signal_id": res.signal_id, "star_id": host["star_id"],
-                    **{k: t.get(k) for k in TRUTH_KEYS}, **res.features})
+        out.append(
+            {
+                "signal_id": res.signal_id,
+                "star_id": host["star_id"],
+                **{k: t.get(k) for k in TRUTH_KEYS},
+                **res.features,
+            }
+        )
     return out
 
 
-def run_injections(mission: str, n_stars: int, seed: int, cache_dir: Path, workers: int = 2,
-                   planet_share: float = 0.5) -> pd.DataFrame:
+def run_injections(
+    mission: str, n_stars: int, seed: int, cache_dir: Path, workers: int = 2, planet_share: float = 0.5
+) -> pd.DataFrame:
     """Truth + features of every measured signal of `n_stars` simulated stars of `mission`."""
     from exo_assets.parallel import parallel_map
     from exo_assets.science.catalogs import load_catalog, load_generation_hints
@@ -122,9 +140,15 @@ def run_injections(mission: str, n_stars: int, seed: int, cache_dir: Path, worke
     catalog = load_catalog(mission)
     hints = load_generation_hints(mission)
     hints = hints if len(hints) else None
-    jobs = [(rows, hints, str(cache_dir), mission, seed) for rows in sample_stars(catalog, n_stars, seed, planet_share)]
-    records = [r for recs in parallel_map(_run_star, jobs, max_workers=workers, on_error=lambda item, err: [])
-               for r in (recs or [])]
+    jobs = [
+        (rows, hints, str(cache_dir), mission, seed)
+        for rows in sample_stars(catalog, n_stars, seed, planet_share)
+    ]
+    records = [
+        r
+        for recs in parallel_map(_run_star, jobs, max_workers=workers, on_error=lambda item, err: [])
+        for r in (recs or [])
+    ]
     frame = pd.DataFrame(records)
     if len(frame):
         frame["variant"] = frame["variant"].fillna("").astype(str)
@@ -134,6 +158,7 @@ def run_injections(mission: str, n_stars: int, seed: int, cache_dir: Path, worke
 
 
 # --- thresholds and rates ------------------------------------------------------------------------
+
 
 def upper_threshold(values: np.ndarray, max_rate: float, n_total: int | None = None) -> float:
     """Smallest threshold t such that `value > t` holds for at most floor(max_rate x n) of the values
@@ -170,8 +195,9 @@ def fa_upper(fires: int, n: int, level: float = 0.95) -> float:
     return float("nan") if n == 0 else (1.0 if fires >= n else float(beta.ppf(level, fires + 1, n - fires)))
 
 
-def flag_rates(frame: pd.DataFrame, config, mission: str, max_rate: float, min_snr: float,
-               evaluate_only: bool = False) -> pd.DataFrame:
+def flag_rates(
+    frame: pd.DataFrame, config, mission: str, max_rate: float, min_snr: float, evaluate_only: bool = False
+) -> pd.DataFrame:
     """Per rule: threshold chosen on the planets (or the config's, `evaluate_only`), false alarm on planets
     with its 95% upper bound, recall on each target."""
     from exo_assets.models.vetting import VettingRule
@@ -196,22 +222,45 @@ def flag_rates(frame: pd.DataFrame, config, mission: str, max_rate: float, min_s
         for name, pred in TARGETS.get(rule.flag, [("any FP", lambda t: t["mechanism"] != "planet")]):
             target = frame[pred(frame) & measurable]
             hit = fitted.triggered(target[rule.feature].to_numpy(float))
-            rows.append({"mission": mission, "flag": rule.flag, "feature": rule.feature, "op": rule.op,
-                         "threshold": chosen, "planets": len(planets), "false_alarm": fa, "fa_95_upper": fa_hi,
-                         "target": name,
-                         "n_target": len(target), "recall": float(hit.mean()) if len(target) else float("nan")})
+            rows.append(
+                {
+                    "mission": mission,
+                    "flag": rule.flag,
+                    "feature": rule.feature,
+                    "op": rule.op,
+                    "threshold": chosen,
+                    "planets": len(planets),
+                    "false_alarm": fa,
+                    "fa_95_upper": fa_hi,
+                    "target": name,
+                    "n_target": len(target),
+                    "recall": float(hit.mean()) if len(target) else float("nan"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def markdown(table: pd.DataFrame) -> str:
     """The per-mission table as Markdown (thresholds rounded)."""
     t = table.copy()
-    t["threshold"] = [f"[{v[0]:.3g}, {v[1]:.3g}]" if isinstance(v, (list, tuple)) else f"{v:.3g}" for v in t["threshold"]]
+    t["threshold"] = [
+        f"[{v[0]:.3g}, {v[1]:.3g}]" if isinstance(v, (list, tuple)) else f"{v:.3g}" for v in t["threshold"]
+    ]
     t["false_alarm"] = (100 * t["false_alarm"]).map("{:.1f}%".format)
     t["fa_95_upper"] = (100 * t["fa_95_upper"]).map("{:.1f}%".format)
     t["recall"] = (100 * t["recall"]).map(lambda v: "n/a" if not np.isfinite(v) else f"{v:.0f}%")
-    cols = ["flag", "feature", "op", "threshold", "planets", "false_alarm", "fa_95_upper", "target", "n_target",
-            "recall"]
+    cols = [
+        "flag",
+        "feature",
+        "op",
+        "threshold",
+        "planets",
+        "false_alarm",
+        "fa_95_upper",
+        "target",
+        "n_target",
+        "recall",
+    ]
     return t[cols].to_markdown(index=False)
 
 
@@ -229,11 +278,14 @@ def write_config(path: Path, base, tables: dict[str, pd.DataFrame], record: dict
                 continue
             thr = sub["threshold"].iloc[0]
             per[mission] = [float(v) for v in thr] if isinstance(thr, (list, tuple)) else float(thr)
-            rates[mission] = {"false_alarm_planets": round(float(sub["false_alarm"].iloc[0]), 4),
-                              "false_alarm_95_upper": round(float(sub["fa_95_upper"].iloc[0]), 4),
-                              "planets": int(sub["planets"].iloc[0]),
-                              "recall": {r.target: round(float(r.recall), 3) for r in sub.itertuples()
-                                         if np.isfinite(r.recall)}}
+            rates[mission] = {
+                "false_alarm_planets": round(float(sub["false_alarm"].iloc[0]), 4),
+                "false_alarm_95_upper": round(float(sub["fa_95_upper"].iloc[0]), 4),
+                "planets": int(sub["planets"].iloc[0]),
+                "recall": {
+                    r.target: round(float(r.recall), 3) for r in sub.itertuples() if np.isfinite(r.recall)
+                },
+            }
         if per:
             rule["threshold_by_mission"] = per
             rule["injection"] = rates
@@ -269,15 +321,29 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--max-false-alarm", type=float, default=0.01)
     ap.add_argument("--min-snr", type=float, default=10.0, help="targets: truth expected SNR at least this")
-    ap.add_argument("--cache-dir", type=Path, default=None, help="simulated FITS (default: a temporary folder)")
+    ap.add_argument(
+        "--cache-dir", type=Path, default=None, help="simulated FITS (default: a temporary folder)"
+    )
     ap.add_argument("--config", type=Path, default=None, help="vetting YAML whose rules are thresholded")
     ap.add_argument("--write-config", type=Path, default=None)
-    ap.add_argument("--save-table", type=Path, default=None, help="CSV of truth + features of every injection")
-    ap.add_argument("--add-table", type=Path, action="append", default=[],
-                    help="earlier --save-table CSVs (other seeds) pooled with this run's injections")
-    ap.add_argument("--evaluate-only", action="store_true",
-                    help="keep the config's per-mission thresholds and measure them (held-out injections)")
-    ap.add_argument("--planet-share", type=float, default=0.5, help="share of simulated stars hosting a planet")
+    ap.add_argument(
+        "--save-table", type=Path, default=None, help="CSV of truth + features of every injection"
+    )
+    ap.add_argument(
+        "--add-table",
+        type=Path,
+        action="append",
+        default=[],
+        help="earlier --save-table CSVs (other seeds) pooled with this run's injections",
+    )
+    ap.add_argument(
+        "--evaluate-only",
+        action="store_true",
+        help="keep the config's per-mission thresholds and measure them (held-out injections)",
+    )
+    ap.add_argument(
+        "--planet-share", type=float, default=0.5, help="share of simulated stars hosting a planet"
+    )
     args = ap.parse_args(argv)
     base = load_vetting_config(args.config)
     missions = args.mission or list(MISSIONS)
@@ -296,19 +362,32 @@ def main(argv=None) -> int:
                     frame = pd.concat([frame, old], ignore_index=True)
             pooled[mission] = int(len(frame))
             counts = frame["mechanism"].value_counts().to_dict() if len(frame) else {}
-            tables[mission] = flag_rates(frame, base.for_mission(mission), mission, args.max_false_alarm, args.min_snr,
-                                         args.evaluate_only)
-            print(f"\n## {mission}: {len(frame)} simulated signals ({args.stars} stars, seed {args.seed}"
-                  f"{' + ' + str(len(args.add_table)) + ' earlier table(s)' if args.add_table else ''}) "
-                  f"({counts}; {time.perf_counter() - started:.0f} s)\n")
+            tables[mission] = flag_rates(
+                frame,
+                base.for_mission(mission),
+                mission,
+                args.max_false_alarm,
+                args.min_snr,
+                args.evaluate_only,
+            )
+            print(
+                f"\n## {mission}: {len(frame)} simulated signals ({args.stars} stars, seed {args.seed}"
+                f"{' + ' + str(len(args.add_table)) + ' earlier table(s)' if args.add_table else ''}) "
+                f"({counts}; {time.perf_counter() - started:.0f} s)\n"
+            )
             print(markdown(tables[mission]))
     if args.save_table:
         pd.concat(frames).to_csv(args.save_table, index=False)
     if args.write_config:
-        record = {"method": f"thresholds: fire on <= {args.max_false_alarm:g} of simulated planets (bench vetting)",
-                  "simulator_version": str(SIMULATOR_VERSION), "seed": args.seed, "stars_per_mission": args.stars,
-                  "min_snr_targets": args.min_snr,
-                  "pooled_tables": [str(p) for p in args.add_table], "signals": pooled}
+        record = {
+            "method": f"thresholds: fire on <= {args.max_false_alarm:g} of simulated planets (bench vetting)",
+            "simulator_version": str(SIMULATOR_VERSION),
+            "seed": args.seed,
+            "stars_per_mission": args.stars,
+            "min_snr_targets": args.min_snr,
+            "pooled_tables": [str(p) for p in args.add_table],
+            "signals": pooled,
+        }
         write_config(args.write_config, base, tables, record)
         print(f"\nwrote {args.write_config}")
     return 0

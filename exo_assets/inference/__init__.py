@@ -31,7 +31,22 @@ from exo_assets.inference.request import (
 from exo_assets.inference.validation import ValidatedInput, validate_curve
 
 __all__ = [
-    "DecisionConfig", "FitError", "FitTimeout", "InferenceError", "InputError", "MissionModel", "ModelError",
-    "ModelSet", "PredictOptions", "PredictionRequest", "TargetInfo", "ValidatedInput", "curve_of", "predict_curve",
-    "read_csv_curve", "read_curve_bytes", "read_fits_curve", "validate_curve",
+    "DecisionConfig",
+    "FitError",
+    "FitTimeout",
+    "InferenceError",
+    "InputError",
+    "MissionModel",
+    "ModelError",
+    "ModelSet",
+    "PredictOptions",
+    "PredictionRequest",
+    "TargetInfo",
+    "ValidatedInput",
+    "curve_of",
+    "predict_curve",
+    "read_csv_curve",
+    "read_curve_bytes",
+    "read_fits_curve",
+    "validate_curve",
 ]

@@ -111,7 +111,9 @@ class Classification:
     final: np.ndarray
 
 
-def _duration(checked: ValidatedInput, lc: LightCurveData, match: KnownSignal | None) -> tuple[float, str, list]:
+def _duration(
+    checked: ValidatedInput, lc: LightCurveData, match: KnownSignal | None
+) -> tuple[float, str, list]:
     """T14 (days) and its source: "given"; "catalog" (the matched signal's); else "bls" (BLS at the given
     period; reported as "measured" in `inputs`)."""
     if checked.duration is not None:
@@ -126,19 +128,42 @@ def _duration(checked: ValidatedInput, lc: LightCurveData, match: KnownSignal | 
     return float(dur), "bls", [f"duration not given: {dur:.4f} d estimated by BLS at the given period"]
 
 
-def _clean(checked: ValidatedInput, request: PredictionRequest, star_id: str, match: KnownSignal | None,
-           others: list[dict]) -> tuple:
+def _clean(
+    checked: ValidatedInput,
+    request: PredictionRequest,
+    star_id: str,
+    match: KnownSignal | None,
+    others: list[dict],
+) -> tuple:
     """Clean the curve around the signal with the other signals masked: (curve, ephemeris table, duration,
     duration source, warnings)."""
     lc = replace(checked.curve, star_id=star_id)
     try:
         dur, duration_source, warnings = _duration(checked, lc, match)
         check_deadline(request.deadline, "cleaning")
-        eph = pd.DataFrame([{"signal_id": "signal", "star_id": star_id, "period_days": checked.period,
-                             "epoch": checked.t0, "duration_days": dur, "epoch_source": "catalog"}]
-                           + [{"signal_id": f"other_{i}", "star_id": star_id, "period_days": o["period"],
-                               "epoch": o["t0"], "duration_days": o["duration"], "epoch_source": "catalog"}
-                              for i, o in enumerate(others)])
+        eph = pd.DataFrame(
+            [
+                {
+                    "signal_id": "signal",
+                    "star_id": star_id,
+                    "period_days": checked.period,
+                    "epoch": checked.t0,
+                    "duration_days": dur,
+                    "epoch_source": "catalog",
+                }
+            ]
+            + [
+                {
+                    "signal_id": f"other_{i}",
+                    "star_id": star_id,
+                    "period_days": o["period"],
+                    "epoch": o["t0"],
+                    "duration_days": o["duration"],
+                    "epoch_source": "catalog",
+                }
+                for i, o in enumerate(others)
+            ]
+        )
         curve, eph = clean_with_ephemerides(lc, eph)
     except LightCurveError as err:
         raise InputError(f"the curve cannot be cleaned: {err}") from None
@@ -147,9 +172,15 @@ def _clean(checked: ValidatedInput, request: PredictionRequest, star_id: str, ma
     return curve, eph, dur, duration_source, warnings
 
 
-def measure_signal(checked: ValidatedInput, request: PredictionRequest, model: MissionModel, star_id: str,
-                   match: KnownSignal | None = None, others: list[dict] | None = None,
-                   stellar: dict | None = None) -> Measurement:
+def measure_signal(
+    checked: ValidatedInput,
+    request: PredictionRequest,
+    model: MissionModel,
+    star_id: str,
+    match: KnownSignal | None = None,
+    others: list[dict] | None = None,
+    stellar: dict | None = None,
+) -> Measurement:
     """Clean the curve and measure the signal as training does (views + diagnostics); the result may have
     status "failed" (see `measurability.assess_transit`)."""
     others = list(others or [])
@@ -158,35 +189,71 @@ def measure_signal(checked: ValidatedInput, request: PredictionRequest, model: M
     row_eph = eph.iloc[0]
     t0_views = float(row_eph["epoch"])
     if row_eph["epoch_source"] == "bls_refined":
-        warnings.append(f"t0 lies far from the data and misses the transit; BLS epoch {t0_views:.5f} used "
-                        "(as for stale catalog epochs in training)")
-    others_used = [tuple(map(float, r)) for r in eph.iloc[1:][["period_days", "epoch", "duration_days"]].to_numpy()]
+        warnings.append(
+            f"t0 lies far from the data and misses the transit; BLS epoch {t0_views:.5f} used "
+            "(as for stale catalog epochs in training)"
+        )
+    others_used = [
+        tuple(map(float, r)) for r in eph.iloc[1:][["period_days", "epoch", "duration_days"]].to_numpy()
+    ]
     details: dict = {}
     st = stellar or {}
     star = StellarParams(st.get("teff_k", np.nan), st.get("logg_cgs", np.nan), st.get("radius_rsun", np.nan))
     # Training measures the curves as the cleaned_curves asset stores them: flux rounded to float32.
     flux32 = curve.flux.astype(CLEANED_FLUX_DTYPE).astype(np.float64)
     err32 = curve.flux_err.astype(CLEANED_FLUX_DTYPE).astype(np.float64)
-    result = signal_features(curve.time, flux32, err32, checked.period, t0_views, dur, star, "signal",
-                             others_used, checked.curve.mission, model.view_config, details=details)
+    result = signal_features(
+        curve.time,
+        flux32,
+        err32,
+        checked.period,
+        t0_views,
+        dur,
+        star,
+        "signal",
+        others_used,
+        checked.curve.mission,
+        model.view_config,
+        details=details,
+    )
     check_deadline(request.deadline, "diagnostics")
     return Measurement(curve, eph.iloc[:1], result, details, dur, duration_source, t0_views, warnings)
 
 
-def classify(model: MissionModel, measured: Measurement, checked: ValidatedInput,
-             request: PredictionRequest, star_id: str, inputs: dict | None = None) -> Classification:
+def classify(
+    model: MissionModel,
+    measured: Measurement,
+    checked: ValidatedInput,
+    request: PredictionRequest,
+    star_id: str,
+    inputs: dict | None = None,
+) -> Classification:
     """Booster, CNN, blend and vetting on the measured signal's feature row (`inputs`: the resolved stellar
     values and catalog depth; default the request's own)."""
     target = request.target
     vals = inputs if inputs is not None else {k: getattr(target, k) for k in TARGET_FIELDS}
-    catalog = pd.DataFrame([{"signal_id": "signal", "star_id": star_id, "mission": checked.curve.mission,
-                             "label": "", "period_days": checked.period, "duration_days": measured.duration,
-                             **{k: vals.get(k, np.nan) for k in TARGET_FIELDS}}])
+    catalog = pd.DataFrame(
+        [
+            {
+                "signal_id": "signal",
+                "star_id": star_id,
+                "mission": checked.curve.mission,
+                "label": "",
+                "period_days": checked.period,
+                "duration_days": measured.duration,
+                **{k: vals.get(k, np.nan) for k in TARGET_FIELDS},
+            }
+        ]
+    )
     row = feature_rows([measured.result], catalog, measured.ephemeris, model.provenance)
     p_booster = model.booster.predict_proba(row)
     p_cnn = None
     if model.cnn is not None:
-        views = {name: view[None, :] for name, view in measured.result.views.as_dict().items() if name in VIEW_NAMES}
+        views = {
+            name: view[None, :]
+            for name, view in measured.result.views.as_dict().items()
+            if name in VIEW_NAMES
+        }
         p_cnn = model.cnn.predict_proba(views)
     gate = row[model.blend.gate_feature].to_numpy(np.float64) if model.blend.gate_feature else None
     p_blend = apply_blend(model.blend, p_booster, p_cnn, gate)
@@ -200,10 +267,12 @@ def resolve_inputs(checked: ValidatedInput, request: PredictionRequest) -> Resol
     the stellar inputs with their sources (see `inference.star`)."""
     mission = checked.curve.mission
     ctx = star_context(request.curve.star_id, mission)
-    match = next((s for s in ctx.signals if request.signal_id and s.signal_id == request.signal_id), None) \
-        or match_signal(ctx.signals, checked.period)
-    others = other_signals(ctx, checked.period, request.other_signals,
-                           exclude_id=match.signal_id if match is not None else None)
+    match = next(
+        (s for s in ctx.signals if request.signal_id and s.signal_id == request.signal_id), None
+    ) or match_signal(ctx.signals, checked.period)
+    others = other_signals(
+        ctx, checked.period, request.other_signals, exclude_id=match.signal_id if match is not None else None
+    )
     given = {k: getattr(request.target, k) for k in TARGET_FIELDS}
     values, sources = resolve_stellar(given, request.curve.header, ctx)
     depth, depth_source = given["depth_ppm"], "given"
@@ -215,17 +284,27 @@ def resolve_inputs(checked: ValidatedInput, request: PredictionRequest) -> Resol
     return Resolved(ctx, match, others, values, sources)
 
 
-def inputs_block(checked: ValidatedInput, request: PredictionRequest, resolved: Resolved,
-                 measured: Measurement | None) -> dict:
+def inputs_block(
+    checked: ValidatedInput, request: PredictionRequest, resolved: Resolved, measured: Measurement | None
+) -> dict:
     """Per input: value and source (given / header / catalog / measured / missing), plus what was masked."""
     eph = request.ephemeris_source
-    out = {"period_days": {"value": checked.period, "source": eph},
-           "t0": {"value": checked.t0, "source": eph if measured is None or measured.ephemeris["epoch_source"].iloc[0]
-                  != "bls_refined" else "measured"}}
+    out = {
+        "period_days": {"value": checked.period, "source": eph},
+        "t0": {
+            "value": checked.t0,
+            "source": eph
+            if measured is None or measured.ephemeris["epoch_source"].iloc[0] != "bls_refined"
+            else "measured",
+        },
+    }
     if measured is not None:
-        out["duration_days"] = {"value": measured.duration,
-                                "source": {"given": eph, "bls": "measured"}.get(measured.duration_source,
-                                                                               measured.duration_source)}
+        out["duration_days"] = {
+            "value": measured.duration,
+            "source": {"given": eph, "bls": "measured"}.get(
+                measured.duration_source, measured.duration_source
+            ),
+        }
     for k in TARGET_FIELDS:
         out[k] = {"value": finite_or_none(resolved.values[k]), "source": resolved.sources[k]}
     out["depth_ppm"]["note"] = "catalog depth: reported, not a model input (the measured depth is)"
@@ -246,10 +325,14 @@ def predict_curve(model_set: ModelSet, request: PredictionRequest) -> dict:
     """
     started = _time.perf_counter()
     checked = validate_curve(request.curve, request.period, request.t0, request.duration)
-    model = model_set.get(checked.curve.mission)  # after validation: bad input is BAD_INPUT even without a model
+    model = model_set.get(
+        checked.curve.mission
+    )  # after validation: bad input is BAD_INPUT even without a model
     star_id = str(request.curve.star_id or "uploaded curve")
     resolved = resolve_inputs(checked, request)
-    measured = measure_signal(checked, request, model, star_id, resolved.match, resolved.others, resolved.values)
+    measured = measure_signal(
+        checked, request, model, star_id, resolved.match, resolved.others, resolved.values
+    )
     res = measured.result
     verdict = assess_transit(res.status, res.reason, res.features, res.nan_reasons)
     inputs = inputs_block(checked, request, resolved, measured)
@@ -265,8 +348,10 @@ def predict_curve(model_set: ModelSet, request: PredictionRequest) -> dict:
         response = build_response(model, checked, measured, classified, request, star_id)
         flags += response["vetting"]["flags"]
         if "single_transit" in flags:
-            response["warnings"].append("single transit: classified from one event; odd/even, per-transit "
-                                        "scatter and BLS period tests not measurable")
+            response["warnings"].append(
+                "single transit: classified from one event; odd/even, per-transit "
+                "scatter and BLS period tests not measurable"
+            )
         if request.options.return_plots or request.options.return_plot_data:
             check_deadline(request.deadline, "plots")
             add_plots(response, model, checked, measured, request)
@@ -275,8 +360,9 @@ def predict_curve(model_set: ModelSet, request: PredictionRequest) -> dict:
     response["input"]["other_signals_masked"] = masked
     response["input"]["catalog_star_id"] = resolved.context.star_id if resolved.context.found else None
     if masked:
-        response["warnings"].append("other known signals of the star masked: "
-                                    + ", ".join(o["signal_id"] for o in masked))
+        response["warnings"].append(
+            "other known signals of the star masked: " + ", ".join(o["signal_id"] for o in masked)
+        )
     if checked.curve.mission == "TESS":  # the model trained on real TESS labels, in its own block
         from exo_assets.inference.real_label import BLOCK_KEY, block_for_prediction
 

@@ -42,8 +42,10 @@ def check_mission(requested: str | None, header_mission: str | None) -> str:
     """The mission to use: the request's, or the file's; MissionMismatch when both are given and differ."""
     req, hdr = (requested or "").strip(), (header_mission or "").strip()
     if req and hdr and req != hdr:
-        raise MissionMismatch(f"the file's header says mission {hdr!r} but the request says {req!r}: send the "
-                              f"matching mission (or none: the header's is used)")
+        raise MissionMismatch(
+            f"the file's header says mission {hdr!r} but the request says {req!r}: send the "
+            f"matching mission (or none: the header's is used)"
+        )
     return req or hdr
 
 

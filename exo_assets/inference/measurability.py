@@ -19,8 +19,15 @@ from dataclasses import dataclass
 
 #: Diagnostics that need two or more transit events.
 MULTI_EVENT_COLUMNS: tuple[str, ...] = (
-    "odd_depth_ppm", "even_depth_ppm", "odd_even_sigma", "transit_depth_chi2_dof", "single_event_fraction",
-    "bls_power", "bls_sde", "bls_period_ratio", "bls_t0_offset_days",
+    "odd_depth_ppm",
+    "even_depth_ppm",
+    "odd_even_sigma",
+    "transit_depth_chi2_dof",
+    "single_event_fraction",
+    "bls_power",
+    "bls_sde",
+    "bls_period_ratio",
+    "bls_t0_offset_days",
 )
 SINGLE_TRANSIT_REASON = "not measurable: single transit (needs two or more events)"
 
@@ -57,14 +64,17 @@ def assess_transit(status: str, reason: str, features: dict, nan_reasons: dict) 
     n_tr = _num(features.get("n_transits"))
     n = int(n_tr) if math.isfinite(n_tr) else 0
     if n < 1:
-        return Assessment(False, "no transit measured: no covered event has a cadence within the transit window", n)
+        return Assessment(
+            False, "no transit measured: no covered event has a cadence within the transit window", n
+        )
     if not math.isfinite(_num(features.get("depth_ppm"))):
         why = nan_reasons.get("depth_ppm") or "no finite transit depth"
         return Assessment(False, f"no transit measured: {why}", n)
     fit = str(features.get("ma_fit_status", ""))
     if fit != "ok":
-        return Assessment(False, f"no transit measured: the Mandel-Agol fit failed ({fit.removeprefix('failed: ')})",
-                          n)
+        return Assessment(
+            False, f"no transit measured: the Mandel-Agol fit failed ({fit.removeprefix('failed: ')})", n
+        )
     return Assessment(True, "", n, n == 1)
 
 

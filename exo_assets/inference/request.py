@@ -122,8 +122,16 @@ class PredictionRequest:
     signal_id: str = ""
 
 
-def curve_of(time, flux, flux_err=None, quality=None, segment=None, star_id: str = "",
-             mission: str = "") -> LightCurveData:
+def curve_of(
+    time, flux, flux_err=None, quality=None, segment=None, star_id: str = "", mission: str = ""
+) -> LightCurveData:
     """A `LightCurveData` of arrays as received (lists or arrays, unchecked; None where not given)."""
-    return LightCurveData(star_id=star_id, mission=mission, time=time, flux=flux, flux_err=flux_err,
-                          quality=quality, segment=segment)
+    return LightCurveData(
+        star_id=star_id,
+        mission=mission,
+        time=time,
+        flux=flux,
+        flux_err=flux_err,
+        quality=quality,
+        segment=segment,
+    )

@@ -57,7 +57,11 @@ def decide(probs: dict[str, float], decision: DecisionConfig) -> dict:
     elif p_cp >= decision.cp_thresh:
         label, rule, score = "candidate", f"{decision.cp_thresh:.2f} <= p(CP) < {decision.cp_high:.2f}", p_cp
     elif top == "FP":
-        label, rule, score = "false_positive", f"p(CP) < {decision.cp_thresh:.2f} and FP most probable", float(p.max())
+        label, rule, score = (
+            "false_positive",
+            f"p(CP) < {decision.cp_thresh:.2f} and FP most probable",
+            float(p.max()),
+        )
     else:
         label, rule = "needs_follow_up", f"p(CP) < {decision.cp_thresh:.2f} and {top} most probable"
         score = float(p.max())
@@ -65,9 +69,18 @@ def decide(probs: dict[str, float], decision: DecisionConfig) -> dict:
     entropy = float(-np.sum(p * np.log(pc)))
     norm = entropy / math.log(len(p)) if len(p) > 1 else 0.0
     margin = float(p[order[0]] - p[order[1]]) if len(p) > 1 else 1.0
-    return {"label": label, "rule": rule, "reason": "", "score": score,
-            "confidence": {"entropy": entropy, "entropy_normalized": norm, "margin": margin,
-                           "confidence_index": 1.0 - norm}}
+    return {
+        "label": label,
+        "rule": rule,
+        "reason": "",
+        "score": score,
+        "confidence": {
+            "entropy": entropy,
+            "entropy_normalized": norm,
+            "margin": margin,
+            "confidence_index": 1.0 - norm,
+        },
+    }
 
 
 def top_shap(booster: BoosterModel, row: pd.DataFrame, class_index: int, top_k: int) -> dict:
@@ -77,14 +90,16 @@ def top_shap(booster: BoosterModel, row: pd.DataFrame, class_index: int, top_k: 
 
     shap = booster_shap(booster, row, max_rows=1)
     values = shap.values[0, class_index]
-    order = np.argsort(-np.abs(values))[:max(0, int(top_k))]
+    order = np.argsort(-np.abs(values))[: max(0, int(top_k))]
     return {
         "method": SHAP_METHOD,
         "class": booster.classes[class_index],
         "units": "booster raw margin (log-odds) of that class, before temperature scaling",
         "base_value": float(shap.bias[class_index]),
-        "top_shap": [{"feature": shap.features[i], "shap": float(values[i]), "value": finite_or_none(shap.data[0, i])}
-                     for i in order],
+        "top_shap": [
+            {"feature": shap.features[i], "shap": float(values[i]), "value": finite_or_none(shap.data[0, i])}
+            for i in order
+        ],
     }
 
 
@@ -97,33 +112,63 @@ def physics_fit(features: dict, details: dict) -> dict:
     t14 = f.get("ma_t14_days")
     return {
         "model": "MandelAgol2002",
-        "params": {"Rp_Rs": k, "b": f.get("ma_b"), "a_Rs": f.get("ma_a_rs"), "u1": f.get("ma_u1"),
-                   "u2": f.get("ma_u2")},
-        "derived": {"rho_star_phot": f.get("rho_star_fit_cgs"), "rho_star_catalog": f.get("rho_star_catalog_cgs"),
-                    "density_ratio": f.get("density_ratio"),
-                    "delta": f["depth_ppm"] * 1e-6 if f.get("depth_ppm") is not None else None,
-                    "delta_geometric": k * k if k is not None else None,
-                    "T14": t14, "T14_hours": t14 * 24.0 if t14 is not None else None},
-        "goodness": {"bic": bic_t, "bic_flat": bic_f,
-                     "delta_bic_vs_notransit": (bic_t - bic_f) if bic_t is not None and bic_f is not None else None,
-                     "snr": f.get("transit_snr"), "mes": f.get("mes")},
+        "params": {
+            "Rp_Rs": k,
+            "b": f.get("ma_b"),
+            "a_Rs": f.get("ma_a_rs"),
+            "u1": f.get("ma_u1"),
+            "u2": f.get("ma_u2"),
+        },
+        "derived": {
+            "rho_star_phot": f.get("rho_star_fit_cgs"),
+            "rho_star_catalog": f.get("rho_star_catalog_cgs"),
+            "density_ratio": f.get("density_ratio"),
+            "delta": f["depth_ppm"] * 1e-6 if f.get("depth_ppm") is not None else None,
+            "delta_geometric": k * k if k is not None else None,
+            "T14": t14,
+            "T14_hours": t14 * 24.0 if t14 is not None else None,
+        },
+        "goodness": {
+            "bic": bic_t,
+            "bic_flat": bic_f,
+            "delta_bic_vs_notransit": (bic_t - bic_f) if bic_t is not None and bic_f is not None else None,
+            "snr": f.get("transit_snr"),
+            "mes": f.get("mes"),
+        },
         "odd_even": f.get("odd_even_sigma"),
         "odd_even_depths_ppm": {"odd": f.get("odd_depth_ppm"), "even": f.get("even_depth_ppm")},
-        "secondary": {"snr": f.get("secondary_sigma"), "phase": 0.5, "depth_ppm": f.get("secondary_depth_ppm"),
-                      "strongest_other": {"snr": f.get("max_other_sigma"), "phase": f.get("max_other_phase")}},
+        "secondary": {
+            "snr": f.get("secondary_sigma"),
+            "phase": 0.5,
+            "depth_ppm": f.get("secondary_depth_ppm"),
+            "strongest_other": {"snr": f.get("max_other_sigma"), "phase": f.get("max_other_phase")},
+        },
         "v_shape": f.get("v_shape"),
         "status": "estimated" if status == "ok" else "failed",
         "reason": "" if status == "ok" else status.removeprefix("failed: "),
-        "units": {"T14": "days", "rho_star_phot": "g cm^-3", "rho_star_catalog": "g cm^-3",
-                  "delta": "fraction of the stellar flux (measured core depth)",
-                  "delta_geometric": "(Rp/Rs)^2", "bic": "on the binned folded curve",
-                  "delta_bic_vs_notransit": "BIC(transit) - BIC(flat): negative favours a transit",
-                  "odd_even": "sigma", "secondary.snr": "sigma"},
+        "units": {
+            "T14": "days",
+            "rho_star_phot": "g cm^-3",
+            "rho_star_catalog": "g cm^-3",
+            "delta": "fraction of the stellar flux (measured core depth)",
+            "delta_geometric": "(Rp/Rs)^2",
+            "bic": "on the binned folded curve",
+            "delta_bic_vs_notransit": "BIC(transit) - BIC(flat): negative favours a transit",
+            "odd_even": "sigma",
+            "secondary.snr": "sigma",
+        },
     }
 
 
-def plot_data(model: MissionModel, result, details: dict, period: float, duration: float, t0_views: float,
-               cadence: float) -> dict:
+def plot_data(
+    model: MissionModel,
+    result,
+    details: dict,
+    period: float,
+    duration: float,
+    t0_views: float,
+    cadence: float,
+) -> dict:
     """Arrays for a front end: global fold with the model, the fitted local fold, residuals, the CNN's
     local views and the model's reliability diagram."""
     views = result.views
@@ -137,24 +182,49 @@ def plot_data(model: MissionModel, result, details: dict, period: float, duratio
     u = (feats.get("ma_u1", 0.4), feats.get("ma_u2", 0.25))
     y_model_global = None
     if ok_fit:
-        y_model_global = mandel_agol_flux(gx, period, feats["ma_rp_rs"], feats["ma_b"], feats["ma_a_rs"], u,
-                                          tc=shift, exposure_days=cadence)
+        y_model_global = mandel_agol_flux(
+            gx, period, feats["ma_rp_rs"], feats["ma_b"], feats["ma_a_rs"], u, tc=shift, exposure_days=cadence
+        )
     half = vc.local_half_width(period, duration)
-    lx = bin_centres(-half, half, vc.local_bins, min(vc.local_bin_width_factor * duration, 2 * half)) / duration
+    lx = (
+        bin_centres(-half, half, vc.local_bins, min(vc.local_bin_width_factor * duration, 2 * half))
+        / duration
+    )
     out = {
-        "phase": {"x": gx / period, "y": 1.0 + views.global_.astype(np.float64) * scale, "y_model": y_model_global,
-                  "x_units": "orbital phase (0 = transit at t0)", "y_units": "relative flux"},
-        "local": {"x": details.get("fit_x"), "y": details.get("fit_y"), "y_err": details.get("fit_sig"),
-                  "y_model": details.get("ma_model_y") if ok_fit else None,
-                  "x_units": "days from the fitted mid-transit", "y_units": "relative flux"},
-        "residuals": {"x": details.get("fit_x"),
-                      "r": ((np.asarray(details["fit_y"]) - np.asarray(details["ma_model_y"])) * 1e6
-                            if ok_fit and details.get("fit_x") is not None else None),
-                      "x_units": "days from the fitted mid-transit", "r_units": "ppm"},
-        "local_view": {"x": lx,
-                       "y": views.local, "odd": views.odd, "even": views.even, "secondary": views.secondary,
-                       "x_units": "transit durations from t0",
-                       "y_units": "CNN input: out-of-transit 0, local transit minimum -1"},
+        "phase": {
+            "x": gx / period,
+            "y": 1.0 + views.global_.astype(np.float64) * scale,
+            "y_model": y_model_global,
+            "x_units": "orbital phase (0 = transit at t0)",
+            "y_units": "relative flux",
+        },
+        "local": {
+            "x": details.get("fit_x"),
+            "y": details.get("fit_y"),
+            "y_err": details.get("fit_sig"),
+            "y_model": details.get("ma_model_y") if ok_fit else None,
+            "x_units": "days from the fitted mid-transit",
+            "y_units": "relative flux",
+        },
+        "residuals": {
+            "x": details.get("fit_x"),
+            "r": (
+                (np.asarray(details["fit_y"]) - np.asarray(details["ma_model_y"])) * 1e6
+                if ok_fit and details.get("fit_x") is not None
+                else None
+            ),
+            "x_units": "days from the fitted mid-transit",
+            "r_units": "ppm",
+        },
+        "local_view": {
+            "x": lx,
+            "y": views.local,
+            "odd": views.odd,
+            "even": views.even,
+            "secondary": views.secondary,
+            "x_units": "transit durations from t0",
+            "y_units": "CNN input: out-of-transit 0, local transit minimum -1",
+        },
         "reliability": {k: model.reliability.get(k, []) for k in ("confidence", "accuracy", "counts")},
     }
     return out
@@ -164,8 +234,14 @@ def _by_class(proba: np.ndarray, classes: list[str]) -> dict[str, float]:
     return {c: float(proba[0, i]) for i, c in enumerate(classes)}
 
 
-def build_response(model: MissionModel, checked: ValidatedInput, measured: Measurement,
-                   classified: Classification, request: PredictionRequest, star_id: str) -> dict:
+def build_response(
+    model: MissionModel,
+    checked: ValidatedInput,
+    measured: Measurement,
+    classified: Classification,
+    request: PredictionRequest,
+    star_id: str,
+) -> dict:
     """The prediction of the API contract (without plots and timing; not yet `json_safe`)."""
     classes = model.classes
     probs = _by_class(classified.final, classes)
@@ -180,7 +256,9 @@ def build_response(model: MissionModel, checked: ValidatedInput, measured: Measu
     if feats.get("ma_fit_status") != "ok":
         warnings.append(f"Mandel-Agol fit: {feats.get('ma_fit_status')}")
     if model.provenance == "simulated":
-        warnings.append("model trained on simulated data: probabilities are simulated, not real-world accuracy")
+        warnings.append(
+            "model trained on simulated data: probabilities are simulated, not real-world accuracy"
+        )
     return {
         "star_id": star_id,
         "mission": mission,
@@ -204,8 +282,9 @@ def build_response(model: MissionModel, checked: ValidatedInput, measured: Measu
             "post_penalty_probs": _by_class(vet.proba, classes),
             "negative_classes": vet.negative_classes,
         },
-        "explainability": top_shap(model.booster, classified.row, classes.index(prediction),
-                                   request.options.top_k_shap),
+        "explainability": top_shap(
+            model.booster, classified.row, classes.index(prediction), request.options.top_k_shap
+        ),
         "diagnostics": classified.row[MODEL_FEATURES].iloc[0].to_dict(),
         "input": input_block(checked, measured),
         "plots": None,
@@ -218,44 +297,85 @@ def input_block(checked: ValidatedInput, measured: Measurement) -> dict:
     """The `input` block: cadences used, time system, ephemeris used and its sources, cleaning counts."""
     details = measured.details
     return {
-        "n_cadences": int(checked.curve.time.size), "n_finite": checked.n_finite,
-        "n_used": int(measured.curve.time.size), "baseline_days": checked.baseline,
-        "time_system": mission_info(checked.curve.mission).time_system, "period_days": checked.period,
-        "t0": measured.t0_views, "t0_fitted": details.get("t0"), "duration_days": measured.duration,
+        "n_cadences": int(checked.curve.time.size),
+        "n_finite": checked.n_finite,
+        "n_used": int(measured.curve.time.size),
+        "baseline_days": checked.baseline,
+        "time_system": mission_info(checked.curve.mission).time_system,
+        "period_days": checked.period,
+        "t0": measured.t0_views,
+        "t0_fitted": details.get("t0"),
+        "duration_days": measured.duration,
         "duration_source": measured.duration_source,
-        "epoch_source": str(measured.ephemeris["epoch_source"].iloc[0]), "cleaning": dict(measured.curve.stats),
+        "epoch_source": str(measured.ephemeris["epoch_source"].iloc[0]),
+        "cleaning": dict(measured.curve.stats),
         "conversions": checked.conversions,
     }
 
 
-def insufficient_response(model: MissionModel, checked: ValidatedInput, measured: Measurement,
-                          request: PredictionRequest, star_id: str, reason: str) -> dict:
+def insufficient_response(
+    model: MissionModel,
+    checked: ValidatedInput,
+    measured: Measurement,
+    request: PredictionRequest,
+    star_id: str,
+    reason: str,
+) -> dict:
     """The answer when the transit was not measured: decision `insufficient_data` with `reason`, no
     probabilities, no class (what was measured is still reported)."""
     feats = dict(measured.result.features)
     warnings = [*checked.conversions, *measured.warnings, f"insufficient data: {reason}"]
     if model.provenance == "simulated":
-        warnings.append("model trained on simulated data: probabilities are simulated, not real-world accuracy")
+        warnings.append(
+            "model trained on simulated data: probabilities are simulated, not real-world accuracy"
+        )
     numeric = {k: finite_or_none(feats.get(k)) for k in MODEL_FEATURES if k in feats}
     return {
-        "star_id": star_id, "mission": checked.curve.mission, "provenance": model.provenance,
-        "version": model.info(request.decision), "probs": None, "prediction": None,
-        "decision": {"label": "insufficient_data", "rule": "the transit was not measured: no class is given",
-                     "reason": reason, "score": None, "confidence": None},
-        "stages": None, "physics_fit": physics_fit(feats, measured.details) if feats else None,
-        "vetting": None, "explainability": None, "diagnostics": numeric or None,
-        "input": input_block(checked, measured), "plots": None, "plot_data": None, "warnings": warnings,
+        "star_id": star_id,
+        "mission": checked.curve.mission,
+        "provenance": model.provenance,
+        "version": model.info(request.decision),
+        "probs": None,
+        "prediction": None,
+        "decision": {
+            "label": "insufficient_data",
+            "rule": "the transit was not measured: no class is given",
+            "reason": reason,
+            "score": None,
+            "confidence": None,
+        },
+        "stages": None,
+        "physics_fit": physics_fit(feats, measured.details) if feats else None,
+        "vetting": None,
+        "explainability": None,
+        "diagnostics": numeric or None,
+        "input": input_block(checked, measured),
+        "plots": None,
+        "plot_data": None,
+        "warnings": warnings,
     }
 
 
-def add_plots(response: dict, model: MissionModel, checked: ValidatedInput, measured: Measurement,
-              request: PredictionRequest) -> None:
+def add_plots(
+    response: dict,
+    model: MissionModel,
+    checked: ValidatedInput,
+    measured: Measurement,
+    request: PredictionRequest,
+) -> None:
     """Fill `plot_data` and / or `plots` (PNG files under `request.media_dir`) as the options ask."""
     options = request.options
     curve = measured.curve
     cadence = float(np.median(np.diff(curve.time))) if curve.time.size > 1 else 0.0
-    data = plot_data(model, measured.result, measured.details, checked.period, measured.duration,
-                     measured.t0_views, cadence)
+    data = plot_data(
+        model,
+        measured.result,
+        measured.details,
+        checked.period,
+        measured.duration,
+        measured.t0_views,
+        cadence,
+    )
     if options.return_plot_data:
         response["plot_data"] = data
     if options.return_plots:
@@ -268,5 +388,11 @@ def add_plots(response: dict, model: MissionModel, checked: ValidatedInput, meas
         title = f"{star_id} ({checked.curve.mission}, P = {checked.period:.4f} d) — {prediction}"
         if model.provenance == "simulated":
             title += " [simulated model]"
-        response["plots"] = write_plots(data, Path(request.media_dir), stem, title, request.media_url,
-                                        confidence=max(response["probs"].values()))
+        response["plots"] = write_plots(
+            data,
+            Path(request.media_dir),
+            stem,
+            title,
+            request.media_url,
+            confidence=max(response["probs"].values()),
+        )

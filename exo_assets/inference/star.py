@@ -59,8 +59,11 @@ class KnownSignal:
 
     def usable(self) -> bool:
         """Whether it can be masked (finite, positive period and duration, finite epoch)."""
-        return all(math.isfinite(v) for v in (self.period, self.epoch, self.duration)) \
-            and self.period > 0 and self.duration > 0
+        return (
+            all(math.isfinite(v) for v in (self.period, self.epoch, self.duration))
+            and self.period > 0
+            and self.duration > 0
+        )
 
 
 @dataclass(frozen=True)
@@ -112,8 +115,16 @@ def star_context(star_id: str | None, mission: str) -> StarContext:
         vals = rows[name].to_numpy(np.float64)
         vals = vals[np.isfinite(vals)]
         stellar[name] = float(vals[0]) if vals.size else float("nan")
-    signals = tuple(KnownSignal(str(r.signal_id), _finite(r.period_days), _finite(r.epoch), _finite(r.duration_days),
-                                _finite(r.depth_ppm)) for r in rows.itertuples())
+    signals = tuple(
+        KnownSignal(
+            str(r.signal_id),
+            _finite(r.period_days),
+            _finite(r.epoch),
+            _finite(r.duration_days),
+            _finite(r.depth_ppm),
+        )
+        for r in rows.itertuples()
+    )
     return StarContext(key, True, stellar, signals)
 
 
@@ -144,13 +155,21 @@ def other_signals(ctx: StarContext, period: float, given=(), exclude_id: str | N
             continue
         if any(abs(o["period"] / s.period - 1.0) <= PERIOD_MATCH_RTOL for o in out if o["period"] > 0):
             continue
-        out.append({"signal_id": s.signal_id, "period": s.period, "t0": s.epoch, "duration": s.duration,
-                    "source": "catalog"})
+        out.append(
+            {
+                "signal_id": s.signal_id,
+                "period": s.period,
+                "t0": s.epoch,
+                "duration": s.duration,
+                "source": "catalog",
+            }
+        )
     return out
 
 
-def resolve_stellar(given: Mapping[str, float], header: Mapping | None, ctx: StarContext
-                    ) -> tuple[dict[str, float], dict[str, str]]:
+def resolve_stellar(
+    given: Mapping[str, float], header: Mapping | None, ctx: StarContext
+) -> tuple[dict[str, float], dict[str, str]]:
     """Each stellar field from the first source that has it: given, catalog, header; else NaN / "missing".
 
     Returns ({field: value}, {field: "given" | "catalog" | "header" | "missing"}).

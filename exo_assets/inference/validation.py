@@ -62,12 +62,16 @@ def _check_times(tf: np.ndarray) -> None:
     steps = np.diff(tf)
     if (steps == 0).any():
         i = int(np.flatnonzero(steps == 0)[0])
-        raise InputError(f"time has duplicate values (first at cadence {i + 1}: {tf[i]!r}); times must be "
-                         "strictly increasing")
+        raise InputError(
+            f"time has duplicate values (first at cadence {i + 1}: {tf[i]!r}); times must be "
+            "strictly increasing"
+        )
     if (steps < 0).any():
         i = int(np.flatnonzero(steps < 0)[0])
-        raise InputError(f"time is not sorted (cadence {i + 1} at {tf[i + 1]!r} follows {tf[i]!r}); "
-                         "times must be strictly increasing")
+        raise InputError(
+            f"time is not sorted (cadence {i + 1} at {tf[i + 1]!r} follows {tf[i]!r}); "
+            "times must be strictly increasing"
+        )
 
 
 def validate_curve(curve: LightCurveData, period, t0, duration=None) -> ValidatedInput:
@@ -96,7 +100,9 @@ def validate_curve(curve: LightCurveData, period, t0, duration=None) -> Validate
     good = finite_t & np.isfinite(f)
     n_good = int(good.sum())
     if n_good < MIN_POINTS:
-        raise InputError(f"only {n_good} cadences have a finite time and flux; at least {MIN_POINTS} are needed")
+        raise InputError(
+            f"only {n_good} cadences have a finite time and flux; at least {MIN_POINTS} are needed"
+        )
     tf = t[finite_t]
     _check_times(tf)
     conversions = []
@@ -123,5 +129,7 @@ def validate_curve(curve: LightCurveData, period, t0, duration=None) -> Validate
         if d is None or not 0 < d < 0.5 * period:
             raise InputError(f"duration must be a number with 0 < duration < period / 2, got {duration!r}")
         duration = d
-    checked = replace(curve, time=t, flux=f, flux_err=e, quality=q.astype(np.int32), segment=s.astype(np.int32))
+    checked = replace(
+        curve, time=t, flux=f, flux_err=e, quality=q.astype(np.int32), segment=s.astype(np.int32)
+    )
     return ValidatedInput(checked, period, t0, duration, n_good, baseline, conversions)

@@ -62,13 +62,22 @@ class BoosterConfig:
 
     def params(self, n_classes: int) -> dict:
         return {
-            "objective": "multiclass", "num_class": n_classes, "metric": "multi_logloss",
-            "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
-            "min_data_in_leaf": self.min_data_in_leaf, "feature_fraction": self.feature_fraction,
-            "bagging_fraction": self.bagging_fraction, "bagging_freq": self.bagging_freq,
-            "lambda_l2": self.lambda_l2, "extra_trees": self.extra_trees, "seed": self.seed,
+            "objective": "multiclass",
+            "num_class": n_classes,
+            "metric": "multi_logloss",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_data_in_leaf,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": self.bagging_freq,
+            "lambda_l2": self.lambda_l2,
+            "extra_trees": self.extra_trees,
+            "seed": self.seed,
             "num_threads": self.num_threads,
-            "deterministic": True, "force_row_wise": True, "verbose": -1,
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbose": -1,
         }
 
 
@@ -102,7 +111,11 @@ class BoosterModel:
 
     def predict_proba(self, X: pd.DataFrame | np.ndarray, calibrated: bool = True) -> np.ndarray:
         """(n, k) probabilities; temperature-scaled unless `calibrated=False`."""
-        arr = X[self.features].to_numpy(np.float64) if isinstance(X, pd.DataFrame) else np.asarray(X, np.float64)
+        arr = (
+            X[self.features].to_numpy(np.float64)
+            if isinstance(X, pd.DataFrame)
+            else np.asarray(X, np.float64)
+        )
         proba = self.booster.predict(arr, num_iteration=self.booster.best_iteration or None)
         proba = np.asarray(proba, dtype=np.float64).reshape(len(arr), len(self.classes))
         return apply_temperature(proba, self.temperature) if calibrated else proba
@@ -112,13 +125,20 @@ class BoosterModel:
         return self.booster.model_to_string()
 
     def to_json(self) -> dict:
-        return {"classes": self.classes, "features": self.features, "temperature": self.temperature, **self.meta}
+        return {
+            "classes": self.classes,
+            "features": self.features,
+            "temperature": self.temperature,
+            **self.meta,
+        }
 
     @classmethod
-    def from_text(cls, model_text: str, info: dict) -> "BoosterModel":
+    def from_text(cls, model_text: str, info: dict) -> BoosterModel:
         booster = lgb.Booster(model_str=model_text)
         meta = {k: v for k, v in info.items() if k not in ("classes", "features", "temperature")}
-        return cls(list(info["classes"]), list(info["features"]), booster, float(info.get("temperature", 1.0)), meta)
+        return cls(
+            list(info["classes"]), list(info["features"]), booster, float(info.get("temperature", 1.0)), meta
+        )
 
     def feature_importance(self) -> pd.DataFrame:
         """Gain importance per feature, descending."""
@@ -134,8 +154,14 @@ def _inner_split(y: np.ndarray, groups: np.ndarray, fraction: float, seed: int):
     return tr, va
 
 
-def fit_booster_cv(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, folds: list, classes: list[str],
-                   config: BoosterConfig = BoosterConfig()) -> tuple[np.ndarray, dict]:
+def fit_booster_cv(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    groups: np.ndarray,
+    folds: list,
+    classes: list[str],
+    config: BoosterConfig = BoosterConfig(),
+) -> tuple[np.ndarray, dict]:
     """Out-of-fold probabilities (uncalibrated), averaged over repeats, and per-fold info.
 
     Each fold trains on its training rows, early-stopping on an inner star-grouped split of them; with
@@ -151,8 +177,14 @@ def fit_booster_cv(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, folds: li
         inner_tr, inner_va = _inner_split(y[tr], groups[tr], config.inner_val_fraction, config.seed + i)
         valid = None if inner_va is None else (arr[tr][inner_va], y[tr][inner_va])
         x_fit, y_fit = augment_missing(arr[tr][inner_tr], y[tr][inner_tr], list(X.columns), config.missing, i)
-        model = _train(x_fit, y_fit, {**params, "seed": config.seed + i},
-                       config.num_boost_round, valid, config.early_stopping_rounds)
+        model = _train(
+            x_fit,
+            y_fit,
+            {**params, "seed": config.seed + i},
+            config.num_boost_round,
+            valid,
+            config.early_stopping_rounds,
+        )
         best = model.best_iteration or config.num_boost_round
         best_iters.append(int(best))
         oof[va] += np.asarray(model.predict(arr[va], num_iteration=best)).reshape(len(va), len(classes))
@@ -163,41 +195,76 @@ def fit_booster_cv(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, folds: li
     return oof, {"best_iterations": best_iters, "n_folds": len(folds)}
 
 
-def fit_final_booster(X: pd.DataFrame, y: np.ndarray, classes: list[str], rounds: int,
-                      config: BoosterConfig = BoosterConfig(), temperature: float = 1.0,
-                      meta: dict | None = None) -> BoosterModel:
+def fit_final_booster(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    classes: list[str],
+    rounds: int,
+    config: BoosterConfig = BoosterConfig(),
+    temperature: float = 1.0,
+    meta: dict | None = None,
+) -> BoosterModel:
     """Train the final booster on all training rows for `rounds` trees (e.g. the median CV best iteration),
     plus their missingness-augmented copies when `config.missing` is enabled."""
     assert_no_leakage(X.columns)
     x_fit, y_fit = augment_missing(X.to_numpy(np.float64), y, list(X.columns), config.missing, 10_000)
     booster = _train(x_fit, y_fit, config.params(len(classes)), max(1, int(rounds)))
-    return BoosterModel(list(classes), list(X.columns), booster, float(temperature),
-                        {"config": asdict(config), **(meta or {})})
+    return BoosterModel(
+        list(classes),
+        list(X.columns),
+        booster,
+        float(temperature),
+        {"config": asdict(config), **(meta or {})},
+    )
 
 
-def train_calibrated_booster(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, folds: list, classes: list[str],
-                             config: BoosterConfig = BoosterConfig(), meta: dict | None = None
-                             ) -> tuple[BoosterModel, np.ndarray, np.ndarray]:
+def train_calibrated_booster(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    groups: np.ndarray,
+    folds: list,
+    classes: list[str],
+    config: BoosterConfig = BoosterConfig(),
+    meta: dict | None = None,
+) -> tuple[BoosterModel, np.ndarray, np.ndarray]:
     """CV -> temperature on OOF -> final model. Returns (model, raw OOF proba, calibrated OOF proba)."""
     oof, info = fit_booster_cv(X, y, groups, folds, classes, config)
     temperature = fit_temperature(oof, y)
     rounds = int(np.median(info["best_iterations"]))
-    model = fit_final_booster(X, y, classes, rounds, config, temperature,
-                              {**(meta or {}), "cv": info, "final_rounds": rounds})
+    model = fit_final_booster(
+        X, y, classes, rounds, config, temperature, {**(meta or {}), "cv": info, "final_rounds": rounds}
+    )
     return model, oof, apply_temperature(oof, temperature)
 
 
-def train_booster_with_validation(X_train: pd.DataFrame, y_train: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray,
-                                  classes: list[str], config: BoosterConfig = BoosterConfig(),
-                                  meta: dict | None = None) -> BoosterModel:
+def train_booster_with_validation(
+    X_train: pd.DataFrame,
+    y_train: np.ndarray,
+    X_val: pd.DataFrame,
+    y_val: np.ndarray,
+    classes: list[str],
+    config: BoosterConfig = BoosterConfig(),
+    meta: dict | None = None,
+) -> BoosterModel:
     """Train on one set with early stopping on a separate validation set, then temperature-scale on it.
 
     Used where a fixed train/validation split is given (external benchmark sets) instead of CV.
     """
     assert_no_leakage(X_train.columns)
-    booster = _train(X_train.to_numpy(np.float64), y_train, config.params(len(classes)), config.num_boost_round,
-                     (X_val[list(X_train.columns)].to_numpy(np.float64), y_val), config.early_stopping_rounds)
-    model = BoosterModel(list(classes), list(X_train.columns), booster, 1.0,
-                         {"config": asdict(config), "best_iteration": int(booster.best_iteration or 0), **(meta or {})})
+    booster = _train(
+        X_train.to_numpy(np.float64),
+        y_train,
+        config.params(len(classes)),
+        config.num_boost_round,
+        (X_val[list(X_train.columns)].to_numpy(np.float64), y_val),
+        config.early_stopping_rounds,
+    )
+    model = BoosterModel(
+        list(classes),
+        list(X_train.columns),
+        booster,
+        1.0,
+        {"config": asdict(config), "best_iteration": int(booster.best_iteration or 0), **(meta or {})},
+    )
     model.temperature = fit_temperature(model.predict_proba(X_val, calibrated=False), y_val)
     return model

@@ -59,11 +59,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from dataclasses import dataclass
 import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -110,8 +110,9 @@ def prior_corrected(proba: np.ndarray, weights) -> np.ndarray:
     return np.divide(q, total, out=np.full_like(q, 1.0 / q.shape[1]), where=total > 0)
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
-               gamma: float = 2.0) -> torch.Tensor:
+def focal_loss(
+    logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, gamma: float = 2.0
+) -> torch.Tensor:
     """Class-weighted focal loss (Lin et al. 2017), averaged like weighted cross-entropy.
 
         L = sum_i w_{y_i} (1 - p_i)^gamma (-log p_i) / sum_i w_{y_i},   p_i = softmax(logits_i)[y_i]
@@ -130,8 +131,16 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor 
 # ---------------------------------------------------------------------------------------- network
 
 
-def _branch(in_ch: int, length: int, filters: tuple[int, ...], convs: int, kernel: int, pool: int,
-            stride: int, out_bins: int) -> nn.Sequential:
+def _branch(
+    in_ch: int,
+    length: int,
+    filters: tuple[int, ...],
+    convs: int,
+    kernel: int,
+    pool: int,
+    stride: int,
+    out_bins: int,
+) -> nn.Sequential:
     layers: list[nn.Module] = []
     ch = in_ch
     for f in filters:
@@ -148,17 +157,34 @@ def _branch(in_ch: int, length: int, filters: tuple[int, ...], convs: int, kerne
 class DualBranchNet(nn.Module):
     """Global and local conv branches -> concatenation -> dense head -> k logits."""
 
-    def __init__(self, n_classes: int, global_length: int, local_length: int, config: CNNConfig,
-                 n_scalars: int = 0):
+    def __init__(
+        self, n_classes: int, global_length: int, local_length: int, config: CNNConfig, n_scalars: int = 0
+    ):
         super().__init__()
         c = config
-        self.global_branch = _branch(len(c.global_channels), global_length, c.global_filters,
-                                     c.convs_per_block, c.global_kernel, c.global_pool,
-                                     c.global_pool_stride, c.global_out_bins)
-        self.local_branch = _branch(len(c.local_channels), local_length, c.local_filters,
-                                    c.convs_per_block, c.local_kernel, c.local_pool,
-                                    c.local_pool_stride, c.local_out_bins)
-        width = c.global_filters[-1] * c.global_out_bins + c.local_filters[-1] * c.local_out_bins + int(n_scalars)
+        self.global_branch = _branch(
+            len(c.global_channels),
+            global_length,
+            c.global_filters,
+            c.convs_per_block,
+            c.global_kernel,
+            c.global_pool,
+            c.global_pool_stride,
+            c.global_out_bins,
+        )
+        self.local_branch = _branch(
+            len(c.local_channels),
+            local_length,
+            c.local_filters,
+            c.convs_per_block,
+            c.local_kernel,
+            c.local_pool,
+            c.local_pool_stride,
+            c.local_out_bins,
+        )
+        width = (
+            c.global_filters[-1] * c.global_out_bins + c.local_filters[-1] * c.local_out_bins + int(n_scalars)
+        )
         head: list[nn.Module] = []
         for units in c.dense_units:
             head += [nn.Linear(width, units), nn.ReLU(), nn.Dropout(c.dropout)]
@@ -181,8 +207,9 @@ class DualBranchNet(nn.Module):
         nn.init.normal_(layers[-1].weight, std=0.01)
         nn.init.zeros_(layers[-1].bias)
 
-    def forward(self, x_global: torch.Tensor, x_local: torch.Tensor,
-                x_scalar: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x_global: torch.Tensor, x_local: torch.Tensor, x_scalar: torch.Tensor | None = None
+    ) -> torch.Tensor:
         parts = [self.global_branch(x_global), self.local_branch(x_local)]
         if x_scalar is not None and x_scalar.shape[1]:
             parts.append(x_scalar)
@@ -228,8 +255,9 @@ def _stack(views: dict[str, np.ndarray], channels: tuple[str, ...]) -> np.ndarra
     arrays = [np.asarray(views[c], dtype=np.float32) for c in channels]
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1 or arrays[0].ndim != 2:
-        raise ValueError(f"channels {channels} must be 2-D arrays of one shape, got "
-                         f"{[a.shape for a in arrays]}")
+        raise ValueError(
+            f"channels {channels} must be 2-D arrays of one shape, got {[a.shape for a in arrays]}"
+        )
     return np.nan_to_num(np.stack(arrays, axis=1), nan=0.0, posinf=0.0, neginf=0.0)
 
 
@@ -343,15 +371,20 @@ class CNNClassifier:
         if self.input_lengths is not None:
             want = (self.input_lengths["global"], self.input_lengths["local"])
             if (g.shape[2], loc.shape[2]) != want:
-                raise ValueError(f"view lengths {(g.shape[2], loc.shape[2])} differ from the "
-                                 f"network's {want}")
+                raise ValueError(
+                    f"view lengths {(g.shape[2], loc.shape[2])} differ from the network's {want}"
+                )
         raw = _scalar_matrix(views, self.config.scalar_channels, len(g))
         if self.scalar_knots_ is None and raw.shape[1]:
             self.scalar_knots_ = fit_quantile_knots(raw, self.config.scalar_quantiles)
         n_known = len(self.scalar_knots_ or [])
         if raw.shape[1] != n_known:
             raise ValueError(f"{raw.shape[1]} scalar input columns, the network was built for {n_known}")
-        sc = apply_quantile_knots(raw, self.scalar_knots_) if raw.shape[1] else np.zeros((len(g), 0), np.float32)
+        sc = (
+            apply_quantile_knots(raw, self.scalar_knots_)
+            if raw.shape[1]
+            else np.zeros((len(g), 0), np.float32)
+        )
         return torch.from_numpy(g), torch.from_numpy(loc), torch.from_numpy(sc)
 
     def _build(self, global_length: int, local_length: int, n_scalars: int = 0) -> None:
@@ -362,8 +395,15 @@ class CNNClassifier:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, views: dict[str, np.ndarray], y: np.ndarray, val_views: dict[str, np.ndarray] | None = None,
-            val_y: np.ndarray | None = None, *, log: Callable[[str], None] | None = None) -> "CNNClassifier":
+    def fit(
+        self,
+        views: dict[str, np.ndarray],
+        y: np.ndarray,
+        val_views: dict[str, np.ndarray] | None = None,
+        val_y: np.ndarray | None = None,
+        *,
+        log: Callable[[str], None] | None = None,
+    ) -> CNNClassifier:
         """Train from scratch.
 
         Args:
@@ -415,7 +455,7 @@ class CNNClassifier:
                 order = torch.from_numpy(rng.permutation(n)).to(device)
                 total, seen = 0.0, 0
                 for s in range(0, n, c.batch_size):
-                    idx = order[s:s + c.batch_size]
+                    idx = order[s : s + c.batch_size]
                     bg, bl = self._augment(xg[idx], xl[idx], gen)
                     loss = focal_loss(net(bg, bl, xs[idx]), yt[idx], w_t, c.focal_gamma)
                     opt.zero_grad(set_to_none=True)
@@ -427,8 +467,11 @@ class CNNClassifier:
                 if has_val:
                     p = self._predict(vg, vl, vs, device)
                     pred = p.argmax(axis=1)
-                    f1 = float(f1_score(vy, pred, labels=list(range(len(self.classes))), average="macro",
-                                        zero_division=0))
+                    f1 = float(
+                        f1_score(
+                            vy, pred, labels=list(range(len(self.classes))), average="macro", zero_division=0
+                        )
+                    )
                     if c.early_stopping == "log_loss":
                         p = prior_corrected(p, self.class_weights_)
                     ll = float(-np.mean(np.log(np.clip(p[np.arange(len(vy)), vy], 1e-12, 1.0))))
@@ -442,8 +485,11 @@ class CNNClassifier:
                 row["seconds"] = time.perf_counter() - t0
                 self.history.append(row)
                 if log is not None:
-                    log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                 for k, v in row.items()))
+                    log(
+                        " ".join(
+                            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+                        )
+                    )
                 if has_val and stale >= c.patience and epoch >= c.min_epochs:
                     break
             if best_state is not None:
@@ -453,8 +499,9 @@ class CNNClassifier:
         self.fit_seconds = time.perf_counter() - t_start
         return self
 
-    def _augment(self, g: torch.Tensor, loc: torch.Tensor,
-                 gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def _augment(
+        self, g: torch.Tensor, loc: torch.Tensor, gen: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Time reversal of all views of a sample (p = flip_prob) and additive N(0, noise_sigma) noise."""
         c = self.config
         if c.flip_prob > 0:
@@ -468,7 +515,9 @@ class CNNClassifier:
 
     # ------------------------------------------------------------------ inference
 
-    def _predict(self, xg: torch.Tensor, xl: torch.Tensor, xs: torch.Tensor, device: torch.device) -> np.ndarray:
+    def _predict(
+        self, xg: torch.Tensor, xl: torch.Tensor, xs: torch.Tensor, device: torch.device
+    ) -> np.ndarray:
         net = self.net
         was_training = net.training
         net.eval()
@@ -529,8 +578,9 @@ class CNNClassifier:
         }
 
     @classmethod
-    def from_dicts(cls, config_dict: dict, state_dict: dict[str, torch.Tensor],
-                   device: str | None = None) -> "CNNClassifier":
+    def from_dicts(
+        cls, config_dict: dict, state_dict: dict[str, torch.Tensor], device: str | None = None
+    ) -> CNNClassifier:
         """Rebuild from `config_dict()` and `state_dict()` (device default: the config's)."""
         if config_dict.get("format") != FORMAT:
             raise ValueError(f"unknown CNN format {config_dict.get('format')!r}, expected {FORMAT!r}")
@@ -557,12 +607,14 @@ class CNNClassifier:
         return artifacts.write_files(folder, artifacts.cnn_files(self))
 
     @classmethod
-    def load(cls, folder: Path | str, device: str | None = None) -> "CNNClassifier":
+    def load(cls, folder: Path | str, device: str | None = None) -> CNNClassifier:
         """Read a folder written by `save` (``torch.load(..., weights_only=True)``)."""
         from exo_assets.models import artifacts
 
-        return artifacts.read_cnn(artifacts.read_files(folder, (artifacts.CNN_WEIGHTS_FILE,
-                                                                 artifacts.CNN_CONFIG_FILE)), device=device)
+        return artifacts.read_cnn(
+            artifacts.read_files(folder, (artifacts.CNN_WEIGHTS_FILE, artifacts.CNN_CONFIG_FILE)),
+            device=device,
+        )
 
 
 # -------------------------------------------------------------------------------------- out-of-fold
@@ -597,24 +649,43 @@ def fit_fold(job: FoldJob) -> tuple[np.ndarray, dict]:
     else:
         model.fit(job.train_views, job.train_y)
     p = model.predict_proba(job.val_views)
-    val_f1 = float(f1_score(job.val_y, p.argmax(axis=1), labels=list(range(k)), average="macro",
-                            zero_division=0)) if len(job.val_y) else float("nan")
-    inner_f1 = max((h.get("val_macro_f1", float("nan")) for h in model.history
-                    if h["epoch"] == model.best_epoch), default=float("nan"))
-    return p, {"fold": job.index, "n_train": int(len(job.train_y)), "n_inner_val": int(len(job.inner_y)),
-               "n_val": int(len(job.val_y)), "best_epoch": int(model.best_epoch),
-               "epochs_run": len(model.history), "inner_val_macro_f1": inner_f1,
-               "val_macro_f1": val_f1, "seconds": time.perf_counter() - t0}
+    val_f1 = (
+        float(f1_score(job.val_y, p.argmax(axis=1), labels=list(range(k)), average="macro", zero_division=0))
+        if len(job.val_y)
+        else float("nan")
+    )
+    inner_f1 = max(
+        (h.get("val_macro_f1", float("nan")) for h in model.history if h["epoch"] == model.best_epoch),
+        default=float("nan"),
+    )
+    return p, {
+        "fold": job.index,
+        "n_train": int(len(job.train_y)),
+        "n_inner_val": int(len(job.inner_y)),
+        "n_val": int(len(job.val_y)),
+        "best_epoch": int(model.best_epoch),
+        "epochs_run": len(model.history),
+        "inner_val_macro_f1": inner_f1,
+        "val_macro_f1": val_f1,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def _serial_map(fn: Callable, items: list) -> list:
     return [fn(item) for item in items]
 
 
-def cnn_oof(views: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray,
-            folds: list[tuple[np.ndarray, np.ndarray]], classes: list[str],
-            config: CNNConfig = CNNConfig(), inner_val_fraction: float = 0.15,
-            log: Callable[[str], None] | None = None, map_fn: Callable | None = None) -> tuple[np.ndarray, dict]:
+def cnn_oof(
+    views: dict[str, np.ndarray],
+    y: np.ndarray,
+    groups: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    classes: list[str],
+    config: CNNConfig = CNNConfig(),
+    inner_val_fraction: float = 0.15,
+    log: Callable[[str], None] | None = None,
+    map_fn: Callable | None = None,
+) -> tuple[np.ndarray, dict]:
     """Out-of-fold class probabilities over the given folds (e.g. `splits.cv_folds`).
 
     For fold i, a model with seed ``config.seed + i`` is trained on the fold's training rows, with
@@ -649,8 +720,19 @@ def cnn_oof(views: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray,
             gss = GroupShuffleSplit(n_splits=1, test_size=inner_val_fraction, random_state=cfg.seed)
             a, b = next(gss.split(tr, groups=groups[tr]))
             inner_tr, inner_va = tr[a], tr[b]
-        jobs.append(FoldJob(i, classes, cfg, _subset(views, inner_tr), y_enc[inner_tr], _subset(views, inner_va),
-                            y_enc[inner_va], _subset(views, va), y_enc[va]))
+        jobs.append(
+            FoldJob(
+                i,
+                classes,
+                cfg,
+                _subset(views, inner_tr),
+                y_enc[inner_tr],
+                _subset(views, inner_va),
+                y_enc[inner_va],
+                _subset(views, va),
+                y_enc[va],
+            )
+        )
     fold_info = []
     # Folds are independent (own seed, one torch thread each): `map_fn` may run them in parallel
     # processes (the cnn_oof asset passes its compute resource's map) with identical results.
@@ -660,8 +742,10 @@ def cnn_oof(views: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray,
         count[va] += 1
         fold_info.append(row)
         if log is not None:
-            log(f"cnn fold {job.index + 1}/{len(folds)}: best_epoch={row['best_epoch']} "
-                f"inner_f1={row['inner_val_macro_f1']:.3f} val_f1={row['val_macro_f1']:.3f} ({row['seconds']:.1f} s)")
+            log(
+                f"cnn fold {job.index + 1}/{len(folds)}: best_epoch={row['best_epoch']} "
+                f"inner_f1={row['inner_val_macro_f1']:.3f} val_f1={row['val_macro_f1']:.3f} ({row['seconds']:.1f} s)"
+            )
     oof = np.full((n, k), np.nan)
     seen = count > 0
     oof[seen] = total[seen] / count[seen, None]
@@ -670,10 +754,18 @@ def cnn_oof(views: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray,
         "folds": fold_info,
         "best_epochs": best_epochs,
         "median_best_epoch": int(math.ceil(np.median(best_epochs))) if best_epochs else None,
-        "n_predictions": {"min": int(count.min()) if n else 0, "max": int(count.max()) if n else 0,
-                          "missing": int((~seen).sum())},
-        "oof_macro_f1": float(f1_score(y_enc[seen], oof[seen].argmax(axis=1), labels=list(range(k)),
-                                       average="macro", zero_division=0)) if seen.any() else float("nan"),
+        "n_predictions": {
+            "min": int(count.min()) if n else 0,
+            "max": int(count.max()) if n else 0,
+            "missing": int((~seen).sum()),
+        },
+        "oof_macro_f1": float(
+            f1_score(
+                y_enc[seen], oof[seen].argmax(axis=1), labels=list(range(k)), average="macro", zero_division=0
+            )
+        )
+        if seen.any()
+        else float("nan"),
         "inner_val_fraction": float(inner_val_fraction),
         "config": config.to_dict(),
     }

@@ -60,8 +60,9 @@ class MissingnessConfig:
         return self.copies > 0 and self.rate > 0
 
 
-def augment_missing(X: np.ndarray, y: np.ndarray, columns: list[str], config: MissingnessConfig,
-                    seed_offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def augment_missing(
+    X: np.ndarray, y: np.ndarray, columns: list[str], config: MissingnessConfig, seed_offset: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """The rows of `X` followed by `config.copies` copies with random column groups set to NaN.
 
     Args:

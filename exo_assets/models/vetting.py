@@ -41,8 +41,17 @@ from exo_assets.models.calibration import EPS
 SUPPORTED_VERSIONS: frozenset[int] = frozenset({1, 2})
 COMPARISON_OPS: frozenset[str] = frozenset({">", ">=", "<", "<="})
 OPS: frozenset[str] = COMPARISON_OPS | {"outside"}
-_RULE_KEYS = {"flag", "feature", "op", "threshold", "thresholds", "weight", "description", "threshold_by_mission",
-              "injection"}
+_RULE_KEYS = {
+    "flag",
+    "feature",
+    "op",
+    "threshold",
+    "thresholds",
+    "weight",
+    "description",
+    "threshold_by_mission",
+    "injection",
+}
 _TOP_KEYS = {"version", "negative_classes", "rules", "temperature", "bias", "fitted", "mission"}
 
 
@@ -221,8 +230,10 @@ class VettingConfig:
                 t = raw.get("thresholds")
                 vals = [_number(v) for v in t] if isinstance(t, list) else []
                 if len(vals) != 2 or any(v is None for v in vals) or not vals[0] < vals[1]:
-                    raise err(f"{name}: op 'outside' needs 'thresholds: [low, high]' with finite low < high, "
-                              f"got {t!r}")
+                    raise err(
+                        f"{name}: op 'outside' needs 'thresholds: [low, high]' with finite low < high, "
+                        f"got {t!r}"
+                    )
                 thresholds = (vals[0], vals[1])
             else:
                 if "thresholds" in raw:
@@ -242,14 +253,26 @@ class VettingConfig:
                 vals = [_number(v) for v in t] if isinstance(t, list) else [_number(t)]
                 want = 2 if op == "outside" else 1
                 if len(vals) != want or any(v is None for v in vals) or (want == 2 and not vals[0] < vals[1]):
-                    raise err(f"{name}: threshold_by_mission[{m!r}] must be {'[low, high]' if want == 2 else 'a number'},"
-                              f" got {t!r}")
+                    raise err(
+                        f"{name}: threshold_by_mission[{m!r}] must be {'[low, high]' if want == 2 else 'a number'},"
+                        f" got {t!r}"
+                    )
             inj = raw.get("injection", {}) or {}
             if not isinstance(inj, dict):
                 raise err(f"{name}: 'injection' must be a mapping (the record of the injections)")
-            rules.append(VettingRule(flag=flag, feature=feature, op=op, weight=weight, threshold=threshold,
-                                     thresholds=thresholds, description=desc, threshold_by_mission=dict(per),
-                                     injection=dict(inj)))
+            rules.append(
+                VettingRule(
+                    flag=flag,
+                    feature=feature,
+                    op=op,
+                    weight=weight,
+                    threshold=threshold,
+                    thresholds=thresholds,
+                    description=desc,
+                    threshold_by_mission=dict(per),
+                    injection=dict(inj),
+                )
+            )
         temperature = _number(data.get("temperature", 1.0))
         bias = _number(data.get("bias", 0.0))
         if temperature is None or temperature <= 0:
@@ -262,8 +285,16 @@ class VettingConfig:
         mission = data.get("mission", "") or ""
         if not isinstance(mission, str):
             raise err(f"'mission' must be text, got {mission!r}")
-        return cls(version=version, rules=tuple(rules), negative_classes=tuple(neg), source=source,
-                   temperature=temperature, bias=bias, fitted=dict(fitted), mission=mission)
+        return cls(
+            version=version,
+            rules=tuple(rules),
+            negative_classes=tuple(neg),
+            source=source,
+            temperature=temperature,
+            bias=bias,
+            fitted=dict(fitted),
+            mission=mission,
+        )
 
 
 def _number(value) -> float | None:
@@ -316,8 +347,14 @@ class VettingResult:
     negative_classes: list[str]
 
 
-def apply_vetting(proba: np.ndarray, features: pd.DataFrame, classes: list[str], config: VettingConfig | None = None,
-                  negative_classes: list[str] | None = None, allow_missing: bool = False) -> VettingResult:
+def apply_vetting(
+    proba: np.ndarray,
+    features: pd.DataFrame,
+    classes: list[str],
+    config: VettingConfig | None = None,
+    negative_classes: list[str] | None = None,
+    allow_missing: bool = False,
+) -> VettingResult:
     """Apply the vetting penalties (see the module docstring for the exact operation).
 
     Args:
@@ -339,8 +376,10 @@ def apply_vetting(proba: np.ndarray, features: pd.DataFrame, classes: list[str],
     neg = list(negative_classes) if negative_classes is not None else list(config.negative_classes)
     neg_idx = [classes.index(c) for c in neg if c in classes]
     if not neg_idx:
-        raise ValueError(f"none of the negative classes {neg} is among the classes {classes}; "
-                         "pass negative_classes= (e.g. ['EB', 'J'])")
+        raise ValueError(
+            f"none of the negative classes {neg} is among the classes {classes}; "
+            "pass negative_classes= (e.g. ['EB', 'J'])"
+        )
     if len(neg_idx) == len(classes):
         raise ValueError(f"every class {classes} is negative: the penalty would change nothing")
     missing = [r.feature for r in config.rules if r.feature not in features.columns]
@@ -367,5 +406,9 @@ def apply_vetting(proba: np.ndarray, features: pd.DataFrame, classes: list[str],
         # Rows without a flag are returned exactly as given.
         clean = penalty == 0
         out[clean] = p[clean]
-    return VettingResult(proba=out, flags=flags, penalty=pd.Series(penalty, index=features.index, name="penalty"),
-                         negative_classes=[classes[i] for i in neg_idx])
+    return VettingResult(
+        proba=out,
+        flags=flags,
+        penalty=pd.Series(penalty, index=features.index, name="penalty"),
+        negative_classes=[classes[i] for i in neg_idx],
+    )

@@ -82,7 +82,9 @@ def fit_stacker(proba: np.ndarray, flags: np.ndarray, y: np.ndarray, neg_idx: li
     r = flags.shape[1]
     theta0 = np.r_[1.0, 0.0, np.full(r, 0.1)]
     bounds = [(0.2, 5.0), (-5.0, 5.0)] + [(0.0, WEIGHT_MAX)] * r
-    res = minimize(_loss_grad, theta0, args=(logp, flags, y, neg_idx), jac=True, method="L-BFGS-B", bounds=bounds)
+    res = minimize(
+        _loss_grad, theta0, args=(logp, flags, y, neg_idx), jac=True, method="L-BFGS-B", bounds=bounds
+    )
     th = res.x
     return StackerFit(float(th[0]), float(th[1]), tuple(float(v) for v in th[2:]))
 
@@ -90,8 +92,14 @@ def fit_stacker(proba: np.ndarray, flags: np.ndarray, y: np.ndarray, neg_idx: li
 def with_fit(config: VettingConfig, fit: StackerFit, fitted: dict) -> VettingConfig:
     """`config` (version 2) carrying the fitted temperature, bias and weights, and the record `fitted`."""
     rules = tuple(replace(rule, weight=w) for rule, w in zip(config.rules, fit.weights))
-    return replace(config, version=2, rules=rules, temperature=fit.temperature, bias=fit.bias,
-                   fitted={**config.fitted, **fitted})
+    return replace(
+        config,
+        version=2,
+        rules=rules,
+        temperature=fit.temperature,
+        bias=fit.bias,
+        fitted={**config.fitted, **fitted},
+    )
 
 
 def identity(config: VettingConfig, fitted: dict) -> VettingConfig:
@@ -99,8 +107,15 @@ def identity(config: VettingConfig, fitted: dict) -> VettingConfig:
     return with_fit(config, StackerFit(1.0, 0.0, tuple(0.0 for _ in config.rules)), fitted)
 
 
-def fit_vetting(proba: np.ndarray, features: pd.DataFrame, y: np.ndarray, classes: list[str],
-                config: VettingConfig, star_ids, min_gain: float = 0.0) -> tuple[VettingConfig, dict]:
+def fit_vetting(
+    proba: np.ndarray,
+    features: pd.DataFrame,
+    y: np.ndarray,
+    classes: list[str],
+    config: VettingConfig,
+    star_ids,
+    min_gain: float = 0.0,
+) -> tuple[VettingConfig, dict]:
     """Fit the stage on OOF rows, or drop it where it does not lower the cross-fitted log-loss.
 
     Args:
@@ -120,19 +135,37 @@ def fit_vetting(proba: np.ndarray, features: pd.DataFrame, y: np.ndarray, classe
 
     def fit(train):
         cfg = with_fit(config, fit_stacker(p[train], flags[train], y[train], neg_idx), {})
-        return lambda rows: apply_vetting(p[rows], features.iloc[np.flatnonzero(rows)].reset_index(drop=True),
-                                          classes, cfg, allow_missing=True).proba
+        return lambda rows: (
+            apply_vetting(
+                p[rows],
+                features.iloc[np.flatnonzero(rows)].reset_index(drop=True),
+                classes,
+                cfg,
+                allow_missing=True,
+            ).proba
+        )
 
     crossed = crossfit(fit, halves, len(y), p.shape[1])
     cmp = compare(y, p, crossed, tolerance_se=0.0)
     keep = bool(np.isfinite(cmp.gain) and cmp.gain > min_gain)
     full = fit_stacker(p, flags, y, neg_idx)
-    report = {"kept": keep, "rows": int(len(y)), "crossfit_log_loss_blend": cmp.log_loss_ref,
-              "crossfit_log_loss_vetting": cmp.log_loss_new, "crossfit_gain": cmp.gain, "crossfit_gain_se": cmp.gain_se,
-              "flag_rate": {r.flag: float(flags[:, i].mean()) for i, r in enumerate(config.rules)},
-              "fit_on_all_rows": {"temperature": full.temperature, "bias": full.bias,
-                                  "weights": dict(zip([r.flag for r in config.rules], full.weights))}}
-    record = {"stage": "kept" if keep else "dropped: no cross-fitted log-loss gain",
-              "weights_fitted_on": f"{len(y)} OOF rows (blend), non-negative logistic stacker, star-disjoint "
-                                   f"cross-fit gain {cmp.gain:+.4f} ± {cmp.gain_se:.4f} nats"}
+    report = {
+        "kept": keep,
+        "rows": int(len(y)),
+        "crossfit_log_loss_blend": cmp.log_loss_ref,
+        "crossfit_log_loss_vetting": cmp.log_loss_new,
+        "crossfit_gain": cmp.gain,
+        "crossfit_gain_se": cmp.gain_se,
+        "flag_rate": {r.flag: float(flags[:, i].mean()) for i, r in enumerate(config.rules)},
+        "fit_on_all_rows": {
+            "temperature": full.temperature,
+            "bias": full.bias,
+            "weights": dict(zip([r.flag for r in config.rules], full.weights)),
+        },
+    }
+    record = {
+        "stage": "kept" if keep else "dropped: no cross-fitted log-loss gain",
+        "weights_fitted_on": f"{len(y)} OOF rows (blend), non-negative logistic stacker, star-disjoint "
+        f"cross-fit gain {cmp.gain:+.4f} ± {cmp.gain_se:.4f} nats",
+    }
     return (with_fit(config, full, record) if keep else identity(config, record)), report

@@ -33,8 +33,9 @@ RE_PER_RSUN = 0.0091577
 
 
 def _rng(seed: int, mission: str, key: str, column: str) -> np.random.Generator:
-    return np.random.default_rng([int(seed) & 0xFFFFFFFF,
-                                  zlib.crc32(f"{mission}|{key}|{column}".encode()) & 0xFFFFFFFF])
+    return np.random.default_rng(
+        [int(seed) & 0xFFFFFFFF, zlib.crc32(f"{mission}|{key}|{column}".encode()) & 0xFFFFFFFF]
+    )
 
 
 def _positive(values) -> np.ndarray:
@@ -46,7 +47,9 @@ def _finite(values) -> np.ndarray:
     return np.isfinite(pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(float))
 
 
-def nearest_donor(rng: np.random.Generator, donors: np.ndarray, query: np.ndarray, k: int = K_NEIGHBOURS) -> int:
+def nearest_donor(
+    rng: np.random.Generator, donors: np.ndarray, query: np.ndarray, k: int = K_NEIGHBOURS
+) -> int:
     """Index of a donor drawn uniformly among the k rows of `donors` (n, d) nearest to `query` (d,),
     using only the query's finite coordinates (all donors when none is finite)."""
     use = np.isfinite(query)
@@ -66,8 +69,10 @@ def _star_table(frame: pd.DataFrame) -> pd.DataFrame:
 def fill_stars(frame: pd.DataFrame, mission: str, seed: int = 0) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Fill Teff, log g, R* (joint nearest-neighbour hot-deck) and mag per star; return (frame, star -> filled)."""
     stars = _star_table(frame)
-    valid = pd.DataFrame({c: _positive(stars[c]) if c != "logg_cgs" else _finite(stars[c]) for c in STAR_COLUMNS},
-                         index=stars.index)
+    valid = pd.DataFrame(
+        {c: _positive(stars[c]) if c != "logg_cgs" else _finite(stars[c]) for c in STAR_COLUMNS},
+        index=stars.index,
+    )
     full = valid.all(axis=1).to_numpy()
     if not full.any():
         return frame, {}
@@ -109,7 +114,11 @@ def fill_depths(frame: pd.DataFrame, mission: str, seed: int = 0) -> tuple[pd.Da
     out = frame.iloc[order].copy()  # donors in signal-id order: the fill does not depend on row order
     depth = pd.to_numeric(out["depth_ppm"], errors="coerce").to_numpy(float)
     ok = np.isfinite(depth) & (depth > 0)
-    k = pd.to_numeric(out["planet_radius_re"], errors="coerce").to_numpy(float) * RE_PER_RSUN / out["radius_rsun"].to_numpy(float)
+    k = (
+        pd.to_numeric(out["planet_radius_re"], errors="coerce").to_numpy(float)
+        * RE_PER_RSUN
+        / out["radius_rsun"].to_numpy(float)
+    )
     physical = ~ok & np.isfinite(k) & (k > 0)
     depth[physical] = k[physical] ** 2 * 1e6
     logp = np.log10(pd.to_numeric(out["period_days"], errors="coerce").to_numpy(float))
@@ -145,12 +154,23 @@ def fill_catalog(frame: pd.DataFrame, mission: str, seed: int = 0) -> pd.DataFra
         from exo_assets.science.catalogs import _duration_from_density
 
         m = out["duration_derived"].to_numpy(bool)
-        k_re = np.sqrt(out["depth_ppm"].to_numpy(float)) * 1e-3 * out["radius_rsun"].to_numpy(float) / RE_PER_RSUN
-        dur = _duration_from_density(out["period_days"].to_numpy(float), out["radius_rsun"].to_numpy(float),
-                                     out["logg_cgs"].to_numpy(float), k_re)
+        k_re = (
+            np.sqrt(out["depth_ppm"].to_numpy(float))
+            * 1e-3
+            * out["radius_rsun"].to_numpy(float)
+            / RE_PER_RSUN
+        )
+        dur = _duration_from_density(
+            out["period_days"].to_numpy(float),
+            out["radius_rsun"].to_numpy(float),
+            out["logg_cgs"].to_numpy(float),
+            k_re,
+        )
         out.loc[m, "duration_days"] = dur[m]
     prior = out["imputed"].fillna("").astype(str) if "imputed" in out else pd.Series("", index=out.index)
-    out["imputed"] = [",".join(x for x in [*filter(None, p.split(",")), *extra]) for p, extra in zip(prior, imputed)]
+    out["imputed"] = [
+        ",".join(x for x in [*filter(None, p.split(",")), *extra]) for p, extra in zip(prior, imputed)
+    ]
     return out
 
 
@@ -166,6 +186,7 @@ def missingness_auc(frame: pd.DataFrame, columns, seed: int = 0) -> float:
     if x.std(axis=0).max() == 0:
         return 0.5
     clf = HistGradientBoostingClassifier(max_iter=50, random_state=seed)
-    score = cross_val_predict(clf, x, y, cv=StratifiedKFold(5, shuffle=True, random_state=seed),
-                              method="predict_proba")[:, 1]
+    score = cross_val_predict(
+        clf, x, y, cv=StratifiedKFold(5, shuffle=True, random_state=seed), method="predict_proba"
+    )[:, 1]
     return float(roc_auc_score(y, score))

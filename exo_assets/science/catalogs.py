@@ -34,17 +34,56 @@ LABEL_MAPS: dict[str, dict[str, str]] = {
 #: Raw columns kept in the shipped (trimmed) copy of each table.
 SHIPPED_COLUMNS: dict[str, list[str]] = {
     "Kepler": [
-        "kepid", "kepoi_name", "koi_disposition", "koi_fpflag_nt", "koi_fpflag_ss", "koi_fpflag_co",
-        "koi_fpflag_ec", "koi_period", "koi_time0bk", "koi_impact", "koi_duration", "koi_depth",
-        "koi_prad", "koi_steff", "koi_slogg", "koi_srad", "koi_kepmag", "ra", "dec",
+        "kepid",
+        "kepoi_name",
+        "koi_disposition",
+        "koi_fpflag_nt",
+        "koi_fpflag_ss",
+        "koi_fpflag_co",
+        "koi_fpflag_ec",
+        "koi_period",
+        "koi_time0bk",
+        "koi_impact",
+        "koi_duration",
+        "koi_depth",
+        "koi_prad",
+        "koi_steff",
+        "koi_slogg",
+        "koi_srad",
+        "koi_kepmag",
+        "ra",
+        "dec",
     ],
     "TESS": [
-        "toi", "tid", "tfopwg_disp", "pl_tranmid", "pl_orbper", "pl_trandurh", "pl_trandep",
-        "pl_rade", "st_tmag", "st_teff", "st_logg", "st_rad", "ra", "dec",
+        "toi",
+        "tid",
+        "tfopwg_disp",
+        "pl_tranmid",
+        "pl_orbper",
+        "pl_trandurh",
+        "pl_trandep",
+        "pl_rade",
+        "st_tmag",
+        "st_teff",
+        "st_logg",
+        "st_rad",
+        "ra",
+        "dec",
     ],
     "K2": [
-        "pl_name", "hostname", "default_flag", "disposition", "pl_orbper", "pl_rade", "st_teff",
-        "st_logg", "st_rad", "st_mass", "sy_gaiamag", "ra", "dec",
+        "pl_name",
+        "hostname",
+        "default_flag",
+        "disposition",
+        "pl_orbper",
+        "pl_rade",
+        "st_teff",
+        "st_logg",
+        "st_rad",
+        "st_mass",
+        "sy_gaiamag",
+        "ra",
+        "dec",
     ],
 }
 
@@ -75,17 +114,38 @@ CATALOG_SCHEMA: dict[str, tuple[str, str]] = {
     "dec_deg": ("deg", "declination"),
     "depth_derived": ("", "True where depth was derived from (Rp/Rs)^2 rather than measured"),
     "duration_derived": ("", "True where duration was derived from period and stellar density"),
-    "imputed": ("", "comma-separated columns filled label-blind (exo_assets.science.catalog_fill); '' if none"),
+    "imputed": (
+        "",
+        "comma-separated columns filled label-blind (exo_assets.science.catalog_fill); '' if none",
+    ),
 }
 CATALOG_COLUMNS: list[str] = list(CATALOG_SCHEMA)
 
 #: Exact raw column names that derive from the vetting that produced the labels.
 LEAKAGE_COLUMNS: frozenset[str] = frozenset(
     {
-        "koi_score", "koi_pdisposition", "koi_disposition", "koi_fpflag_nt", "koi_fpflag_ss",
-        "koi_fpflag_co", "koi_fpflag_ec", "koi_comment", "koi_vet_stat", "koi_vet_date",
-        "koi_disp_prov", "tfopwg_disp", "disposition", "disp_refname", "soltype", "comments",
-        "toi_id", "toi", "kepoi_name", "kepler_name", "pl_name", "pl_controv_flag",
+        "koi_score",
+        "koi_pdisposition",
+        "koi_disposition",
+        "koi_fpflag_nt",
+        "koi_fpflag_ss",
+        "koi_fpflag_co",
+        "koi_fpflag_ec",
+        "koi_comment",
+        "koi_vet_stat",
+        "koi_vet_date",
+        "koi_disp_prov",
+        "tfopwg_disp",
+        "disposition",
+        "disp_refname",
+        "soltype",
+        "comments",
+        "toi_id",
+        "toi",
+        "kepoi_name",
+        "kepler_name",
+        "pl_name",
+        "pl_controv_flag",
     }
 )
 #: Substrings that mark a column as disposition-derived wherever they appear.
@@ -247,15 +307,20 @@ def normalise_catalog(raw: pd.DataFrame, mission: str) -> pd.DataFrame:
         k = raw["pl_rade"] * 0.0091577 / raw["st_rad"]
         out["depth_ppm"] = (k**2) * 1e6
         out["duration_days"] = _duration_from_density(
-            raw["pl_orbper"].to_numpy(float), raw["st_rad"].to_numpy(float),
-            raw["st_logg"].to_numpy(float), raw["pl_rade"].to_numpy(float),
+            raw["pl_orbper"].to_numpy(float),
+            raw["st_rad"].to_numpy(float),
+            raw["st_logg"].to_numpy(float),
+            raw["pl_rade"].to_numpy(float),
         )
         out["impact"] = np.nan
         out["planet_radius_re"] = raw["pl_rade"]
         out["teff_k"] = raw["st_teff"]
         # log g from mass and radius where the table gives no log g (g = G M / R^2; solar 4.438)
-        from_mass = 4.438 + np.log10(raw["st_mass"].where(raw["st_mass"] > 0)) - 2 * np.log10(
-            raw["st_rad"].where(raw["st_rad"] > 0))
+        from_mass = (
+            4.438
+            + np.log10(raw["st_mass"].where(raw["st_mass"] > 0))
+            - 2 * np.log10(raw["st_rad"].where(raw["st_rad"] > 0))
+        )
         use_mass = raw["st_logg"].isna() & from_mass.notna()
         out["logg_cgs"] = raw["st_logg"].where(~use_mass, from_mass)
         out["radius_rsun"] = raw["st_rad"]
@@ -340,7 +405,10 @@ def select_targets(catalog: pd.DataFrame, max_stars: int, seed: int = 0) -> pd.D
         return catalog.reset_index(drop=True)
     rank = {"FP": 0, "PC": 1, "CP": 2}
     star_label = (
-        catalog.assign(_r=catalog["label"].map(rank)).groupby("star_id")["_r"].min().map({v: k for k, v in rank.items()})
+        catalog.assign(_r=catalog["label"].map(rank))
+        .groupby("star_id")["_r"]
+        .min()
+        .map({v: k for k, v in rank.items()})
     )
     rng = np.random.default_rng(seed)
     pools = {}

@@ -24,8 +24,14 @@ import numpy as np
 BASELINE_INNER, BASELINE_OUTER = 1.0, 2.5
 
 
-def event_shift(time: np.ndarray, values: np.ndarray, period: float, t0: float, duration: float,
-                outer: float = BASELINE_OUTER) -> float:
+def event_shift(
+    time: np.ndarray,
+    values: np.ndarray,
+    period: float,
+    t0: float,
+    duration: float,
+    outer: float = BASELINE_OUTER,
+) -> float:
     """Per event: mean in-transit value minus the mean of its own baseline ring (removes slow drift);
     averaged over the events that have both, weighted by their in-transit counts (NaN if none)."""
     rel = (time - t0) / period
@@ -76,8 +82,16 @@ def _robust_std(x: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(x - np.median(x))))
 
 
-def centroid_test(time, col, row, period: float, t0: float, duration: float, depth_ppm: float | None = None,
-                  n_null: int = 99) -> dict:
+def centroid_test(
+    time,
+    col,
+    row,
+    period: float,
+    t0: float,
+    duration: float,
+    depth_ppm: float | None = None,
+    n_null: int = 99,
+) -> dict:
     """In- minus out-of-transit centroid shift (pixels) and its significance against off-transit phases.
 
     Args:
@@ -92,8 +106,19 @@ def centroid_test(time, col, row, period: float, t0: float, duration: float, dep
         source_offset_pix (NaN without a depth), status ('ok' or why not measurable).
     """
     time = np.asarray(time, float)
-    out = {k: float("nan") for k in ("shift_col_pix", "shift_row_pix", "shift_pix", "sigma_col_pix",
-                                     "sigma_row_pix", "significance", "p_value", "source_offset_pix")}
+    out = {
+        k: float("nan")
+        for k in (
+            "shift_col_pix",
+            "shift_row_pix",
+            "shift_pix",
+            "sigma_col_pix",
+            "sigma_row_pix",
+            "significance",
+            "p_value",
+            "source_offset_pix",
+        )
+    }
     out.update(n_null=0, status="ok")
     if not (np.isfinite(period) and period > 0 and np.isfinite(duration) and 0 < duration < period):
         out["status"] = "bad ephemeris"
@@ -102,14 +127,19 @@ def centroid_test(time, col, row, period: float, t0: float, duration: float, dep
     outer = ring_outer(period, duration)
     shifts = np.array([event_shift(time, r, period, t0, duration, outer) for r in resid])
     phases = null_phases(period, duration, n_null)
-    null = np.array([[event_shift(time, r, period, t0 + ph * period, duration, outer) for r in resid]
-                     for ph in phases])
+    null = np.array(
+        [[event_shift(time, r, period, t0 + ph * period, duration, outer) for r in resid] for ph in phases]
+    )
     null = null[np.isfinite(null).all(axis=1)] if null.size else np.zeros((0, 2))
     if not np.isfinite(shifts).all():
         out["status"] = "too few in-transit or baseline centroids"
         return out
-    out.update(shift_col_pix=float(shifts[0]), shift_row_pix=float(shifts[1]),
-               shift_pix=float(np.hypot(*shifts)), n_null=len(null))
+    out.update(
+        shift_col_pix=float(shifts[0]),
+        shift_row_pix=float(shifts[1]),
+        shift_pix=float(np.hypot(*shifts)),
+        n_null=len(null),
+    )
     if len(null) < 8:
         out["status"] = f"only {len(null)} off-transit phases measurable"
         return out
@@ -117,8 +147,12 @@ def centroid_test(time, col, row, period: float, t0: float, duration: float, dep
     sig = np.where(sig > 0, sig, np.nan)
     z = float(np.hypot(*(shifts / sig)))
     z_null = np.hypot(*((null - np.median(null, axis=0)) / sig).T)
-    out.update(sigma_col_pix=float(sig[0]), sigma_row_pix=float(sig[1]), significance=z,
-               p_value=float((1 + np.sum(z_null >= z)) / (1 + len(z_null))))
+    out.update(
+        sigma_col_pix=float(sig[0]),
+        sigma_row_pix=float(sig[1]),
+        significance=z,
+        p_value=float((1 + np.sum(z_null >= z)) / (1 + len(z_null))),
+    )
     if depth_ppm is not None and np.isfinite(depth_ppm) and depth_ppm > 0:
         out["source_offset_pix"] = out["shift_pix"] / (depth_ppm * 1e-6)
     return out

@@ -49,8 +49,13 @@ def robust_std_rows(values: np.ndarray, mask: np.ndarray | None = None) -> np.nd
     return MAD_TO_SIGMA * nanmedian_rows(np.abs(sub - med[:, None]))
 
 
-def time_averaging_beta(time: np.ndarray, resid: np.ndarray, timescale_days: float,
-                        factors: tuple[float, ...] = (0.8, 1.0, 1.25), min_bins: int = 8) -> float:
+def time_averaging_beta(
+    time: np.ndarray,
+    resid: np.ndarray,
+    timescale_days: float,
+    factors: tuple[float, ...] = (0.8, 1.0, 1.25),
+    min_bins: int = 8,
+) -> float:
     """Red-noise (time-averaging) factor beta of a residual curve at `timescale_days` (>= 1; NaN if unmeasurable).
 
     Pont, Zucker & Queloz (2006); Winn et al. (2008): the residuals are averaged in bins of about
@@ -88,4 +93,3 @@ def time_averaging_beta(time: np.ndarray, resid: np.ndarray, timescale_days: flo
     if not betas:
         return float("nan")
     return float(max(1.0, np.mean(betas)))
-

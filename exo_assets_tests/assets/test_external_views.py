@@ -77,7 +77,9 @@ def test_benchmark_asset_is_the_cli_benchmark(materialized, tmp_path):
     assert {"real_label_booster.lgb.txt", "real_label_booster.json"} <= set(bundle.files)
     served = RealLabelModel.from_bundle(bundle)
     assert served.classes == ["PC", "EB", "J"] and served.spec["validation"]["booster"]["n"] > 0
-    assert len(served.cnns) == (served.spec["cnn_members"]) and served.spec["view_format"]["global_bins"] == 201
+    assert (
+        len(served.cnns) == (served.spec["cnn_members"]) and served.spec["view_format"]["global_bins"] == 201
+    )
     md = result.asset_materializations_for_node("external_benchmark")[0].metadata
     assert "booster" in md["validation"].value and "not the embedded simulator" in md["data"].value
 

@@ -23,8 +23,8 @@ from exo_assets.inference import (
 )
 from exo_assets.inference.response import decide
 from exo_assets.science.features import MODEL_FEATURES
-from serving.schemas import PredictionResponse
 from exo_assets_tests.serving.conftest import small_curve
+from serving.schemas import PredictionResponse
 
 
 def _curve(n=400, span=10.0):
@@ -42,31 +42,46 @@ def test_validation_accepts_and_converts_bjd():
     assert v.n_finite == 400 and v.baseline == pytest.approx(10.0)
 
 
-@pytest.mark.parametrize("change, fragment", [
-    ({"flux": np.ones(399)}, "equal lengths"),
-    ({"flux_err": np.ones(5)}, "flux_err has 5 values"),
-    ({"time": np.linspace(0, 1, 99), "flux": np.ones(99)}, "at least 100"),
-    ({"flux": np.full(400, np.nan)}, "no finite value"),
-    ({"time": _curve()[0][::-1]}, "not sorted"),
-    ({"time": np.r_[100.0, _curve()[0][:-1]]}, "duplicate"),
-    ({"period": 0.0}, "period must be positive"),
-    ({"period": -2.0}, "period must be positive"),
-    ({"period": None}, "period is required"),
-    ({"t0": None}, "t0 is required"),
-    ({"t0": float("nan")}, "finite numbers"),
-    ({"duration": 2.0}, "duration"),
-    ({"duration": -0.1}, "duration"),
-    ({"mission": "Hubble"}, "unknown mission"),
-    ({"flux": ["a"] * 400}, "non-numeric"),
-    ({"flux": np.ones((20, 20))}, "one-dimensional"),
-])
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        ({"flux": np.ones(399)}, "equal lengths"),
+        ({"flux_err": np.ones(5)}, "flux_err has 5 values"),
+        ({"time": np.linspace(0, 1, 99), "flux": np.ones(99)}, "at least 100"),
+        ({"flux": np.full(400, np.nan)}, "no finite value"),
+        ({"time": _curve()[0][::-1]}, "not sorted"),
+        ({"time": np.r_[100.0, _curve()[0][:-1]]}, "duplicate"),
+        ({"period": 0.0}, "period must be positive"),
+        ({"period": -2.0}, "period must be positive"),
+        ({"period": None}, "period is required"),
+        ({"t0": None}, "t0 is required"),
+        ({"t0": float("nan")}, "finite numbers"),
+        ({"duration": 2.0}, "duration"),
+        ({"duration": -0.1}, "duration"),
+        ({"mission": "Hubble"}, "unknown mission"),
+        ({"flux": ["a"] * 400}, "non-numeric"),
+        ({"flux": np.ones((20, 20))}, "one-dimensional"),
+    ],
+)
 def test_validation_errors(change, fragment):
     t, f = _curve()
-    args = {"time": t, "flux": f, "flux_err": None, "period": 3.0, "t0": 101.0, "duration": 0.1, "mission": "TESS"}
+    args = {
+        "time": t,
+        "flux": f,
+        "flux_err": None,
+        "period": 3.0,
+        "t0": 101.0,
+        "duration": 0.1,
+        "mission": "TESS",
+    }
     args.update(change)
     with pytest.raises(InputError, match=fragment):
-        validate_curve(curve_of(args["time"], args["flux"], args["flux_err"], mission=args["mission"]),
-                       args["period"], args["t0"], args["duration"])
+        validate_curve(
+            curve_of(args["time"], args["flux"], args["flux_err"], mission=args["mission"]),
+            args["period"],
+            args["t0"],
+            args["duration"],
+        )
 
 
 def test_nan_cadences_do_not_count_as_duplicates():
@@ -77,13 +92,16 @@ def test_nan_cadences_do_not_count_as_duplicates():
     assert v.n_finite == 480
 
 
-@pytest.mark.parametrize("probs, label", [
-    ({"CP": 0.95, "PC": 0.03, "FP": 0.02}, "high_confidence_planet"),
-    ({"CP": 0.90, "PC": 0.05, "FP": 0.05}, "high_confidence_planet"),
-    ({"CP": 0.60, "PC": 0.30, "FP": 0.10}, "candidate"),
-    ({"CP": 0.40, "PC": 0.10, "FP": 0.50}, "false_positive"),
-    ({"CP": 0.40, "PC": 0.45, "FP": 0.15}, "needs_follow_up"),
-])
+@pytest.mark.parametrize(
+    "probs, label",
+    [
+        ({"CP": 0.95, "PC": 0.03, "FP": 0.02}, "high_confidence_planet"),
+        ({"CP": 0.90, "PC": 0.05, "FP": 0.05}, "high_confidence_planet"),
+        ({"CP": 0.60, "PC": 0.30, "FP": 0.10}, "candidate"),
+        ({"CP": 0.40, "PC": 0.10, "FP": 0.50}, "false_positive"),
+        ({"CP": 0.40, "PC": 0.45, "FP": 0.15}, "needs_follow_up"),
+    ],
+)
 def test_decision_rule(probs, label):
     d = decide(probs, DecisionConfig())
     assert d["label"] == label
@@ -120,16 +138,30 @@ def test_model_set_errors(model_set):
         model_set.get("K2")
     body = small_curve()
     with pytest.raises(ModelError):
-        predict_curve(model_set, PredictionRequest(curve_of(body["time"], body["flux"], mission="K2"), body["period"],
-                                                   body["t0"], body["duration"]))
+        predict_curve(
+            model_set,
+            PredictionRequest(
+                curve_of(body["time"], body["flux"], mission="K2"),
+                body["period"],
+                body["t0"],
+                body["duration"],
+            ),
+        )
 
 
 def test_deadline_stops_the_fit(model_set):
     body = small_curve()
     with pytest.raises(FitTimeout, match="time limit"):
-        predict_curve(model_set, PredictionRequest(curve_of(body["time"], body["flux"], mission="TESS"),
-                                                   body["period"], body["t0"], body["duration"],
-                                                   deadline=time.monotonic() - 1.0))
+        predict_curve(
+            model_set,
+            PredictionRequest(
+                curve_of(body["time"], body["flux"], mission="TESS"),
+                body["period"],
+                body["t0"],
+                body["duration"],
+                deadline=time.monotonic() - 1.0,
+            ),
+        )
 
 
 def test_missing_duration_is_estimated(model_set):
@@ -146,9 +178,18 @@ def test_unmeasured_transit_is_insufficient_data_not_a_class(model_set):
     t = np.asarray(body["time"])
     # an ephemeris whose transits fall in no cadence: the curve is fine, the transit is not measured
     keep = np.abs(((t - body["t0"] + 0.5 * body["period"]) % body["period"]) - 0.5 * body["period"]) > 0.6
-    out = predict_curve(model_set, PredictionRequest(curve_of(t[keep], np.asarray(body["flux"])[keep], mission="TESS"),
-                                                     body["period"], body["t0"], body["duration"]))
-    assert out["decision"]["label"] == "insufficient_data" and "no transit measured" in out["decision"]["reason"]
+    out = predict_curve(
+        model_set,
+        PredictionRequest(
+            curve_of(t[keep], np.asarray(body["flux"])[keep], mission="TESS"),
+            body["period"],
+            body["t0"],
+            body["duration"],
+        ),
+    )
+    assert (
+        out["decision"]["label"] == "insufficient_data" and "no transit measured" in out["decision"]["reason"]
+    )
     assert out["probs"] is None and out["prediction"] is None and out["stages"] is None
     assert any("insufficient data" in w for w in out["warnings"])
     PredictionResponse.model_validate(out)
@@ -158,11 +199,17 @@ def test_period_longer_than_the_data_is_a_single_transit(model_set):
     """One covered event and a period longer than the baseline: predicted, flagged, multi-event tests NaN."""
     body = small_curve()
     t = np.asarray(body["time"])
-    out = predict_curve(model_set, PredictionRequest(curve_of(t, body["flux"], mission="TESS"),
-                                                     3.0 * (t.max() - t.min()), body["t0"], body["duration"]))
+    out = predict_curve(
+        model_set,
+        PredictionRequest(
+            curve_of(t, body["flux"], mission="TESS"), 3.0 * (t.max() - t.min()), body["t0"], body["duration"]
+        ),
+    )
     assert out["prediction"] in ("CP", "PC", "FP") and "single_transit" in out["flags"]
     assert out["diagnostics"]["n_transits"] == 1
-    assert out["diagnostics"]["odd_even_sigma"] is None and out["diagnostics"]["transit_depth_chi2_dof"] is None
+    assert (
+        out["diagnostics"]["odd_even_sigma"] is None and out["diagnostics"]["transit_depth_chi2_dof"] is None
+    )
     PredictionResponse.model_validate(out)
 
 
@@ -181,7 +228,9 @@ def test_same_features_views_and_probabilities_as_training(materialized_home, mo
         tensors = loader.load_asset_value("cnn_tensors", partition_key="TESS")
         cleaned = loader.load_asset_value("cleaned_curves", partition_key="TESS")
     ok = table[table["status"] == "ok"]
-    picks = [ok[ok["label"] == label].iloc[0] for label in ("CP", "PC", "FP") if (ok["label"] == label).any()][:2]
+    picks = [
+        ok[ok["label"] == label].iloc[0] for label in ("CP", "PC", "FP") if (ok["label"] == label).any()
+    ][:2]
     assert picks
     model = model_set.get("TESS")
     eph = cleaned["ephemerides"].set_index("signal_id")
@@ -192,15 +241,29 @@ def test_same_features_views_and_probabilities_as_training(materialized_home, mo
         assert lc is not None and not bad
         c = catalog.set_index("signal_id").loc[row["signal_id"]]
         siblings = catalog[(catalog["star_id"] == c["star_id"]) & (catalog["signal_id"] != row["signal_id"])]
-        others = [(s.period_days, s.epoch, s.duration_days) for s in siblings.itertuples() if np.isfinite(s.epoch)]
+        others = [
+            (s.period_days, s.epoch, s.duration_days) for s in siblings.itertuples() if np.isfinite(s.epoch)
+        ]
         lc.star_id, lc.mission = c["star_id"], "TESS"
-        out = predict_curve(model_set, PredictionRequest(
-            lc, c["period_days"], c["epoch"], c["duration_days"],
-            TargetInfo(c["teff_k"], c["logg_cgs"], c["radius_rsun"], c["mag"], c["depth_ppm"]),
-            PredictOptions(return_plot_data=True), other_signals=tuple(others)))
+        out = predict_curve(
+            model_set,
+            PredictionRequest(
+                lc,
+                c["period_days"],
+                c["epoch"],
+                c["duration_days"],
+                TargetInfo(c["teff_k"], c["logg_cgs"], c["radius_rsun"], c["mag"], c["depth_ppm"]),
+                PredictOptions(return_plot_data=True),
+                other_signals=tuple(others),
+            ),
+        )
         assert out["input"]["t0"] == pytest.approx(eph.loc[row["signal_id"], "epoch"], abs=1e-12)
-        ours = np.array([np.nan if out["diagnostics"][k] is None else out["diagnostics"][k] for k in MODEL_FEATURES])
-        np.testing.assert_allclose(ours, row[MODEL_FEATURES].to_numpy(float), rtol=1e-9, atol=1e-12, equal_nan=True)
+        ours = np.array(
+            [np.nan if out["diagnostics"][k] is None else out["diagnostics"][k] for k in MODEL_FEATURES]
+        )
+        np.testing.assert_allclose(
+            ours, row[MODEL_FEATURES].to_numpy(float), rtol=1e-9, atol=1e-12, equal_nan=True
+        )
         idx = int(np.flatnonzero(tensors["signal_id"] == row["signal_id"])[0])
         view = np.asarray(out["plot_data"]["local_view"]["y"], dtype=np.float32)
         np.testing.assert_array_equal(view, tensors["local"][idx])

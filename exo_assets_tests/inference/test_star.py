@@ -23,12 +23,20 @@ from exo_assets.inference.star import (
 )
 
 
-@pytest.mark.parametrize("raw, mission, expected", [
-    ("TIC 261136679", "TESS", "TIC 261136679"), ("tic261136679", "TESS", "TIC 261136679"),
-    ("261136679", "TESS", "TIC 261136679"), ("KIC 011442793", "Kepler", "KIC 11442793"),
-    ("11442793", "Kepler", "KIC 11442793"), ("kplr011442793", "Kepler", "KIC 11442793"),
-    ("K2-18", "K2", "K2-18"), ("", "TESS", ""), (None, "Kepler", ""),
-])
+@pytest.mark.parametrize(
+    "raw, mission, expected",
+    [
+        ("TIC 261136679", "TESS", "TIC 261136679"),
+        ("tic261136679", "TESS", "TIC 261136679"),
+        ("261136679", "TESS", "TIC 261136679"),
+        ("KIC 011442793", "Kepler", "KIC 11442793"),
+        ("11442793", "Kepler", "KIC 11442793"),
+        ("kplr011442793", "Kepler", "KIC 11442793"),
+        ("K2-18", "K2", "K2-18"),
+        ("", "TESS", ""),
+        (None, "Kepler", ""),
+    ],
+)
 def test_catalog_star_id(raw, mission, expected):
     assert catalog_star_id(raw, mission) == expected
 
@@ -53,8 +61,11 @@ def test_unknown_star_has_no_context():
 
 
 def test_stellar_inputs_given_then_catalog_then_header_then_missing():
-    ctx = StarContext("TIC 1", True, {"teff_k": 5000.0, "logg_cgs": float("nan"), "radius_rsun": float("nan"),
-                                      "mag": float("nan")})
+    ctx = StarContext(
+        "TIC 1",
+        True,
+        {"teff_k": 5000.0, "logg_cgs": float("nan"), "radius_rsun": float("nan"), "mag": float("nan")},
+    )
     header = {"TEFF": 4000.0, "LOGG": 4.5, "TESSMAG": 9.0}
     values, sources = resolve_stellar({"radius_rsun": 0.9, "teff_k": float("nan")}, header, ctx)
     assert sources == {"teff_k": "catalog", "logg_cgs": "header", "radius_rsun": "given", "mag": "header"}
@@ -74,13 +85,21 @@ def test_mission_check():
 OK_FEATURES = {"n_transits": 3.0, "depth_ppm": 500.0, "ma_fit_status": "ok"}
 
 
-@pytest.mark.parametrize("status, features, measured, fragment", [
-    ("ok", OK_FEATURES, True, ""),
-    ("failed", {}, False, "could not be measured"),
-    ("ok", {**OK_FEATURES, "n_transits": 0.0, "depth_ppm": float("nan")}, False, "no covered event"),
-    ("ok", {**OK_FEATURES, "depth_ppm": float("nan")}, False, "too few"),
-    ("ok", {**OK_FEATURES, "ma_fit_status": "failed: no convergence"}, False, "fit failed (no convergence)"),
-])
+@pytest.mark.parametrize(
+    "status, features, measured, fragment",
+    [
+        ("ok", OK_FEATURES, True, ""),
+        ("failed", {}, False, "could not be measured"),
+        ("ok", {**OK_FEATURES, "n_transits": 0.0, "depth_ppm": float("nan")}, False, "no covered event"),
+        ("ok", {**OK_FEATURES, "depth_ppm": float("nan")}, False, "too few"),
+        (
+            "ok",
+            {**OK_FEATURES, "ma_fit_status": "failed: no convergence"},
+            False,
+            "fit failed (no convergence)",
+        ),
+    ],
+)
 def test_assess_transit(status, features, measured, fragment):
     a = assess_transit(status, "views: no data", features, {"depth_ppm": "too few in-transit cadences"})
     assert a.measured is measured and fragment in a.reason

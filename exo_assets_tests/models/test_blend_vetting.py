@@ -39,6 +39,7 @@ def toy(seed: int, n: int = 1500, k: int = 3):
 
 # --- blend ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
 def test_noise_cnn_gets_zero_weight(seed):
     rng, y, p_booster, _ = toy(seed)
@@ -47,7 +48,9 @@ def test_noise_cnn_gets_zero_weight(seed):
     assert model.alpha == 0.0
     assert do_no_harm_holds(model)
     assert model.oof_logloss_blend == pytest.approx(model.oof_logloss_booster)
-    np.testing.assert_allclose(apply_blend(model, p_booster, p_noise), apply_temperature(p_booster, model.t_booster))
+    np.testing.assert_allclose(
+        apply_blend(model, p_booster, p_noise), apply_temperature(p_booster, model.t_booster)
+    )
 
 
 def test_informative_cnn_gets_positive_weight_and_lowers_log_loss():
@@ -66,7 +69,9 @@ def test_no_cnn_means_booster_only():
     _, y, p_booster, p_cnn = toy(11)
     model = fit_blend(p_booster, None, y, CLASSES)
     assert model.alpha == 0.0 and model.oof_logloss_cnn is None and not model.uses_cnn
-    np.testing.assert_allclose(apply_blend(model, p_booster, None), apply_temperature(p_booster, model.t_booster))
+    np.testing.assert_allclose(
+        apply_blend(model, p_booster, None), apply_temperature(p_booster, model.t_booster)
+    )
     informed = fit_blend(p_booster, p_cnn, y, CLASSES)
     with pytest.raises(ValueError, match="p_cnn is required"):
         apply_blend(informed, p_booster, None)
@@ -122,8 +127,14 @@ def test_gated_blend_per_bin_alphas_never_worse_than_booster():
 def test_small_gate_bins_fall_back_safely():
     _, y, p_booster, p_cnn = toy(15, n=300)
     gate = np.arange(len(y), dtype=float)
-    model = fit_blend(p_booster, p_cnn, y, CLASSES,
-                      BlendConfig(gate_feature="transit_snr", gate_bins=20, min_rows_per_gate=30), gate_values=gate)
+    model = fit_blend(
+        p_booster,
+        p_cnn,
+        y,
+        CLASSES,
+        BlendConfig(gate_feature="transit_snr", gate_bins=20, min_rows_per_gate=30),
+        gate_values=gate,
+    )
     assert all(a in (0.0, model.alpha) for a in model.gate_alphas)
     assert do_no_harm_holds(model)
 
@@ -131,15 +142,17 @@ def test_small_gate_bins_fall_back_safely():
 def test_blend_model_json_round_trip():
     rng, y, p_booster, p_cnn = toy(16)
     gate = rng.uniform(0, 1, len(y))
-    for model in (fit_blend(p_booster, p_cnn, y, CLASSES),
-                  fit_blend(p_booster, None, y, CLASSES),
-                  fit_blend(p_booster, p_cnn, y, CLASSES, BlendConfig(gate_feature="transit_snr"),
-                            gate_values=gate)):
+    for model in (
+        fit_blend(p_booster, p_cnn, y, CLASSES),
+        fit_blend(p_booster, None, y, CLASSES),
+        fit_blend(p_booster, p_cnn, y, CLASSES, BlendConfig(gate_feature="transit_snr"), gate_values=gate),
+    ):
         text = json.dumps(model.to_dict(), allow_nan=False)
         back = BlendModel.from_dict(json.loads(text))
         assert back == model
-        np.testing.assert_allclose(apply_blend(back, p_booster, p_cnn, gate),
-                                   apply_blend(model, p_booster, p_cnn, gate))
+        np.testing.assert_allclose(
+            apply_blend(back, p_booster, p_cnn, gate), apply_blend(model, p_booster, p_cnn, gate)
+        )
 
 
 def test_blend_config_validation():
@@ -160,14 +173,36 @@ def test_blend_config_validation():
 
 #: The hand-set version-1 rules the penalty tests use (the packaged file's thresholds are now set on
 #: injections per mission and its weights are fitted in the blend asset).
-HAND_RULES = {"version": 1, "negative_classes": ["FP"], "rules": [
-    {"flag": "v_shaped", "feature": "v_shape", "op": ">", "threshold": 0.8, "weight": 1.0},
-    {"flag": "odd_even_depth", "feature": "odd_even_sigma", "op": ">", "threshold": 3.0, "weight": 2.0},
-    {"flag": "secondary_eclipse", "feature": "secondary_sigma", "op": ">", "threshold": 5.0, "weight": 2.0},
-    {"flag": "other_dip", "feature": "max_other_sigma", "op": ">", "threshold": 7.0, "weight": 1.0},
-    {"flag": "duration_mismatch", "feature": "duration_ratio", "op": "outside", "thresholds": [0.3, 3.0], "weight": 0.5},
-    {"flag": "density_mismatch", "feature": "density_ratio", "op": "outside", "thresholds": [0.1, 10.0], "weight": 0.5},
-]}
+HAND_RULES = {
+    "version": 1,
+    "negative_classes": ["FP"],
+    "rules": [
+        {"flag": "v_shaped", "feature": "v_shape", "op": ">", "threshold": 0.8, "weight": 1.0},
+        {"flag": "odd_even_depth", "feature": "odd_even_sigma", "op": ">", "threshold": 3.0, "weight": 2.0},
+        {
+            "flag": "secondary_eclipse",
+            "feature": "secondary_sigma",
+            "op": ">",
+            "threshold": 5.0,
+            "weight": 2.0,
+        },
+        {"flag": "other_dip", "feature": "max_other_sigma", "op": ">", "threshold": 7.0, "weight": 1.0},
+        {
+            "flag": "duration_mismatch",
+            "feature": "duration_ratio",
+            "op": "outside",
+            "thresholds": [0.3, 3.0],
+            "weight": 0.5,
+        },
+        {
+            "flag": "density_mismatch",
+            "feature": "density_ratio",
+            "op": "outside",
+            "thresholds": [0.1, 10.0],
+            "weight": 0.5,
+        },
+    ],
+}
 
 
 def hand_config() -> VettingConfig:
@@ -175,14 +210,17 @@ def hand_config() -> VettingConfig:
 
 
 def vetting_rows() -> tuple[np.ndarray, pd.DataFrame]:
-    features = pd.DataFrame({
-        "v_shape": [0.95, 0.1, np.nan, 0.2],
-        "odd_even_sigma": [8.0, 0.5, np.nan, 0.3],
-        "secondary_sigma": [10.0, 0.2, np.nan, 1.0],
-        "max_other_sigma": [10.0, 2.0, np.nan, 2.5],
-        "duration_ratio": [1.0, 0.8, np.nan, 5.0],
-        "density_ratio": [1.0, 1.1, np.nan, 0.9],
-    }, index=["eb", "planet", "unmeasured", "long"])
+    features = pd.DataFrame(
+        {
+            "v_shape": [0.95, 0.1, np.nan, 0.2],
+            "odd_even_sigma": [8.0, 0.5, np.nan, 0.3],
+            "secondary_sigma": [10.0, 0.2, np.nan, 1.0],
+            "max_other_sigma": [10.0, 2.0, np.nan, 2.5],
+            "duration_ratio": [1.0, 0.8, np.nan, 5.0],
+            "density_ratio": [1.0, 1.1, np.nan, 0.9],
+        },
+        index=["eb", "planet", "unmeasured", "long"],
+    )
     proba = np.array([[0.5, 0.3, 0.2], [0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.4, 0.4, 0.2]])
     return proba, features
 
@@ -192,8 +230,10 @@ def test_packaged_config_loads():
     assert config.version == 2
     assert config.negative_classes == ("FP",)
     for mission in ("Kepler", "K2", "TESS"):  # every rule thresholded on each mission's injections
-        assert all(mission in r.threshold_by_mission and r.injection[mission]["false_alarm_planets"] <= 0.01
-                   for r in config.rules)
+        assert all(
+            mission in r.threshold_by_mission and r.injection[mission]["false_alarm_planets"] <= 0.01
+            for r in config.rules
+        )
     expected = {"v_shaped", "odd_even_depth", "secondary_eclipse", "duration_mismatch", "density_mismatch"}
     assert expected <= set(config.flags)
     assert config == load_vetting_config(default_config_path())
@@ -240,8 +280,9 @@ def test_vetting_missing_feature_column():
     proba, features = vetting_rows()
     with pytest.raises(ValueError, match="density_ratio"):
         apply_vetting(proba, features.drop(columns="density_ratio"), CLASSES, hand_config())
-    res = apply_vetting(proba, features.drop(columns="density_ratio"), CLASSES, hand_config(),
-                        allow_missing=True)
+    res = apply_vetting(
+        proba, features.drop(columns="density_ratio"), CLASSES, hand_config(), allow_missing=True
+    )
     assert not res.flags["density_mismatch"].any()
 
 
@@ -254,24 +295,37 @@ def test_vetting_config_json_round_trip():
 GOOD_RULE = "  - {flag: v, feature: v_shape, op: '>', threshold: 0.8, weight: 1.0}\n"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("version: 1\nrules:\n" + GOOD_RULE.replace("'>'", "'=='"), "unknown op"),
-    ("version: 1\nrules:\n  - {flag: v, feature: v_shape, op: '>', threshold: 0.8}\n", "missing 'weight'"),
-    ("version: 1\nrules:\n" + GOOD_RULE.replace("weight: 1.0", "weight: -1.0"), "'weight' must be"),
-    ("version: 3\nrules:\n" + GOOD_RULE, "unsupported version"),
-    ("version: 2\nrules:\n" + GOOD_RULE.replace("}", ", threshold_by_mission: {Kepler: [1, 2]}}"), "threshold_by_mission"),
-    ("version: 2\ntemperature: -1\nrules:\n" + GOOD_RULE, "'temperature' must be"),
-    ("rules:\n" + GOOD_RULE, "missing 'version'"),
-    ("version: 1\nrules:\n" + GOOD_RULE.replace("v_shape", "v_shap"), "unknown feature"),
-    ("version: 1\nrules:\n  - {flag: d, feature: density_ratio, op: outside, thresholds: [10, 0.1], weight: 1}\n",
-     "low < high"),
-    ("version: 1\nrules:\n  - {flag: d, feature: density_ratio, op: outside, threshold: 3, weight: 1}\n",
-     "thresholds"),
-    ("version: 1\nrules:\n" + GOOD_RULE + GOOD_RULE, "duplicate flag"),
-    ("version: 1\nrules:\n" + GOOD_RULE.replace("weight:", "wieght:"), "unknown keys"),
-    ("version: 1\nrules: [\n", "not valid YAML"),
-    ("- just a list\n", "top level must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("version: 1\nrules:\n" + GOOD_RULE.replace("'>'", "'=='"), "unknown op"),
+        (
+            "version: 1\nrules:\n  - {flag: v, feature: v_shape, op: '>', threshold: 0.8}\n",
+            "missing 'weight'",
+        ),
+        ("version: 1\nrules:\n" + GOOD_RULE.replace("weight: 1.0", "weight: -1.0"), "'weight' must be"),
+        ("version: 3\nrules:\n" + GOOD_RULE, "unsupported version"),
+        (
+            "version: 2\nrules:\n" + GOOD_RULE.replace("}", ", threshold_by_mission: {Kepler: [1, 2]}}"),
+            "threshold_by_mission",
+        ),
+        ("version: 2\ntemperature: -1\nrules:\n" + GOOD_RULE, "'temperature' must be"),
+        ("rules:\n" + GOOD_RULE, "missing 'version'"),
+        ("version: 1\nrules:\n" + GOOD_RULE.replace("v_shape", "v_shap"), "unknown feature"),
+        (
+            "version: 1\nrules:\n  - {flag: d, feature: density_ratio, op: outside, thresholds: [10, 0.1], weight: 1}\n",
+            "low < high",
+        ),
+        (
+            "version: 1\nrules:\n  - {flag: d, feature: density_ratio, op: outside, threshold: 3, weight: 1}\n",
+            "thresholds",
+        ),
+        ("version: 1\nrules:\n" + GOOD_RULE + GOOD_RULE, "duplicate flag"),
+        ("version: 1\nrules:\n" + GOOD_RULE.replace("weight:", "wieght:"), "unknown keys"),
+        ("version: 1\nrules: [\n", "not valid YAML"),
+        ("- just a list\n", "top level must be a mapping"),
+    ],
+)
 def test_bad_yaml_gives_clear_error(tmp_path, text, message):
     path = tmp_path / "vetting.yaml"
     path.write_text(text)

@@ -18,8 +18,16 @@ from exo_assets.models.missingness import (
     augment_missing,
 )
 
-COLUMNS = ["teff_k", "logg_cgs", "rho_star_catalog_cgs", "density_ratio", "duration_ratio", "radius_rsun", "mag",
-           "depth_ppm"]
+COLUMNS = [
+    "teff_k",
+    "logg_cgs",
+    "rho_star_catalog_cgs",
+    "density_ratio",
+    "duration_ratio",
+    "radius_rsun",
+    "mag",
+    "depth_ppm",
+]
 
 
 def _rows(n=200):
@@ -30,7 +38,9 @@ def _rows(n=200):
 def test_originals_kept_and_copies_blank_whole_groups():
     X, y = _rows()
     Xa, ya = augment_missing(X, y, COLUMNS, MissingnessConfig(rate=0.5, copies=2, seed=3))
-    assert Xa.shape == (600, len(COLUMNS)) and np.array_equal(Xa[:200], X) and np.array_equal(ya, np.tile(y, 3))
+    assert (
+        Xa.shape == (600, len(COLUMNS)) and np.array_equal(Xa[:200], X) and np.array_equal(ya, np.tile(y, 3))
+    )
     copies = Xa[200:]
     assert np.isnan(copies[:, COLUMNS.index("teff_k")]).mean() == pytest.approx(0.5 + 0.5 * 0.15, abs=0.07)
     # the measured depth is never blanked; a blanked log g takes the density diagnostics with it
@@ -72,8 +82,13 @@ def test_cv_with_augmentation_predicts_every_row_once():
     rng = np.random.default_rng(0)
     n = 120
     y = rng.integers(0, 3, n)
-    X = pd.DataFrame({"teff_k": rng.normal(5500, 500, n), "logg_cgs": y + rng.normal(0, 0.3, n),
-                      "depth_ppm": rng.normal(500, 100, n) + 200 * y})
+    X = pd.DataFrame(
+        {
+            "teff_k": rng.normal(5500, 500, n),
+            "logg_cgs": y + rng.normal(0, 0.3, n),
+            "depth_ppm": rng.normal(500, 100, n) + 200 * y,
+        }
+    )
     groups = np.arange(n) // 2
     folds = [(np.flatnonzero(groups % 3 != k), np.flatnonzero(groups % 3 == k)) for k in range(3)]
     config = BoosterConfig(num_boost_round=20, missing=MissingnessConfig(rate=0.5, copies=1))

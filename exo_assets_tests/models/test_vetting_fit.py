@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from exo_assets.bench.vetting import choose_threshold, upper_threshold
 from exo_assets.models.vetting import VettingConfig, apply_vetting
 from exo_assets.models.vetting_fit import fit_stacker, fit_vetting, flag_matrix
 
 CLASSES = ["CP", "PC", "FP"]
-RULES = {"version": 2, "rules": [
-    {"flag": "odd_even_depth", "feature": "odd_even_sigma", "op": ">", "threshold": 5.0, "weight": 1.0},
-    {"flag": "other_dip", "feature": "max_other_sigma", "op": ">", "threshold": 5.0, "weight": 1.0},
-]}
+RULES = {
+    "version": 2,
+    "rules": [
+        {"flag": "odd_even_depth", "feature": "odd_even_sigma", "op": ">", "threshold": 5.0, "weight": 1.0},
+        {"flag": "other_dip", "feature": "max_other_sigma", "op": ">", "threshold": 5.0, "weight": 1.0},
+    ],
+}
 
 
 def toy(seed, n=3000, informative=True):
@@ -27,8 +29,12 @@ def toy(seed, n=3000, informative=True):
     p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     fp = y == 2
     fire = np.where(fp, rng.random(n) < 0.4, rng.random(n) < 0.01) if informative else rng.random(n) < 0.1
-    features = pd.DataFrame({"odd_even_sigma": np.where(fire, 8.0, 1.0),
-                             "max_other_sigma": np.where(rng.random(n) < 0.1, 8.0, 1.0)})
+    features = pd.DataFrame(
+        {
+            "odd_even_sigma": np.where(fire, 8.0, 1.0),
+            "max_other_sigma": np.where(rng.random(n) < 0.1, 8.0, 1.0),
+        }
+    )
     stars = [f"star {i // 2}" for i in range(n)]
     return p, y, features, stars
 

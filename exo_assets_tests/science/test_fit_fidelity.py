@@ -18,7 +18,12 @@ import pytest
 
 from exo_assets.science.catalogs import load_catalog
 from exo_assets.science.cleaning import clean_light_curve
-from exo_assets.science.diagnostics import DiagnosticsConfig, StellarParams, compute_diagnostics, density_from_a_rs
+from exo_assets.science.diagnostics import (
+    DiagnosticsConfig,
+    StellarParams,
+    compute_diagnostics,
+    density_from_a_rs,
+)
 from exo_assets.science.lightcurves import read_star
 from exo_assets.science.views import phase_fold
 
@@ -65,8 +70,17 @@ def test_pi_men_c_fit_matches_binned_data_and_star():
     curve = clean_light_curve(lc, eph)
     stellar = StellarParams(row.teff_k, row.logg_cgs, row.radius_rsun)
     details = {}
-    d = compute_diagnostics(curve.time, curve.flux, curve.flux_err, row.period_days, row.epoch, row.duration_days,
-                            stellar, DiagnosticsConfig(band="TESS"), details=details)
+    d = compute_diagnostics(
+        curve.time,
+        curve.flux,
+        curve.flux_err,
+        row.period_days,
+        row.epoch,
+        row.duration_days,
+        stellar,
+        DiagnosticsConfig(band="TESS"),
+        details=details,
+    )
     assert d["ma_fit_status"] == "ok" and details.get("ma_density_prior")
     t14 = row.duration_days
     data = window_depth_ppm(curve.time, curve.flux, row.period_days, details["t0"], t14)
@@ -80,8 +94,11 @@ def test_pi_men_c_fit_matches_binned_data_and_star():
     assert d["max_other_sigma"] < 5  # the 8.6-sigma "other dip" was red noise searched over phases
 
 
-@pytest.mark.parametrize("case", [(*PI_MEN[:3], ["TOI 144.01"]), (*KEPLER90, ["KOI K00351.03", "KOI K00351.01"])],
-                         ids=["tess_pi_men", "kepler90"])
+@pytest.mark.parametrize(
+    "case",
+    [(*PI_MEN[:3], ["TOI 144.01"]), (*KEPLER90, ["KOI K00351.03", "KOI K00351.01"])],
+    ids=["tess_pi_men", "kepler90"],
+)
 def test_detrending_keeps_transit_depth(case):
     mission, pattern, star, signals = case
     lc, rows, eph = _load(mission, pattern, star)

@@ -59,11 +59,38 @@ MIN_SNR = 20.0
 #: T14 of at least three 29.4-min cadences: shorter transits are smeared by the exposure, so no
 #: measured depth (mean over |phase| < T14/4) can equal the injected mid-transit depth.
 MIN_DURATION_DAYS = 3 * 29.4244 / 1440
-FEATURES = ("depth_ppm", "ma_rp_rs", "transit_snr", "odd_even_sigma", "secondary_sigma", "max_other_sigma",
-            "max_other_phase", "v_shape", "oot_scatter_ppm", "epoch_offset_days")
-TRUTH = ("mechanism", "variant", "depth_ppm", "rp_rs", "b", "expected_snr", "expected_snr_white", "odd_depth_ppm",
-         "even_depth_ppm", "secondary_depth_ppm", "secondary_phase", "ecc", "dilution", "noise_sigma_ppm",
-         "n_in_transit_cadences", "period", "true_period", "duration_days")
+FEATURES = (
+    "depth_ppm",
+    "ma_rp_rs",
+    "transit_snr",
+    "odd_even_sigma",
+    "secondary_sigma",
+    "max_other_sigma",
+    "max_other_phase",
+    "v_shape",
+    "oot_scatter_ppm",
+    "epoch_offset_days",
+)
+TRUTH = (
+    "mechanism",
+    "variant",
+    "depth_ppm",
+    "rp_rs",
+    "b",
+    "expected_snr",
+    "expected_snr_white",
+    "odd_depth_ppm",
+    "even_depth_ppm",
+    "secondary_depth_ppm",
+    "secondary_phase",
+    "ecc",
+    "dilution",
+    "noise_sigma_ppm",
+    "n_in_transit_cadences",
+    "period",
+    "true_period",
+    "duration_days",
+)
 
 
 # --- the simulated set --------------------------------------------------------------------------
@@ -79,13 +106,23 @@ def _sample_rows(catalog: pd.DataFrame, kind: str, n_stars: int, rng: np.random.
     Planets: one CP/PC row from each of `PLANET_PERIOD_BINS` per star (three-planet systems share
     the read and detrending, so more planets fit the time budget); binaries: one FP row per star.
     """
-    cat = catalog[catalog["duration_days"].between(MIN_DURATION_DAYS, 0.12 * catalog["period_days"])
-                  & catalog[["teff_k", "logg_cgs", "radius_rsun", "epoch"]].notna().all(axis=1)]
+    cat = catalog[
+        catalog["duration_days"].between(MIN_DURATION_DAYS, 0.12 * catalog["period_days"])
+        & catalog[["teff_k", "logg_cgs", "radius_rsun", "epoch"]].notna().all(axis=1)
+    ]
     if kind == "planet":
         cat = cat[cat["label"].isin(["CP", "PC"]) & (cat["impact"] < 0.8)]
         picks = [cat[cat["period_days"].between(lo, hi)] for lo, hi in PLANET_PERIOD_BINS]
-        rows = pd.concat([c.iloc[rng.choice(len(c), n_stars, replace=False)].assign(_star=np.arange(n_stars))
-                          for c in picks]).sort_values("_star", kind="stable").reset_index(drop=True)
+        rows = (
+            pd.concat(
+                [
+                    c.iloc[rng.choice(len(c), n_stars, replace=False)].assign(_star=np.arange(n_stars))
+                    for c in picks
+                ]
+            )
+            .sort_values("_star", kind="stable")
+            .reset_index(drop=True)
+        )
         depth = np.exp(rng.uniform(math.log(300.0), math.log(10000.0), len(rows)))
         rows["label"] = "CP"  # forced planets: a PC could be drawn as label noise (a background binary)
     else:
@@ -117,11 +154,25 @@ def _model_depth(time: np.ndarray, t: dict, mission: str = MISSION) -> np.ndarra
     u = (t["u1"], t["u2"])
     half = t["duration_days"] + 0.1
     if t["mechanism"] == "planet":
-        delta = tm.transit_delta(time, t["t0"], t["period"], t["rp_rs"], t["a_rs"], t["b"], u, cadence,
-                                 SUPERSAMPLE[mission], half)
+        delta = tm.transit_delta(
+            time, t["t0"], t["period"], t["rp_rs"], t["a_rs"], t["b"], u, cadence, SUPERSAMPLE[mission], half
+        )
     else:
-        delta, _ = tm.eb_delta(time, t["t0"], t["true_period"], t["rp_rs"], t["a_rs"], t["inc_deg"], u, t["ecc"],
-                               t["w_deg"], t["flux_ratio"], cadence, SUPERSAMPLE[mission], half)
+        delta, _ = tm.eb_delta(
+            time,
+            t["t0"],
+            t["true_period"],
+            t["rp_rs"],
+            t["a_rs"],
+            t["inc_deg"],
+            u,
+            t["ecc"],
+            t["w_deg"],
+            t["flux_ratio"],
+            cadence,
+            SUPERSAMPLE[mission],
+            half,
+        )
         delta = delta * t["dilution"]
     return -delta
 
@@ -159,8 +210,14 @@ def _run_star(job) -> list[dict]:
     if prep.status != "ok":
         return [{**rec, "status": f"prepare: {prep.reason}"} for rec in records]
     curve, eph = prep.curve, prep.ephemerides
-    results = star_signal_features(curve.time, curve.flux, curve.flux_err, eph,
-                                   StellarParams(host["teff_k"], host["logg_cgs"], host["radius_rsun"]), mission)
+    results = star_signal_features(
+        curve.time,
+        curve.flux,
+        curve.flux_err,
+        eph,
+        StellarParams(host["teff_k"], host["logg_cgs"], host["radius_rsun"]),
+        mission,
+    )
     by_id = {r.signal_id: r for r in results}
     for rec, (_, row) in zip(records, rows.iterrows()):
         res = by_id[rec["signal_id"]]
@@ -169,7 +226,9 @@ def _run_star(job) -> list[dict]:
         # the diagnostics mask the star's other signals (1.5 durations): so do the expectations
         others = eph.loc[eph["signal_id"] != rec["signal_id"], ["period_days", "epoch", "duration_days"]]
         keep = ~transit_mask(curve.time, others.to_numpy(float), 1.5)
-        rec.update(_expected_sigmas(curve.time[keep], truth[rec["signal_id"]], float(row["duration_days"]), mission))
+        rec.update(
+            _expected_sigmas(curve.time[keep], truth[rec["signal_id"]], float(row["duration_days"]), mission)
+        )
     return records
 
 
@@ -183,12 +242,15 @@ def injected(tmp_path_factory) -> pd.DataFrame:
     for kind, n_stars in (("planet", N_PLANET_STARS), ("eb", N_EBS), ("background_eb", N_BEBS)):
         rows = _sample_rows(catalog, kind, n_stars, rng)
         hints = _hints(rows, kind)
-        jobs += [(star_rows.reset_index(drop=True), hints, cache, MISSION, CONFIG)
-                 for _, star_rows in rows.groupby("star_id", sort=False)]
+        jobs += [
+            (star_rows.reset_index(drop=True), hints, cache, MISSION, CONFIG)
+            for _, star_rows in rows.groupby("star_id", sort=False)
+        ]
     return pd.DataFrame([rec for records in parallel_map(_run_star, jobs, max_workers=2) for rec in records])
 
 
 # --- populations -------------------------------------------------------------------------------
+
 
 def _populations(f: pd.DataFrame) -> dict[str, pd.DataFrame]:
     planet = f["mechanism"] == "planet"
@@ -199,10 +261,14 @@ def _populations(f: pd.DataFrame) -> dict[str, pd.DataFrame]:
         "planets": f[planet],
         "planets_snr": f[planet & snr],
         # binaries whose odd and even eclipses differ (caught at half the period) by > 5 sigma
-        "ebs_odd_even": f[binary & (f["odd_depth_ppm"] != f["even_depth_ppm"]) & (f["exp_odd_even_sigma"] > 5)],
+        "ebs_odd_even": f[
+            binary & (f["odd_depth_ppm"] != f["even_depth_ppm"]) & (f["exp_odd_even_sigma"] > 5)
+        ],
         # binaries at their true period with a secondary eclipse above 5 sigma (at half the period the
         # secondary is the even eclipse at phase 0 and is covered by odd/even)
-        "secondaries": f[binary & f["variant"].str.startswith("true_period") & (f["exp_secondary_sigma"] > 5)],
+        "secondaries": f[
+            binary & f["variant"].str.startswith("true_period") & (f["exp_secondary_sigma"] > 5)
+        ],
         # grazing (V-shaped) binaries vs flat-bottomed planets (b < 1 - Rp/Rs), both above the SNR
         "grazing_ebs": f[binary & f["variant"].str.endswith("v_shape") & snr],
         "flat_planets": f[planet & snr & (f["b"] < 1 - f["rp_rs"])],
@@ -239,8 +305,11 @@ def _summary(f: pd.DataFrame) -> dict:
 
 # --- tests --------------------------------------------------------------------------------------
 
+
 def test_every_injection_is_processed_with_the_forced_mechanism(injected):
-    assert (injected["status"] == "ok").all(), injected.loc[injected["status"] != "ok", ["signal_id", "status"]]
+    assert (injected["status"] == "ok").all(), injected.loc[
+        injected["status"] != "ok", ["signal_id", "status"]
+    ]
     kinds = injected["signal_id"].str.split("-").str[1]
     assert (kinds == injected["mechanism"]).all()
     sizes = {name: len(pop) for name, pop in _populations(injected).items()}
@@ -273,21 +342,35 @@ def test_planet_depth_and_radius_ratio_within_10_percent_above_snr_20(injected):
 def test_odd_even_flags_binaries_with_unequal_eclipses(injected):
     ebs = _populations(injected)["ebs_odd_even"]
     missed = ebs["m_odd_even_sigma"] <= 3
-    assert missed.mean() <= 0.1, ebs.loc[missed, ["signal_id", "variant", "exp_odd_even_sigma", "m_odd_even_sigma"]]
+    assert missed.mean() <= 0.1, ebs.loc[
+        missed, ["signal_id", "variant", "exp_odd_even_sigma", "m_odd_even_sigma"]
+    ]
 
 
 def test_odd_even_rarely_flags_planets(injected):
     planets = _populations(injected)["planets"]
     false_alarm = planets["m_odd_even_sigma"] > 3
-    assert false_alarm.mean() <= 0.05, planets.loc[false_alarm, ["signal_id", "expected_snr", "m_odd_even_sigma"]]
+    assert false_alarm.mean() <= 0.05, planets.loc[
+        false_alarm, ["signal_id", "expected_snr", "m_odd_even_sigma"]
+    ]
 
 
 def test_secondary_eclipses_above_5_sigma_are_detected(injected):
     sec = _populations(injected)["secondaries"]
     found = sec.apply(_secondary_found, axis=1)
-    assert found.mean() >= 0.9, sec.loc[~found, ["signal_id", "variant", "ecc", "secondary_phase",
-                                                 "exp_secondary_sigma", "m_secondary_sigma", "m_max_other_sigma",
-                                                 "m_max_other_phase"]]
+    assert found.mean() >= 0.9, sec.loc[
+        ~found,
+        [
+            "signal_id",
+            "variant",
+            "ecc",
+            "secondary_phase",
+            "exp_secondary_sigma",
+            "m_secondary_sigma",
+            "m_max_other_sigma",
+            "m_max_other_phase",
+        ],
+    ]
 
 
 def test_v_shape_separates_grazing_ebs_from_flat_bottomed_planets(injected):

@@ -38,11 +38,26 @@ def _rows(*overrides: dict, star_id="KIC 1000001", mission="Kepler") -> pd.DataF
     out = []
     for i, over in enumerate(overrides or ({},)):
         row = {
-            "signal_id": f"SIM {i + 1:02d}", "star_id": star_id, "mission": mission, "label": "CP",
-            "period_days": 4.3, "epoch": 171.2 if mission != "TESS" else 1327.1, "epoch_system": system,
-            "duration_days": 0.2, "depth_ppm": 2000.0, "impact": 0.3, "planet_radius_re": 4.0,
-            "teff_k": 5700.0, "logg_cgs": 4.4, "radius_rsun": 1.0, "mag": 12.0, "ra_deg": 290.0,
-            "dec_deg": 45.0, "depth_derived": False, "duration_derived": False, "imputed": "",
+            "signal_id": f"SIM {i + 1:02d}",
+            "star_id": star_id,
+            "mission": mission,
+            "label": "CP",
+            "period_days": 4.3,
+            "epoch": 171.2 if mission != "TESS" else 1327.1,
+            "epoch_system": system,
+            "duration_days": 0.2,
+            "depth_ppm": 2000.0,
+            "impact": 0.3,
+            "planet_radius_re": 4.0,
+            "teff_k": 5700.0,
+            "logg_cgs": 4.4,
+            "radius_rsun": 1.0,
+            "mag": 12.0,
+            "ra_deg": 290.0,
+            "dec_deg": 45.0,
+            "depth_derived": False,
+            "duration_derived": False,
+            "imputed": "",
         }
         row.update(over)
         out.append(row)
@@ -98,6 +113,7 @@ def _batman_model(t, truth, mission):
 
 # --- determinism -------------------------------------------------------------------------------
 
+
 def test_same_inputs_give_identical_arrays_and_truth():
     rows = _rows({}, {"signal_id": "SIM 02", "period_days": 9.1, "depth_ppm": 500.0, "epoch": 175.0})
     a = simulate_star(rows, "Kepler", ONE_QUARTER)
@@ -134,13 +150,18 @@ def test_rows_of_two_stars_are_rejected():
 
 # --- injected planets --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "mission,star_id,over,config",
     [
         ("Kepler", "KIC 1000001", {}, SimulatorConfig(kepler_quarters=2)),
         ("Kepler", "KIC 1000002", {"depth_ppm": 300.0, "mag": 13.0}, SimulatorConfig()),  # SNR ~ 50
-        ("TESS", "TIC 1000001", {"mag": 9.0, "depth_ppm": 3000.0, "duration_days": 0.12, "period_days": 2.7},
-         SimulatorConfig()),
+        (
+            "TESS",
+            "TIC 1000001",
+            {"mag": 9.0, "depth_ppm": 3000.0, "duration_days": 0.12, "period_days": 2.7},
+            SimulatorConfig(),
+        ),
         ("K2", "EPIC 211000001", {"epoch": np.nan, "impact": np.nan, "mag": 11.0}, SimulatorConfig()),
     ],
 )
@@ -168,8 +189,9 @@ def test_depth_matches_catalog_through_limb_darkening_and_impact():
     """b and a/R* come from the star's density and the catalog T14 (the catalog b is only recorded);
     the depth and T14 are the catalog's whatever b that gives."""
     for duration in (0.08, 0.12, 0.2):
-        star = simulate_star(_rows({"impact": 0.6, "depth_ppm": 800.0, "duration_days": duration}), "Kepler",
-                             ONE_QUARTER)
+        star = simulate_star(
+            _rows({"impact": 0.6, "depth_ppm": 800.0, "duration_days": duration}), "Kepler", ONE_QUARTER
+        )
         truth = star.truth["signals"]["SIM 01"]
         assert truth["catalog_impact"] == pytest.approx(0.6)
         assert 0.0 <= truth["b"] < 1.0 + truth["rp_rs"]
@@ -194,6 +216,7 @@ def test_precision_model_follows_the_documented_numbers():
 
 
 # --- false positives ---------------------------------------------------------------------------
+
 
 def _find(rows, hints, predicate, mission="Kepler", config=ONE_QUARTER):
     for seed in range(40):
@@ -226,8 +249,11 @@ def test_eb_at_half_period_shows_odd_even_difference_and_secondary():
 
 def test_eb_at_true_period_shows_secondary_eclipse():
     rows = _rows({"label": "FP", "depth_ppm": 20000.0, "period_days": 3.1, "duration_days": 0.15})
-    star = _find(rows, _hints(ss=1), lambda tr: tr["variant"].startswith("true_period")
-                 and tr["secondary_depth_ppm"] > 1500)
+    star = _find(
+        rows,
+        _hints(ss=1),
+        lambda tr: tr["variant"].startswith("true_period") and tr["secondary_depth_ppm"] > 1500,
+    )
     tr = star.truth["signals"]["SIM 01"]
     assert abs(tr["secondary_phase"] - 0.5) < 0.08
     t, f = _stitched(star)
@@ -257,8 +283,13 @@ def test_background_eb_is_diluted_to_catalog_depth_and_moves_the_centroid():
 
 @pytest.mark.parametrize(
     "flags,expected",
-    [({"ss": 1}, {"eb"}), ({"ss": 1, "co": 1}, {"eb"}), ({"co": 1}, {"background_eb"}),
-     ({"ec": 1}, {"background_eb"}), ({"nt": 1}, {"variability", "systematic", "single_event"})],
+    [
+        ({"ss": 1}, {"eb"}),
+        ({"ss": 1, "co": 1}, {"eb"}),
+        ({"co": 1}, {"background_eb"}),
+        ({"ec": 1}, {"background_eb"}),
+        ({"nt": 1}, {"variability", "systematic", "single_event"}),
+    ],
 )
 def test_kepler_flags_choose_the_mechanism(flags, expected):
     rows = _rows({"label": "FP"})
@@ -289,7 +320,11 @@ def test_not_transit_like_mechanisms():
         config = SimulatorConfig(seed=seed, kepler_quarters=1)
         star = simulate_star(rows, "Kepler", config, hints=_hints(nt=1))
         tr = star.truth["signals"]["SIM 01"]
-        key = tr["mechanism"] if tr["mechanism"] != "systematic" or tr["variant"] == "momentum_dump" else "other"
+        key = (
+            tr["mechanism"]
+            if tr["mechanism"] != "systematic" or tr["variant"] == "momentum_dump"
+            else "other"
+        )
         seen.setdefault(key, (star, tr))
     assert {"variability", "systematic", "single_event"} <= set(seen)
     star, tr = seen["single_event"]
@@ -301,11 +336,14 @@ def test_not_transit_like_mechanisms():
     star, tr = seen["systematic"]
     seg = star.segments[0]
     flagged = seg.time[(seg.quality & 32) > 0]
-    assert any(np.min(np.abs(flagged - (c - 0.25 * tr["duration_days"]))) < 0.03
-               for c in _centers(seg.time, tr["t0"], tr["period"]))
+    assert any(
+        np.min(np.abs(flagged - (c - 0.25 * tr["duration_days"]))) < 0.03
+        for c in _centers(seg.time, tr["t0"], tr["period"])
+    )
 
 
 # --- baselines, quality, NaN handling ---------------------------------------------------------
+
 
 def test_segments_cadences_and_gaps_per_mission():
     kep = simulate_star(_rows(), "Kepler")
@@ -343,8 +381,17 @@ def test_quality_flags_and_outliers():
 
 
 def test_nan_catalog_values_are_filled_and_recorded():
-    rows = _rows({"depth_ppm": np.nan, "duration_days": np.nan, "impact": np.nan, "teff_k": np.nan,
-                  "logg_cgs": np.nan, "mag": np.nan, "radius_rsun": np.nan})
+    rows = _rows(
+        {
+            "depth_ppm": np.nan,
+            "duration_days": np.nan,
+            "impact": np.nan,
+            "teff_k": np.nan,
+            "logg_cgs": np.nan,
+            "mag": np.nan,
+            "radius_rsun": np.nan,
+        }
+    )
     star = simulate_star(rows, "Kepler", ONE_QUARTER)
     tr = star.truth["signals"]["SIM 01"]
     assert {"depth_ppm", "duration_days"} <= set(tr["drawn"])
@@ -385,6 +432,7 @@ def test_default_bitmask_matches_lightkurve():
 
 # --- FITS files --------------------------------------------------------------------------------
 
+
 def _lk_read(path, **kw):
     import lightkurve as lk
 
@@ -400,7 +448,8 @@ def test_kepler_fits_round_trip_with_lightkurve(tmp_path):
     paths = write_star_fits(star, tmp_path)
     assert paths == [segment_path("KIC 11442793", "Kepler", q, tmp_path) for q in (2, 3)]
     assert paths[0].relative_to(tmp_path).as_posix() == (
-        "mastDownload/Kepler/kplr011442793_lc_Q2/kplr011442793-q02_llc.fits")
+        "mastDownload/Kepler/kplr011442793_lc_Q2/kplr011442793-q02_llc.fits"
+    )
     assert not list(tmp_path.rglob("*.tmp"))
     seg = star.segments[0]
     lc = _lk_read(paths[0], quality_bitmask="none")

@@ -49,13 +49,22 @@ def test_fill_is_label_blind_deterministic_and_order_free():
 
 
 def test_fill_keeps_known_values_and_uses_physics_first():
-    raw = pd.DataFrame({
-        "signal_id": ["a", "b", "c"], "star_id": ["s1", "s2", "s3"], "label": ["CP", "FP", "PC"],
-        "period_days": [3.0, 5.0, 10.0], "duration_days": [0.1, 0.1, 0.2], "depth_ppm": [1000.0, np.nan, np.nan],
-        "planet_radius_re": [2.0, 10.0, np.nan], "teff_k": [5000.0, 6000.0, np.nan],
-        "logg_cgs": [4.5, 4.3, np.nan], "radius_rsun": [0.8, 1.2, np.nan], "mag": [12.0, np.nan, 13.0],
-        "duration_derived": False,
-    })
+    raw = pd.DataFrame(
+        {
+            "signal_id": ["a", "b", "c"],
+            "star_id": ["s1", "s2", "s3"],
+            "label": ["CP", "FP", "PC"],
+            "period_days": [3.0, 5.0, 10.0],
+            "duration_days": [0.1, 0.1, 0.2],
+            "depth_ppm": [1000.0, np.nan, np.nan],
+            "planet_radius_re": [2.0, 10.0, np.nan],
+            "teff_k": [5000.0, 6000.0, np.nan],
+            "logg_cgs": [4.5, 4.3, np.nan],
+            "radius_rsun": [0.8, 1.2, np.nan],
+            "mag": [12.0, np.nan, 13.0],
+            "duration_derived": False,
+        }
+    )
     out = fill_catalog(raw, "Kepler")
     assert out.loc[0, "depth_ppm"] == 1000.0 and out.loc[0, "imputed"] == ""
     assert out.loc[1, "depth_ppm"] == pytest.approx((10.0 * 0.0091577 / 1.2) ** 2 * 1e6)
@@ -98,8 +107,15 @@ def test_detrended_fraction_box_survives_long_sinusoid_does_not():
 
 def _measured_depth(delta, time, period, t0, duration):
     """Depth (ppm) left by the project's cleaning (transit-masked biweight) at the catalog events."""
-    lc = LightCurveData("KIC 1", "Kepler", time, 1e5 * (1.0 + delta), np.full(time.size, 10.0),
-                        np.zeros(time.size, np.int32), np.ones(time.size, np.int32))
+    lc = LightCurveData(
+        "KIC 1",
+        "Kepler",
+        time,
+        1e5 * (1.0 + delta),
+        np.full(time.size, 10.0),
+        np.zeros(time.size, np.int32),
+        np.ones(time.size, np.int32),
+    )
     curve = clean_light_curve(lc, [(period, t0, duration)], CleaningConfig())
     ph = ((curve.time - t0) / period + 0.5) % 1.0 - 0.5
     core = np.abs(ph * period) < 0.25 * duration
@@ -140,8 +156,9 @@ def test_contact_binary_has_unequal_alternating_minima():
 def test_single_event_folded_depth_is_the_catalog_depth():
     time = np.arange(0.0, 40.0, 0.0204)
     valid = np.ones(time.size, bool)
-    _, info, _ = nt.single_event_delta(time, valid, 1.0, 5.0, 1e-3, 0.2, np.random.default_rng(2),
-                                            (0.4, 0.25), 0.0204, 1, lambda d: d)
+    _, info, _ = nt.single_event_delta(
+        time, valid, 1.0, 5.0, 1e-3, 0.2, np.random.default_rng(2), (0.4, 0.25), 0.0204, 1, lambda d: d
+    )
     assert info["event_depth_ppm"] == pytest.approx(1e3 * 8, rel=0.01)  # 8 events have data
 
 

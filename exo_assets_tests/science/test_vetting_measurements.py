@@ -14,7 +14,12 @@ import math
 import numpy as np
 import pytest
 
-from exo_assets.science.diagnostics import DiagnosticsConfig, StellarParams, compute_diagnostics, density_from_a_rs
+from exo_assets.science.diagnostics import (
+    DiagnosticsConfig,
+    StellarParams,
+    compute_diagnostics,
+    density_from_a_rs,
+)
 from exo_assets.science.diagnostics.mandel_agol import parameter_errors
 from exo_assets.science.diagnostics.odd_even import parity_scatter_factor
 from exo_assets.science.diagnostics.other_phases import MIN_BOXES, trials_significance
@@ -52,6 +57,7 @@ def _planet_red(seed, k=0.08, b=0.3, white=8e-4, red=8e-4):
 
 # --- stats: beta -------------------------------------------------------------------------------
 
+
 def test_beta_is_one_for_white_noise_and_large_for_red_noise():
     t = _grid()
     rng = np.random.default_rng(1)
@@ -64,15 +70,19 @@ def test_beta_is_one_for_white_noise_and_large_for_red_noise():
 
 # --- depth / SNR -------------------------------------------------------------------------------
 
+
 def test_depth_error_includes_red_noise():
     t, flux, dur = _planet_red(3)
     d = compute_diagnostics(t, flux, None, PERIOD, T0, dur, SUN, TESS)
     assert d["red_noise_beta"] > 1.5
-    white_err = d["oot_scatter_ppm"] / math.sqrt(np.sum(np.abs((t - T0 + PERIOD / 2) % PERIOD - PERIOD / 2) < dur / 4))
+    white_err = d["oot_scatter_ppm"] / math.sqrt(
+        np.sum(np.abs((t - T0 + PERIOD / 2) % PERIOD - PERIOD / 2) < dur / 4)
+    )
     assert d["depth_err_ppm"] == pytest.approx(d["red_noise_beta"] * white_err, rel=0.05)
 
 
 # --- odd / even ---------------------------------------------------------------------------------
+
 
 def test_parity_scatter_factor():
     odd = np.array([1, 0, 1, 0, 1, 0], bool)
@@ -102,20 +112,27 @@ def test_odd_even_fires_on_eb_not_on_red_noise_planet():
 
 # --- secondary ----------------------------------------------------------------------------------
 
+
 def test_secondary_fires_on_eb_not_on_red_noise_planet():
     t = _grid()
     rng = np.random.default_rng(11)
-    flux, _ = S.eclipsing_binary(rng, t, PERIOD, T0, 0.15, 0.15, A_RS, 0.3, 8e-4, k_secondary=0.06,
-                                 exp_time=S.TESS_CADENCE)
+    flux, _ = S.eclipsing_binary(
+        rng, t, PERIOD, T0, 0.15, 0.15, A_RS, 0.3, 8e-4, k_secondary=0.06, exp_time=S.TESS_CADENCE
+    )
     flux = flux + red_noise(rng, t, 8e-4, 0.05)
     d = compute_diagnostics(t, flux, None, PERIOD, T0, S.duration(PERIOD, 0.15, A_RS, 0.3), SUN, TESS)
     assert d["secondary_sigma"] > 5
-    sig = [compute_diagnostics(*_planet_red(200 + s)[:2], None, PERIOD, T0, _planet_red(200 + s)[2], SUN,
-                               TESS)["secondary_sigma"] for s in range(6)]
+    sig = [
+        compute_diagnostics(*_planet_red(200 + s)[:2], None, PERIOD, T0, _planet_red(200 + s)[2], SUN, TESS)[
+            "secondary_sigma"
+        ]
+        for s in range(6)
+    ]
     assert max(sig) < 3.5
 
 
 # --- other phases (trials-aware) ----------------------------------------------------------------
+
 
 def test_trials_significance_is_relative_to_the_spread():
     rng = np.random.default_rng(0)
@@ -146,6 +163,7 @@ def test_other_dip_fires_on_eccentric_eb_not_on_red_noise_planet():
 
 
 # --- Mandel-Agol with the density prior -----------------------------------------------------------
+
 
 def test_mandel_agol_density_prior_and_errors():
     """b = 0.6 at moderate SNR: the free fit slides to a central, smaller planet; the prior does not."""

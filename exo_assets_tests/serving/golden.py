@@ -19,9 +19,14 @@ from pathlib import Path
 
 GOLDEN_FILE = Path(__file__).parent / "golden" / "predict_pi_men_tess.json"
 #: Dotted paths left out of the comparison: they change from run to run, not with behaviour.
-VOLATILE = ("timing_ms", "version.run_id", "version.trained_at", "version.model_hash",
-            # depends on whether the vetting model is materialized in the home; tested in test_real_label*
-            "real_label_model")
+VOLATILE = (
+    "timing_ms",
+    "version.run_id",
+    "version.trained_at",
+    "version.model_hash",
+    # depends on whether the vetting model is materialized in the home; tested in test_real_label*
+    "real_label_model",
+)
 RTOL = 1e-6
 ATOL = 1e-9
 

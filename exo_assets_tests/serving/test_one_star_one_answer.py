@@ -32,17 +32,30 @@ def _json_body(files, star_id, mission, period, t0, duration) -> dict:
 
     curve = load_curves(list(files), None, None)[0]
     ok = np.isfinite(curve.time) & np.isfinite(curve.flux)
-    return {"star_id": star_id, "mission": mission, "time": curve.time[ok].tolist(), "flux": curve.flux[ok].tolist(),
-            "quality": np.asarray(curve.quality)[ok].tolist(), "period": period, "t0": t0, "duration": duration}
+    return {
+        "star_id": star_id,
+        "mission": mission,
+        "time": curve.time[ok].tolist(),
+        "flux": curve.flux[ok].tolist(),
+        "quality": np.asarray(curve.quality)[ok].tolist(),
+        "period": period,
+        "t0": t0,
+        "duration": duration,
+    }
 
 
 @pytest.mark.parametrize("case", [PI_MEN, KEPLER90_D], ids=["pi_Men_c", "Kepler-90_d"])
 def test_three_ways_of_asking_give_the_same_answer(materialized_home, client, tmp_path, case):
     home, _ = materialized_home
     star_id, signal_id, mission, files, period, t0, duration = case
-    by_ephemeris = _cli(home, tmp_path / "eph", *files, "--period", period, "--t0", t0, "--duration", duration)[0]
-    by_catalog = next(r for r in _cli(home, tmp_path / "cat", *files, "--mission", mission)
-                      if r.get("signal_id") == signal_id)
+    by_ephemeris = _cli(
+        home, tmp_path / "eph", *files, "--period", period, "--t0", t0, "--duration", duration
+    )[0]
+    by_catalog = next(
+        r
+        for r in _cli(home, tmp_path / "cat", *files, "--mission", mission)
+        if r.get("signal_id") == signal_id
+    )
     r = client.post("/api/predict", json=_json_body(files, star_id, mission, period, t0, duration))
     assert r.status_code == 200, r.text
     by_json = r.json()
@@ -68,19 +81,43 @@ def test_inputs_say_where_they_came_from(client):
     assert bare["input"]["other_signals_masked"] == [] and bare["input"]["catalog_star_id"] is None
     given = client.post("/api/predict", json={**body, "teff_k": 6100.0}).json()
     assert given["inputs"]["teff_k"] == {"value": 6100.0, "source": "given"}
-    assert given["inputs"]["radius_rsun"]["source"] == "catalog" and given["input"]["catalog_star_id"] == "TIC 261136679"
+    assert (
+        given["inputs"]["radius_rsun"]["source"] == "catalog"
+        and given["input"]["catalog_star_id"] == "TIC 261136679"
+    )
     meta = {"period": 6.267832, "t0": 1325.5038, "duration": 0.1162, "star_id": "TIC 999999999999"}
-    r = client.post("/api/predict", files={"curve": ("p.fits", PI_MEN_FILE.read_bytes())}, data={"meta": json.dumps(meta)})
+    r = client.post(
+        "/api/predict", files={"curve": ("p.fits", PI_MEN_FILE.read_bytes())}, data={"meta": json.dumps(meta)}
+    )
     header = r.json()
     assert header["inputs"]["teff_k"]["source"] == "header"
-    assert header["inputs"]["teff_k"]["value"] == pytest.approx(read_fits_curve(PI_MEN_FILE.read_bytes()).header["TEFF"])
+    assert header["inputs"]["teff_k"]["value"] == pytest.approx(
+        read_fits_curve(PI_MEN_FILE.read_bytes()).header["TEFF"]
+    )
 
 
 def test_cli_json_output_and_stellar_flags(materialized_home, tmp_path, capsys):
     home, _ = materialized_home
     capsys.readouterr()
-    rc = main([str(PI_MEN_FILE), "--period", "6.267832", "--t0", "1325.5038", "--duration", "0.1162", "--teff", "5900",
-               "--json", "--home", str(home), "--out", str(tmp_path), "--no-progress"])
+    rc = main(
+        [
+            str(PI_MEN_FILE),
+            "--period",
+            "6.267832",
+            "--t0",
+            "1325.5038",
+            "--duration",
+            "0.1162",
+            "--teff",
+            "5900",
+            "--json",
+            "--home",
+            str(home),
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     printed = json.loads(capsys.readouterr().out)
     assert len(printed) == 1 and printed[0]["inputs"]["teff_k"] == {"value": 5900.0, "source": "given"}
@@ -88,11 +125,24 @@ def test_cli_json_output_and_stellar_flags(materialized_home, tmp_path, capsys):
 
 def test_cli_refuses_a_file_of_another_mission(materialized_home, tmp_path, capsys):
     home, _ = materialized_home
-    rc = main([str(PI_MEN_FILE), "--mission", "Kepler", "--home", str(home), "--out", str(tmp_path), "--no-progress"])
+    rc = main(
+        [
+            str(PI_MEN_FILE),
+            "--mission",
+            "Kepler",
+            "--home",
+            str(home),
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     assert rc == 2 and "header says mission 'TESS'" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not default_fits_dir().is_dir(), reason="needs ../shared/data/fits (not in a fresh clone)")
+@pytest.mark.skipif(
+    not default_fits_dir().is_dir(), reason="needs ../shared/data/fits (not in a fresh clone)"
+)
 def test_real_signals_none_refused(materialized_home):
     """The 17 real archive signals with their catalog ephemeris: none refused; Kepler-90 g and f in catalog
     mode never get a class without a measured transit."""

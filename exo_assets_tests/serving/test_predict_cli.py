@@ -22,11 +22,27 @@ def test_csv_with_flags_and_plots(materialized_home, tmp_path):
     body = small_curve()
     path = tmp_path / "my star.csv"
     path.write_bytes(csv_bytes(body))
-    rc = _run(home, tmp_path / "out", path, "--mission", "TESS", "--period", body["period"], "--t0", body["t0"],
-              "--duration", body["duration"], "--plots")
+    rc = _run(
+        home,
+        tmp_path / "out",
+        path,
+        "--mission",
+        "TESS",
+        "--period",
+        body["period"],
+        "--t0",
+        body["t0"],
+        "--duration",
+        body["duration"],
+        "--plots",
+    )
     assert rc == 0
     pred = PredictionResponse.model_validate(json.loads((tmp_path / "out" / "pred_my_star.json").read_text()))
-    assert pred.star_id == "my star" and pred.version.run_id == run_ids["TESS"] and pred.provenance == "simulated"
+    assert (
+        pred.star_id == "my star"
+        and pred.version.run_id == run_ids["TESS"]
+        and pred.provenance == "simulated"
+    )
     assert all((tmp_path / "out" / "plots" / p.split("/")[-1]).is_file() for p in pred.plots.values())
 
 
@@ -41,11 +57,19 @@ def test_kepler90_fits_with_the_shipped_catalog(materialized_home, tmp_path, cap
     kois = sorted(koi.loc[koi["star_id"] == "KIC 11442793", "signal_id"])
     files = sorted(p.name for p in tmp_path.glob("pred_*.json"))
     assert files == sorted(f"pred_KIC_11442793_{k.replace(' ', '_').replace('.', '_')}.json" for k in kois)
-    h = PredictionResponse.model_validate_json((tmp_path / "pred_KIC_11442793_KOI_K00351_01.json").read_text())
+    h = PredictionResponse.model_validate_json(
+        (tmp_path / "pred_KIC_11442793_KOI_K00351_01.json").read_text()
+    )
     assert h.prediction is not None and "single_transit" in h.flags and h.diagnostics["n_transits"] == 1
     assert len(h.input["other_signals_masked"]) == 6 and h.inputs["period_days"].source == "catalog"
-    g = PredictionResponse.model_validate_json((tmp_path / "pred_KIC_11442793_KOI_K00351_02.json").read_text())
-    assert g.decision.label == "insufficient_data" and g.probs is None and "no transit measured" in g.decision.reason
+    g = PredictionResponse.model_validate_json(
+        (tmp_path / "pred_KIC_11442793_KOI_K00351_02.json").read_text()
+    )
+    assert (
+        g.decision.label == "insufficient_data"
+        and g.probs is None
+        and "no transit measured" in g.decision.reason
+    )
     g = json.loads((tmp_path / "pred_KIC_11442793_KOI_K00351_03.json").read_text())
     pred = PredictionResponse.model_validate(g)
     assert g["signal_id"] == "KOI K00351.03" and pred.mission == "Kepler"
@@ -53,7 +77,9 @@ def test_kepler90_fits_with_the_shipped_catalog(materialized_home, tmp_path, cap
     row = koi.set_index("signal_id").loc["KOI K00351.03"]
     assert pred.physics_fit.derived["delta"] * 1e6 == pytest.approx(row.depth_ppm, rel=0.3)
     printed = capsys.readouterr().out
-    assert "7 answered, 0 failed" in printed and "insufficient_data" in printed and "simulated model" in printed
+    assert (
+        "7 answered, 0 failed" in printed and "insufficient_data" in printed and "simulated model" in printed
+    )
     assert "KOI K00351.03" in printed and "P(FP)" in printed
 
 
@@ -61,8 +87,10 @@ def test_catalog_csv_and_bjd_epoch(materialized_home, tmp_path):
     home, _ = materialized_home
     row = load_catalog("TESS").set_index("signal_id").loc["TOI 144.01"]
     cat = tmp_path / "mine.csv"
-    cat.write_text(f"Star_ID,Period,T0,Duration,signal_id\nTIC 261136679,{row.period_days},"
-                   f"{row.epoch + 2457000.0},{row.duration_days},pi Men c\n")
+    cat.write_text(
+        f"Star_ID,Period,T0,Duration,signal_id\nTIC 261136679,{row.period_days},"
+        f"{row.epoch + 2457000.0},{row.duration_days},pi Men c\n"
+    )
     assert _run(home, tmp_path / "out", PI_MEN_FILE, "--catalog", cat) == 0
     out = json.loads((tmp_path / "out" / "pred_TIC_261136679.json").read_text())
     assert out["signal_id"] == "pi Men c" and out["input"]["t0"] == pytest.approx(row.epoch)

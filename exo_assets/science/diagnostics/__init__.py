@@ -78,7 +78,21 @@ from exo_assets.science.diagnostics.schema import (
 )
 
 __all__ = [
-    "DAY_S", "DIAGNOSTIC_SCHEMA", "G_CGS", "NUMERIC_COLUMNS", "RSUN_CM", "STRING_COLUMNS", "DiagnosticsConfig",
-    "StellarParams", "a_rs_from_density", "cadence_days", "compute_diagnostics", "density_from_a_rs",
-    "estimate_epoch_bls", "limb_darkening", "mandel_agol_flux", "t14_from_params", "trapezoid",
+    "DAY_S",
+    "DIAGNOSTIC_SCHEMA",
+    "G_CGS",
+    "NUMERIC_COLUMNS",
+    "RSUN_CM",
+    "STRING_COLUMNS",
+    "DiagnosticsConfig",
+    "StellarParams",
+    "a_rs_from_density",
+    "cadence_days",
+    "compute_diagnostics",
+    "density_from_a_rs",
+    "estimate_epoch_bls",
+    "limb_darkening",
+    "mandel_agol_flux",
+    "t14_from_params",
+    "trapezoid",
 ]

@@ -19,14 +19,46 @@ from exo_assets.science.views import phase_fold, transit_number
 
 #: Columns that need in-transit data (NaN, with one reason, when the windows hold too few cadences).
 TRANSIT_COLUMNS = (
-    "depth_ppm", "depth_err_ppm", "transit_snr", "mes", "transit_depth_chi2_dof", "single_event_fraction",
-    "odd_depth_ppm", "even_depth_ppm", "odd_even_sigma", "epoch_offset_days", "trap_depth_ppm",
-    "trap_t14_days", "v_shape", "ma_rp_rs", "ma_b", "ma_a_rs", "ma_t14_days", "ma_delta_bic",
-    "rho_star_fit_cgs", "density_ratio", "ma_rp_rs_err", "ma_b_err", "ma_a_rs_err", "duration_ratio", "bls_power", "bls_sde", "bls_period_ratio",
+    "depth_ppm",
+    "depth_err_ppm",
+    "transit_snr",
+    "mes",
+    "transit_depth_chi2_dof",
+    "single_event_fraction",
+    "odd_depth_ppm",
+    "even_depth_ppm",
+    "odd_even_sigma",
+    "epoch_offset_days",
+    "trap_depth_ppm",
+    "trap_t14_days",
+    "v_shape",
+    "ma_rp_rs",
+    "ma_b",
+    "ma_a_rs",
+    "ma_t14_days",
+    "ma_delta_bic",
+    "rho_star_fit_cgs",
+    "density_ratio",
+    "ma_rp_rs_err",
+    "ma_b_err",
+    "ma_a_rs_err",
+    "duration_ratio",
+    "bls_power",
+    "bls_sde",
+    "bls_period_ratio",
     "bls_t0_offset_days",
 )
-MA_COLUMNS = ("ma_rp_rs", "ma_b", "ma_a_rs", "ma_t14_days", "ma_delta_bic", "rho_star_fit_cgs", "ma_rp_rs_err",
-              "ma_b_err", "ma_a_rs_err")
+MA_COLUMNS = (
+    "ma_rp_rs",
+    "ma_b",
+    "ma_a_rs",
+    "ma_t14_days",
+    "ma_delta_bic",
+    "rho_star_fit_cgs",
+    "ma_rp_rs_err",
+    "ma_b_err",
+    "ma_a_rs_err",
+)
 BLS_COLUMNS = ("bls_power", "bls_sde", "bls_period_ratio", "bls_t0_offset_days")
 
 
@@ -62,15 +94,28 @@ def _refine_epoch(fit, P, D, t0, time, config, out, reasons):
     if t_snr >= config.refine_epoch_min_snr:
         out["epoch_offset_days"] = tc
         return t0 + tc, phase_fold(time, P, t0 + tc)
-    fail(out, reasons, ["epoch_offset_days"], f"transit too weak to refine the epoch (trapezoid SNR {t_snr:.1f} < "
-                                              f"{config.refine_epoch_min_snr:g}); catalog epoch used")
+    fail(
+        out,
+        reasons,
+        ["epoch_offset_days"],
+        f"transit too weak to refine the epoch (trapezoid SNR {t_snr:.1f} < "
+        f"{config.refine_epoch_min_snr:g}); catalog epoch used",
+    )
     return t0, None
 
 
-def compute_diagnostics(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | None, period: float,
-                        t0: float, duration: float, star: StellarParams | None = None,
-                        config: DiagnosticsConfig | None = None, other_signals=(),
-                        details: dict | None = None) -> dict:
+def compute_diagnostics(
+    time: np.ndarray,
+    flux: np.ndarray,
+    flux_err: np.ndarray | None,
+    period: float,
+    t0: float,
+    duration: float,
+    star: StellarParams | None = None,
+    config: DiagnosticsConfig | None = None,
+    other_signals=(),
+    details: dict | None = None,
+) -> dict:
     """All vetting diagnostics of one signal.
 
     The catalog epoch is first refined by the trapezoid fit (when the transit is significant,
@@ -107,8 +152,13 @@ def compute_diagnostics(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray
     err = np.asarray(flux_err, dtype=np.float64) if flux_err is not None else np.full(time.size, np.nan)
     out: dict = {c: nan for c in NUMERIC_COLUMNS}
     reasons: dict[str, str] = {}
-    if not (np.isfinite(period) and period > 0 and np.isfinite(t0) and np.isfinite(duration)
-            and 0 < duration < 0.5 * period):
+    if not (
+        np.isfinite(period)
+        and period > 0
+        and np.isfinite(t0)
+        and np.isfinite(duration)
+        and 0 < duration < 0.5 * period
+    ):
         why = "invalid ephemeris (period, epoch or duration missing, or duration >= P/2)"
         out["ma_fit_status"] = f"failed: {why}"
         out["reasons"] = {c: why for c in NUMERIC_COLUMNS}
@@ -136,8 +186,9 @@ def compute_diagnostics(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray
         sigma = float(np.std(flux[oot])) or 1e-6
     out["oot_scatter_ppm"] = sigma * 1e6
 
-    t0, refined = _refine_epoch(prepare_fit(phase, flux, sigma, P, D, time, config), P, D, t0, time, config,
-                                out, reasons)
+    t0, refined = _refine_epoch(
+        prepare_fit(phase, flux, sigma, P, D, time, config), P, D, t0, time, config, out, reasons
+    )
     if refined is not None:
         phase = refined
     aph = np.abs(phase)
@@ -154,7 +205,12 @@ def compute_diagnostics(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray
     if np.isfinite(beta):
         out["red_noise_beta"] = beta
     else:
-        fail(out, reasons, ["red_noise_beta"], "too few out-of-transit bins of T14 to measure red noise; beta = 1")
+        fail(
+            out,
+            reasons,
+            ["red_noise_beta"],
+            "too few out-of-transit bins of T14 to measure red noise; beta = 1",
+        )
         beta = 1.0
 
     has_transit = n_in >= minp and n_core >= minp
@@ -162,15 +218,23 @@ def compute_diagnostics(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray
         measure_depth(flux, epochs, in_full, in_core, baseline, sigma, out, reasons, beta)
         measure_odd_even(flux, epochs, in_core, baseline, sigma, minp, out, reasons, beta)
     else:
-        fail(out, reasons, TRANSIT_COLUMNS,
-             f"too few in-transit cadences ({n_in} in T14, {n_core} in the core; need {minp})")
+        fail(
+            out,
+            reasons,
+            TRANSIT_COLUMNS,
+            f"too few in-transit cadences ({n_in} in T14, {n_core} in the core; need {minp})",
+        )
         out["ma_fit_status"] = "failed: no in-transit data"
     measure_secondary(time, flux, P, t0, D, oot, baseline, sigma, config, out, reasons, beta)
     if out["n_transits"] >= 2:
         measure_other_phases(time, flux, P, t0, D, sigma, baseline, config, out, reasons, beta)
     else:  # one orbit: "other phases" are unrelated single epochs (ramps, gaps), not a folded orbit
-        fail(out, reasons, ["max_other_sigma", "max_other_phase"],
-             "fewer than 2 transits: other orbital phases are not folded")
+        fail(
+            out,
+            reasons,
+            ["max_other_sigma", "max_other_phase"],
+            "fewer than 2 transits: other orbital phases are not folded",
+        )
 
     if details is not None:
         details["t0"], details["sigma"] = float(t0), float(sigma)

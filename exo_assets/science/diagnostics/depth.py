@@ -10,8 +10,17 @@ import numpy as np
 from exo_assets.science.diagnostics.schema import fail
 
 
-def measure_depth(flux: np.ndarray, epochs: np.ndarray, in_full: np.ndarray, in_core: np.ndarray,
-                  baseline: float, sigma: float, out: dict, reasons: dict, beta: float = 1.0) -> None:
+def measure_depth(
+    flux: np.ndarray,
+    epochs: np.ndarray,
+    in_full: np.ndarray,
+    in_core: np.ndarray,
+    baseline: float,
+    sigma: float,
+    out: dict,
+    reasons: dict,
+    beta: float = 1.0,
+) -> None:
     """Fill depth_ppm, depth_err_ppm, transit_snr, mes, transit_depth_chi2_dof, single_event_fraction.
 
     Args:

@@ -80,8 +80,9 @@ def _fit_mandel_agol(x, y, sig, period, duration, depth_guess, u, offsets, prior
     p0 = [1.0, 0.0, min(k0, 1.0), b0, a0]
     lo = [0.5, -0.5 * duration, 1e-4, 0.0, 1.5]
     hi = [1.5, 0.5 * duration, 1.5, 1.6, 5000.0]
-    return least_squares(resid, p0, bounds=(lo, hi), x_scale=[1e-4, 0.05 * duration, 0.1 * k0, 0.1, 0.1 * a0],
-                         max_nfev=400)
+    return least_squares(
+        resid, p0, bounds=(lo, hi), x_scale=[1e-4, 0.05 * duration, 0.1 * k0, 0.1, 0.1 * a0], max_nfev=400
+    )
 
 
 def parameter_errors(res, n_data: int) -> np.ndarray:
@@ -106,8 +107,17 @@ def _b_for_duration(t14: float, period: float, k: float, a_rs: float) -> float:
     return float(math.sqrt(max((1.0 + k) ** 2 - chord, 0.0)))
 
 
-def mandel_agol_flux(x: np.ndarray, period: float, rp_rs: float, b: float, a_rs: float, u: tuple[float, float],
-                     tc: float = 0.0, f0: float = 1.0, exposure_days: float = 0.0) -> np.ndarray:
+def mandel_agol_flux(
+    x: np.ndarray,
+    period: float,
+    rp_rs: float,
+    b: float,
+    a_rs: float,
+    u: tuple[float, float],
+    tc: float = 0.0,
+    f0: float = 1.0,
+    exposure_days: float = 0.0,
+) -> np.ndarray:
     """The Mandel-Agol model of `compute_diagnostics` (batman, quadratic limb darkening, circular orbit).
 
     Args:
@@ -122,8 +132,17 @@ def mandel_agol_flux(x: np.ndarray, period: float, rp_rs: float, b: float, a_rs:
 
 def measure_mandel_agol(fit: FitData, P, D, depth_guess, star, config, out, reasons, details=None):
     """Fill the Mandel-Agol columns and `ma_fit_status`."""
-    ma_cols = ["ma_rp_rs", "ma_b", "ma_a_rs", "ma_t14_days", "ma_delta_bic", "rho_star_fit_cgs", "ma_rp_rs_err",
-               "ma_b_err", "ma_a_rs_err"]
+    ma_cols = [
+        "ma_rp_rs",
+        "ma_b",
+        "ma_a_rs",
+        "ma_t14_days",
+        "ma_delta_bic",
+        "rho_star_fit_cgs",
+        "ma_rp_rs_err",
+        "ma_b_err",
+        "ma_a_rs_err",
+    ]
     u1, u2 = limb_darkening(star.teff_k, star.logg_cgs, config.band)
     out["ma_u1"], out["ma_u2"] = u1, u2
     x, y, sig = fit.x, fit.y, fit.sig
@@ -144,12 +163,25 @@ def measure_mandel_agol(fit: FitData, P, D, depth_guess, star, config, out, reas
     nlog = math.log(x.size)
     out["ma_delta_bic"] = (chi2_flat + 1 * nlog) - (chi2_tr + 5 * nlog)
     if details is not None:
-        details.update(bic_transit=chi2_tr + 5 * nlog, bic_flat=chi2_flat + 1 * nlog, ma_f0=f0, ma_tc=tc,
-                       ma_model_y=y - res.fun * sig)  # resid = (y - model) / sig
+        details.update(
+            bic_transit=chi2_tr + 5 * nlog,
+            bic_flat=chi2_flat + 1 * nlog,
+            ma_f0=f0,
+            ma_tc=tc,
+            ma_model_y=y - res.fun * sig,
+        )  # resid = (y - model) / sig
     if not res.success or not np.all(np.isfinite(res.x)):
         why = f"least squares did not converge ({res.message})"
-        for c in ("ma_rp_rs", "ma_b", "ma_a_rs", "ma_t14_days", "rho_star_fit_cgs", "ma_rp_rs_err", "ma_b_err",
-                  "ma_a_rs_err"):
+        for c in (
+            "ma_rp_rs",
+            "ma_b",
+            "ma_a_rs",
+            "ma_t14_days",
+            "rho_star_fit_cgs",
+            "ma_rp_rs_err",
+            "ma_b_err",
+            "ma_a_rs_err",
+        ):
             out[c] = float("nan")
             reasons[c] = why
         out["ma_fit_status"] = f"failed: {why}"
@@ -163,8 +195,18 @@ def measure_mandel_agol(fit: FitData, P, D, depth_guess, star, config, out, reas
         t14 = out.get("trap_t14_days", float("nan"))
         t14 = t14 if np.isfinite(t14) else D
         try:
-            res_p = _fit_mandel_agol(x, y, sig, P, D, depth_guess, (u1, u2), fit.offsets, prior=prior,
-                                     start=(k, _b_for_duration(t14, P, k, a_cat), a_cat))
+            res_p = _fit_mandel_agol(
+                x,
+                y,
+                sig,
+                P,
+                D,
+                depth_guess,
+                (u1, u2),
+                fit.offsets,
+                prior=prior,
+                start=(k, _b_for_duration(t14, P, k, a_cat), a_cat),
+            )
         except Exception:  # noqa: BLE001 - keep the free fit
             res_p = None
         # prior-data conflict: keep the free fit when the prior costs the data more than
@@ -175,15 +217,19 @@ def measure_mandel_agol(fit: FitData, P, D, depth_guess, star, config, out, reas
         # or the free fit's density is > 3 sigma from the catalog's (sigma: prior and fit, ln rho = 3 ln a)
         sig_ln_free = 3.0 * float(errs[4]) / a_rs if np.isfinite(errs[4]) and a_rs > 0 else float("inf")
         z_rho = abs(math.log(density_from_a_rs(a_rs, P)) - prior[0]) / math.hypot(prior[1], sig_ln_free)
-        conflict = res_p is not None and ((float(np.sum(res_p.fun[: x.size] ** 2)) - chi2_tr) / chi2_red
-                                          > config.density_prior_max_dchi2 or z_rho > 3.0)
+        conflict = res_p is not None and (
+            (float(np.sum(res_p.fun[: x.size] ** 2)) - chi2_tr) / chi2_red > config.density_prior_max_dchi2
+            or z_rho > 3.0
+        )
         if details is not None:
             details["ma_prior_conflict"] = bool(conflict)
         if res_p is not None and not conflict and res_p.success and np.all(np.isfinite(res_p.x)):
             f0, tc, k, b, a_rs = (float(v) for v in res_p.x)
             errs = parameter_errors(res_p, x.size)
             if details is not None:
-                details.update(ma_f0=f0, ma_tc=tc, ma_model_y=y - res_p.fun[: x.size] * sig, ma_density_prior=True)
+                details.update(
+                    ma_f0=f0, ma_tc=tc, ma_model_y=y - res_p.fun[: x.size] * sig, ma_density_prior=True
+                )
     out["ma_rp_rs"], out["ma_b"], out["ma_a_rs"] = k, b, a_rs
     out["ma_rp_rs_err"], out["ma_b_err"], out["ma_a_rs_err"] = (float(e) for e in errs[2:5])
     for c in ("ma_rp_rs_err", "ma_b_err", "ma_a_rs_err"):

@@ -39,8 +39,17 @@ def parity_scatter_factor(depths: np.ndarray, errors: np.ndarray, odd: np.ndarra
     return float(max(1.0, math.sqrt(chi2 / (d.size - 2))))
 
 
-def measure_odd_even(flux: np.ndarray, epochs: np.ndarray, in_core: np.ndarray, baseline: float,
-                     sigma: float, min_points: int, out: dict, reasons: dict, beta: float = 1.0) -> None:
+def measure_odd_even(
+    flux: np.ndarray,
+    epochs: np.ndarray,
+    in_core: np.ndarray,
+    baseline: float,
+    sigma: float,
+    min_points: int,
+    out: dict,
+    reasons: dict,
+    beta: float = 1.0,
+) -> None:
     """Fill odd_depth_ppm, even_depth_ppm and odd_even_sigma (transit number round((t - t0) / P)).
 
     sigma: out-of-transit robust scatter per cadence (relative flux); beta: red-noise factor (>= 1).

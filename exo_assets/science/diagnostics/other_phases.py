@@ -41,8 +41,8 @@ def box_dips(time, flux, P, t0, D, baseline, config):
     s = np.bincount(idx, baseline - flux, minlength=nb)
     n_c = np.concatenate([[0.0], np.cumsum(np.concatenate([n, n[:width]]))])
     s_c = np.concatenate([[0.0], np.cumsum(np.concatenate([s, s[:width]]))])
-    nbox = n_c[width:width + nb] - n_c[:nb]
-    sbox = s_c[width:width + nb] - s_c[:nb]
+    nbox = n_c[width : width + nb] - n_c[:nb]
+    sbox = s_c[width : width + nb] - s_c[:nb]
     centre = np.mod((np.arange(nb) + 0.5 * width) * bw, P)
     return centre, sbox, nbox, width
 

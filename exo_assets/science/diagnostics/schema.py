@@ -17,34 +17,56 @@ DIAGNOSTIC_SCHEMA: dict[str, tuple[str, str]] = {
     "n_in_transit": ("", "cadences within the transit window |phase| < T14/2"),
     "n_transits": ("", "number of individual transits with at least one in-transit cadence"),
     "oot_scatter_ppm": ("ppm", "robust (1.4826 x MAD) scatter of the out-of-transit flux per cadence"),
-    "depth_ppm": ("ppm", "transit depth: local out-of-transit median minus mean flux in the core "
-                          "|phase| < T14/4"),
-    "red_noise_beta": ("", "time-averaging red-noise factor beta (>= 1) of the out-of-transit curve at T14 "
-                           "(Pont et al. 2006; Winn et al. 2008); every white-noise error below is multiplied by it"),
+    "depth_ppm": (
+        "ppm",
+        "transit depth: local out-of-transit median minus mean flux in the core |phase| < T14/4",
+    ),
+    "red_noise_beta": (
+        "",
+        "time-averaging red-noise factor beta (>= 1) of the out-of-transit curve at T14 "
+        "(Pont et al. 2006; Winn et al. 2008); every white-noise error below is multiplied by it",
+    ),
     "depth_err_ppm": ("ppm", "1-sigma uncertainty of depth_ppm (scatter x beta / sqrt(core cadences))"),
     "transit_snr": ("", "box depth over the full window / (scatter x beta) x sqrt(in-transit cadences)"),
-    "mes": ("", "multiple-event statistic: sum of single-event statistics (per-transit box SNR, scatter x beta)"
-                   " / sqrt(transits)"),
+    "mes": (
+        "",
+        "multiple-event statistic: sum of single-event statistics (per-transit box SNR, scatter x beta)"
+        " / sqrt(transits)",
+    ),
     "odd_depth_ppm": ("ppm", "core depth of odd-numbered transits (transit number round((t - t0)/P))"),
     "even_depth_ppm": ("ppm", "core depth of even-numbered transits"),
-    "odd_even_sigma": ("sigma", "|odd - even depth| over its combined uncertainty (scatter x beta, inflated by "
-                                "the per-transit depth scatter about each parity's mean when larger)"),
+    "odd_even_sigma": (
+        "sigma",
+        "|odd - even depth| over its combined uncertainty (scatter x beta, inflated by "
+        "the per-transit depth scatter about each parity's mean when larger)",
+    ),
     "secondary_depth_ppm": ("ppm", "box depth (width T14) at phase 0.5 against the local baseline there"),
     "secondary_sigma": ("sigma", "significance of secondary_depth_ppm (scatter x beta; positive = dip)"),
-    "max_other_sigma": ("sigma", "trials-aware: largest box-dip significance (width T14) at any phase at least "
-                                 "T14 from the transit, relative to the robust spread of the box dips at all "
-                                 "those phases (model-shift style)"),
+    "max_other_sigma": (
+        "sigma",
+        "trials-aware: largest box-dip significance (width T14) at any phase at least "
+        "T14 from the transit, relative to the robust spread of the box dips at all "
+        "those phases (model-shift style)",
+    ),
     "max_other_phase": ("orbital phase 0-1", "phase of max_other_sigma (0 = transit)"),
-    "epoch_offset_days": ("d", "trapezoid-fitted transit centre minus catalog epoch (the epoch used for the "
-                                "window measurements)"),
+    "epoch_offset_days": (
+        "d",
+        "trapezoid-fitted transit centre minus catalog epoch (the epoch used for the window measurements)",
+    ),
     "trap_depth_ppm": ("ppm", "depth of the best-fitting trapezoid"),
     "trap_t14_days": ("d", "total duration T14 of the best-fitting trapezoid"),
     "v_shape": ("", "trapezoid (ingress + egress) / T14: 0 = box, 1 = V"),
-    "ma_rp_rs": ("", "Mandel-Agol fit: planet-to-star radius ratio Rp/Rs (with the catalog stellar-density prior "
-                     "where the star's density is known)"),
+    "ma_rp_rs": (
+        "",
+        "Mandel-Agol fit: planet-to-star radius ratio Rp/Rs (with the catalog stellar-density prior "
+        "where the star's density is known)",
+    ),
     "ma_b": ("", "Mandel-Agol fit: impact parameter b"),
     "ma_a_rs": ("", "Mandel-Agol fit: scaled semi-major axis a/Rs"),
-    "ma_rp_rs_err": ("", "1-sigma uncertainty of ma_rp_rs (covariance of the fit, scaled by reduced chi^2 >= 1)"),
+    "ma_rp_rs_err": (
+        "",
+        "1-sigma uncertainty of ma_rp_rs (covariance of the fit, scaled by reduced chi^2 >= 1)",
+    ),
     "ma_b_err": ("", "1-sigma uncertainty of ma_b"),
     "ma_a_rs_err": ("", "1-sigma uncertainty of ma_a_rs"),
     "ma_t14_days": ("d", "T14 derived from the Mandel-Agol parameters"),
@@ -52,21 +74,30 @@ DIAGNOSTIC_SCHEMA: dict[str, tuple[str, str]] = {
     "ma_u2": ("", "quadratic limb-darkening u2 used"),
     "ma_delta_bic": ("", "BIC(flat) - BIC(transit) on the binned folded curve (positive favours a transit)"),
     "ma_fit_status": ("", "string: 'ok' or 'failed: <reason>'"),
-    "rho_star_fit_cgs": ("g cm^-3", "stellar density 3 pi (a/Rs)^3 / (G P^2) implied by the a/Rs of the fit "
-                                    "WITHOUT the density prior (the light curve's own density, tested against "
-                                    "the catalog's)"),
+    "rho_star_fit_cgs": (
+        "g cm^-3",
+        "stellar density 3 pi (a/Rs)^3 / (G P^2) implied by the a/Rs of the fit "
+        "WITHOUT the density prior (the light curve's own density, tested against "
+        "the catalog's)",
+    ),
     "rho_star_catalog_cgs": ("g cm^-3", "catalog stellar density 3 g / (4 pi G R) from log g and radius"),
     "density_ratio": ("", "rho_star_fit_cgs / rho_star_catalog_cgs"),
-    "duration_ratio": ("", "observed T14 (trapezoid) over P/pi arcsin(Rs/a) with a/Rs from the catalog "
-                           "density"),
+    "duration_ratio": (
+        "",
+        "observed T14 (trapezoid) over P/pi arcsin(Rs/a) with a/Rs from the catalog density",
+    ),
     "bls_power": ("", "astropy BoxLeastSquares log-likelihood power at the peak of a narrow grid around P"),
     "bls_sde": ("", "signal detection efficiency (peak - mean) / std of that narrow periodogram"),
     "bls_period_ratio": ("", "BLS best period / catalog period"),
     "bls_t0_offset_days": ("d", "BLS best mid-transit time minus catalog epoch (nearest transit)"),
-    "transit_depth_chi2_dof": ("", "chi^2 per degree of freedom of individual-transit depths about their "
-                                   "weighted mean"),
-    "single_event_fraction": ("", "largest single transit's share of the summed in-transit flux deficit "
-                                  "(1 = one event)"),
+    "transit_depth_chi2_dof": (
+        "",
+        "chi^2 per degree of freedom of individual-transit depths about their weighted mean",
+    ),
+    "single_event_fraction": (
+        "",
+        "largest single transit's share of the summed in-transit flux deficit (1 = one event)",
+    ),
 }
 #: Columns that hold strings rather than floats.
 STRING_COLUMNS: frozenset[str] = frozenset({"ma_fit_status"})
@@ -91,7 +122,7 @@ class StellarParams:
         """Mean density 3 g / (4 pi G R), g cm^-3 (NaN without log g and radius)."""
         if not (np.isfinite(self.logg_cgs) and np.isfinite(self.radius_rsun) and self.radius_rsun > 0):
             return float("nan")
-        return 3.0 * 10.0 ** self.logg_cgs / (4.0 * math.pi * G_CGS * self.radius_rsun * RSUN_CM)
+        return 3.0 * 10.0**self.logg_cgs / (4.0 * math.pi * G_CGS * self.radius_rsun * RSUN_CM)
 
 
 @dataclass(frozen=True)

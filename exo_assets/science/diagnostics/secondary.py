@@ -11,9 +11,20 @@ from exo_assets.science.diagnostics.schema import DiagnosticsConfig, fail
 from exo_assets.science.views import phase_fold
 
 
-def measure_secondary(time: np.ndarray, flux: np.ndarray, P: float, t0: float, D: float, oot: np.ndarray,
-                      baseline: float, sigma: float, config: DiagnosticsConfig, out: dict, reasons: dict,
-                      beta: float = 1.0) -> None:
+def measure_secondary(
+    time: np.ndarray,
+    flux: np.ndarray,
+    P: float,
+    t0: float,
+    D: float,
+    oot: np.ndarray,
+    baseline: float,
+    sigma: float,
+    config: DiagnosticsConfig,
+    out: dict,
+    reasons: dict,
+    beta: float = 1.0,
+) -> None:
     """Fill secondary_depth_ppm and secondary_sigma (positive = dip).
 
     Args:
@@ -32,4 +43,9 @@ def measure_secondary(time: np.ndarray, flux: np.ndarray, P: float, t0: float, D
         out["secondary_depth_ppm"] = d2 * 1e6
         out["secondary_sigma"] = d2 / (sigma * beta) * math.sqrt(n_sec)
     else:
-        fail(out, reasons, ["secondary_depth_ppm", "secondary_sigma"], f"too few cadences at phase 0.5 ({n_sec})")
+        fail(
+            out,
+            reasons,
+            ["secondary_depth_ppm", "secondary_sigma"],
+            f"too few cadences at phase 0.5 ({n_sec})",
+        )

@@ -102,8 +102,12 @@ def _star_params(rows: pd.DataFrame, mission: str) -> dict:
     keys = ("teff_k", "logg_cgs", "radius_rsun", "mag", "ra_deg", "dec_deg")
     cat = {c: _first_finite(rows, c) for c in keys}
     filled = []
-    fills = {"teff_k": FILL_TEFF_K, "logg_cgs": FILL_LOGG, "radius_rsun": FILL_RADIUS_RSUN,
-             "mag": nz.PHOTOMETRY[mission].typical_mag}
+    fills = {
+        "teff_k": FILL_TEFF_K,
+        "logg_cgs": FILL_LOGG,
+        "radius_rsun": FILL_RADIUS_RSUN,
+        "mag": nz.PHOTOMETRY[mission].typical_mag,
+    }
     used = {}
     for key, fill in fills.items():
         v = cat[key]
@@ -111,8 +115,14 @@ def _star_params(rows: pd.DataFrame, mission: str) -> dict:
             v = fill
             filled.append(key)
         used[key] = v
-    return {"catalog": cat, "teff_k": used["teff_k"], "logg_cgs": used["logg_cgs"],
-            "radius_rsun": used["radius_rsun"], "mag": used["mag"], "filled": filled}
+    return {
+        "catalog": cat,
+        "teff_k": used["teff_k"],
+        "logg_cgs": used["logg_cgs"],
+        "radius_rsun": used["radius_rsun"],
+        "mag": used["mag"],
+        "filled": filled,
+    }
 
 
 def _hint_flags(hints: pd.DataFrame | None, signal_id: str) -> dict | None:
@@ -152,8 +162,12 @@ def _auxiliary(rng, time, flux, level, sigma_ppm, seg_idx, grids, shift, mission
     return sap, sap_bkg, col, row
 
 
-def simulate_star(signals: pd.DataFrame, mission: str, config: SimulatorConfig = SimulatorConfig(),
-                  hints: pd.DataFrame | None = None) -> SimulatedStar:
+def simulate_star(
+    signals: pd.DataFrame,
+    mission: str,
+    config: SimulatorConfig = SimulatorConfig(),
+    hints: pd.DataFrame | None = None,
+) -> SimulatedStar:
     """Simulate the light curve of ONE star carrying all of its catalog signals.
 
     Args:
@@ -196,10 +210,21 @@ def simulate_star(signals: pd.DataFrame, mission: str, config: SimulatorConfig =
     valid = ~nan_flux & ((quality & DEFAULT_BITMASK[mission]) == 0)
 
     u = quadratic_ld(star["teff_k"], star["logg_cgs"], mission)
-    ctx = StarContext(time=time, valid=valid, mission=mission, teff=star["teff_k"], logg=star["logg_cgs"],
-                      radius=star["radius_rsun"], u=u, cadence=info.cadence_days, exp_time=info.cadence_days,
-                      supersample=SUPERSAMPLE[mission], sigma_ppm=sigma_star,
-                      red_sigma_ppm=red_p["red_sigma_ppm"], red_tau_days=red_p["red_tau_days"])
+    ctx = StarContext(
+        time=time,
+        valid=valid,
+        mission=mission,
+        teff=star["teff_k"],
+        logg=star["logg_cgs"],
+        radius=star["radius_rsun"],
+        u=u,
+        cadence=info.cadence_days,
+        exp_time=info.cadence_days,
+        supersample=SUPERSAMPLE[mission],
+        sigma_ppm=sigma_star,
+        red_sigma_ppm=red_p["red_sigma_ppm"],
+        red_tau_days=red_p["red_tau_days"],
+    )
 
     delta = np.zeros(n)
     shift_col, shift_row = np.zeros(n), np.zeros(n)
@@ -238,8 +263,9 @@ def simulate_star(signals: pd.DataFrame, mission: str, config: SimulatorConfig =
     flux[nan_flux] = np.nan
     flux_err[nan_flux] = np.nan
 
-    sap, sap_bkg, centroid_col, centroid_row = _auxiliary(rng, time, flux, level, sigma, seg_idx, grids,
-                                                          (shift_col, shift_row), mission)
+    sap, sap_bkg, centroid_col, centroid_row = _auxiliary(
+        rng, time, flux, level, sigma, seg_idx, grids, (shift_col, shift_row), mission
+    )
     for arr in (sap, sap_bkg, centroid_col, centroid_row):
         arr[nan_flux] = np.nan
 
@@ -247,24 +273,51 @@ def simulate_star(signals: pd.DataFrame, mission: str, config: SimulatorConfig =
     seg_truth = []
     for i, g in enumerate(grids):
         m = seg_idx == i
-        segments.append(Segment(
-            number=int(g.number), time=time[m].copy(), flux=flux[m].copy(), flux_err=flux_err[m].copy(),
-            quality=quality[m].astype(np.int32), sap_flux=sap[m].copy(), sap_bkg=sap_bkg[m].copy(),
-            centroid_col=centroid_col[m].copy(), centroid_row=centroid_row[m].copy(),
-        ))
-        seg_truth.append({"number": int(g.number), "start": float(g.time[0]), "end": float(g.time[-1]),
-                          "n_cadences": int(m.sum()), "n_nan_flux": int(nan_flux[m].sum()),
-                          "flux_scale": float(seg_scale[i]), "sigma_factor": float(seg_sigma[i])})
+        segments.append(
+            Segment(
+                number=int(g.number),
+                time=time[m].copy(),
+                flux=flux[m].copy(),
+                flux_err=flux_err[m].copy(),
+                quality=quality[m].astype(np.int32),
+                sap_flux=sap[m].copy(),
+                sap_bkg=sap_bkg[m].copy(),
+                centroid_col=centroid_col[m].copy(),
+                centroid_row=centroid_row[m].copy(),
+            )
+        )
+        seg_truth.append(
+            {
+                "number": int(g.number),
+                "start": float(g.time[0]),
+                "end": float(g.time[-1]),
+                "n_cadences": int(m.sum()),
+                "n_nan_flux": int(nan_flux[m].sum()),
+                "flux_scale": float(seg_scale[i]),
+                "sigma_factor": float(seg_sigma[i]),
+            }
+        )
 
     truth = {
-        "star_id": star_id, "mission": mission, "simulator_version": SIMULATOR_VERSION, "simulated": True,
-        "config": asdict(config), "star_key": star_key(mission, star_id),
+        "star_id": star_id,
+        "mission": mission,
+        "simulator_version": SIMULATOR_VERSION,
+        "simulated": True,
+        "config": asdict(config),
+        "star_key": star_key(mission, star_id),
         "star": {**star, "flux_level_e_per_s": nz.flux_level(star["mag"], mission), "u1": u[0], "u2": u[1]},
-        "noise": {"sigma_ppm": sigma_star, "white_sigma_model_ppm": nz.white_sigma_ppm(star["mag"], mission),
-                  **red_p, **rot_p, **extra, "ramps": ramp_p,
-                  "n_outliers_flagged": int(np.count_nonzero(outlier_sigmas) - unflagged.sum()),
-                  "n_outliers_unflagged": int(unflagged.sum()),
-                  "cadence_days": info.cadence_days, "time_system": info.time_system},
+        "noise": {
+            "sigma_ppm": sigma_star,
+            "white_sigma_model_ppm": nz.white_sigma_ppm(star["mag"], mission),
+            **red_p,
+            **rot_p,
+            **extra,
+            "ramps": ramp_p,
+            "n_outliers_flagged": int(np.count_nonzero(outlier_sigmas) - unflagged.sum()),
+            "n_outliers_unflagged": int(unflagged.sum()),
+            "cadence_days": info.cadence_days,
+            "time_system": info.time_system,
+        },
         "segments": seg_truth,
         "signals": sig_truth,
     }

@@ -81,11 +81,18 @@ def variability_delta(time, t0, period, depth, duration, rng):
     if survive < MIN_SURVIVAL:
         return None
     amp = min(depth / survive, MAX_VARIABILITY_AMPLITUDE)
-    phi = (time - t0) / period + 0.02 * np.sin(2 * np.pi * time / (rng.uniform(3, 6) * period) + rng.uniform(0, 6.3))
+    phi = (time - t0) / period + 0.02 * np.sin(
+        2 * np.pi * time / (rng.uniform(3, 6) * period) + rng.uniform(0, 6.3)
+    )
     env = 1.0 + 0.2 * np.sin(2 * np.pi * time / (rng.uniform(5, 15) * period) + rng.uniform(0, 2 * np.pi))
     delta = amp * env * shape(phi)
-    return delta, {"variant": variant, "raw_amplitude_ppm": amp * 1e6, "detrend_survival": survive,
-                   "harmonic_ratio": h, "minimum_ratio": ratio}
+    return delta, {
+        "variant": variant,
+        "raw_amplitude_ppm": amp * 1e6,
+        "detrend_survival": survive,
+        "harmonic_ratio": h,
+        "minimum_ratio": ratio,
+    }
 
 
 def _event_shape(variant: str, x: np.ndarray, tau: float) -> np.ndarray:
@@ -109,7 +116,9 @@ def systematic_delta(time, t0, period, depth, duration, rng, start, end):
     tau = duration / 2.0
     x = np.linspace(-2 * duration, 2 * duration, 2001)
     prof = _event_shape(variant, x, tau)
-    survive = detrended_fraction(lambda ph: np.interp(ph * period, x, prof, left=0, right=0), period, duration)
+    survive = detrended_fraction(
+        lambda ph: np.interp(ph * period, x, prof, left=0, right=0), period, duration
+    )
     core = -prof[np.abs(x) < 0.25 * duration].mean()
     amp = depth / max(survive * core, 0.2)
     delta, flags = np.zeros_like(time), []
@@ -137,7 +146,11 @@ def single_event_delta(time, valid, t0, period, depth, duration, rng, u, exp_tim
         hw = window(tm.duration_from_a(period, a, k, b))
         only = np.abs(time - te) < hw
         delta = tm.transit_delta(time, te, period, k, a, b, u, exp_time, supersample, hw, only=only)
-        return delta, {"variant": "transit_like", "rp_rs": k, "b": b, "a_rs": a, "event_depth_ppm": d1 * 1e6}, te
+        return (
+            delta,
+            {"variant": "transit_like", "rp_rs": k, "b": b, "a_rs": a, "event_depth_ppm": d1 * 1e6},
+            te,
+        )
     tau = rng.uniform(0.5, 1.5) * duration
     keep = rng.uniform(0.0, 0.3)  # fraction of the drop that recovers only slowly (10 d)
     x = time - (te - 0.5 * duration)
@@ -165,5 +178,10 @@ def contact_binary_delta(time, t0, period, depth, duration, rng):
     amp = min(depth / max(survive, MIN_SURVIVAL), 0.5)
     delta = amp * shape((time - t0) / period)
     delta -= np.median(delta)
-    return delta, {"variant": "contact", "raw_amplitude_ppm": amp * 1e6, "detrend_survival": survive,
-                   "minimum_ratio": ratio, "true_period": 2 * period}
+    return delta, {
+        "variant": "contact",
+        "raw_amplitude_ppm": amp * 1e6,
+        "detrend_survival": survive,
+        "minimum_ratio": ratio,
+        "true_period": 2 * period,
+    }

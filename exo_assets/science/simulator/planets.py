@@ -16,8 +16,9 @@ DENSITY_SCATTER_DEX = 0.12
 ALBEDO_RANGE = (0.05, 0.4)
 
 
-def planet_geometry(period: float, duration: float, depth: float, a_density: float, u,
-                    rng: np.random.Generator) -> dict:
+def planet_geometry(
+    period: float, duration: float, depth: float, a_density: float, u, rng: np.random.Generator
+) -> dict:
     """(k, b, a/R* circular-equivalent, e, w, notes) of a planet consistent with its star and its T14.
 
     The true star's density is the catalog's times 10^N(0, DENSITY_SCATTER_DEX) (catalog stellar
@@ -44,5 +45,13 @@ def planet_geometry(period: float, duration: float, depth: float, a_density: flo
     if ((1.0 + k) ** 2 - a_eff**2 * s2) / (1.0 - s2) <= 0:
         a_eff = tm.a_from_duration(period, duration, k, 0.0)
         notes.append("a/R* from T14 (catalog density too high for the duration)")
-    return {"k": k, "b": b, "a": a_eff, "ecc": ecc, "w": w, "density_scatter_dex": float(scatter),
-            "a_density": a_density, "notes": notes}
+    return {
+        "k": k,
+        "b": b,
+        "a": a_eff,
+        "ecc": ecc,
+        "w": w,
+        "density_scatter_dex": float(scatter),
+        "a_density": a_density,
+        "notes": notes,
+    }

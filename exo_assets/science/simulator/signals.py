@@ -127,8 +127,9 @@ def _flag_set(flags: dict | None) -> str | None:
     return None
 
 
-def choose_mechanism(label: str, flags: dict | None, rng: np.random.Generator,
-                     pc_fp_rate: float = 0.0) -> tuple[str, str]:
+def choose_mechanism(
+    label: str, flags: dict | None, rng: np.random.Generator, pc_fp_rate: float = 0.0
+) -> tuple[str, str]:
     """(mechanism, source) for a signal: source is 'label', 'hint:<flag>', 'drawn:<flag>' or 'label_noise'.
 
     With `pc_fp_rate` > 0 a PC is, with that probability, an unrecognised false positive (label
@@ -203,9 +204,16 @@ def catalog_values(row, ctx: StarContext, rng: np.random.Generator) -> dict:
     if epoch is None or not np.isfinite(epoch):
         epoch = ctx.start + rng.uniform(0.0, period)
         drawn.append("epoch")
-    return {"period": period, "epoch": float(epoch), "duration": float(duration), "depth": depth_ppm * 1e-6,
-            "impact": impact, "drawn": drawn,
-            "catalog_depth_ppm": finite_or_none(row.get("depth_ppm")), "catalog_epoch": finite_or_none(row.get("epoch"))}
+    return {
+        "period": period,
+        "epoch": float(epoch),
+        "duration": float(duration),
+        "depth": depth_ppm * 1e-6,
+        "impact": impact,
+        "drawn": drawn,
+        "catalog_depth_ppm": finite_or_none(row.get("depth_ppm")),
+        "catalog_epoch": finite_or_none(row.get("epoch")),
+    }
 
 
 def first_event(t0: float, period: float, start: float) -> float:
@@ -219,8 +227,12 @@ def coverage(ctx: StarContext, t0: float, period: float, duration: float, single
     Each event with n valid cadences inside T14 has depth variance sigma_w^2 / n + sigma_red^2 g,
     g the AR(1) variance factor of a T14-long mean; events are independent (P >> tau).
     """
-    centers = [t0] if single else t0 + period * np.arange(
-        np.floor((ctx.start - t0) / period), np.ceil((ctx.end - t0) / period) + 1)
+    centers = (
+        [t0]
+        if single
+        else t0
+        + period * np.arange(np.floor((ctx.start - t0) / period), np.ceil((ctx.end - t0) / period) + 1)
+    )
     t = ctx.time[ctx.valid]
     g = nz.red_mean_variance_factor(duration, ctx.red_tau_days)
     n_events = n_in = 0
@@ -240,13 +252,30 @@ def _window(ctx: StarContext, duration: float, factor: float = 1.3) -> float:
 
 def _base_truth(mechanism, variant, cat, ctx) -> dict:
     return {
-        "mechanism": mechanism, "variant": variant, "catalog_depth_ppm": cat["catalog_depth_ppm"],
-        "catalog_epoch": cat["catalog_epoch"], "period": cat["period"], "true_period": cat["period"],
-        "duration_days": cat["duration"], "depth_ppm": cat["depth"] * 1e6, "rp_rs": None, "b": None,
-        "a_rs": None, "inc_deg": None, "ecc": 0.0, "w_deg": 90.0, "u1": ctx.u[0], "u2": ctx.u[1],
-        "odd_depth_ppm": cat["depth"] * 1e6, "even_depth_ppm": cat["depth"] * 1e6,
-        "secondary_depth_ppm": 0.0, "secondary_phase": None, "dilution": 1.0,
-        "surface_brightness_ratio": None, "centroid_offset_pix": 0.0, "noise_sigma_ppm": ctx.sigma_ppm,
+        "mechanism": mechanism,
+        "variant": variant,
+        "catalog_depth_ppm": cat["catalog_depth_ppm"],
+        "catalog_epoch": cat["catalog_epoch"],
+        "period": cat["period"],
+        "true_period": cat["period"],
+        "duration_days": cat["duration"],
+        "depth_ppm": cat["depth"] * 1e6,
+        "rp_rs": None,
+        "b": None,
+        "a_rs": None,
+        "inc_deg": None,
+        "ecc": 0.0,
+        "w_deg": 90.0,
+        "u1": ctx.u[0],
+        "u2": ctx.u[1],
+        "odd_depth_ppm": cat["depth"] * 1e6,
+        "even_depth_ppm": cat["depth"] * 1e6,
+        "secondary_depth_ppm": 0.0,
+        "secondary_phase": None,
+        "dilution": 1.0,
+        "surface_brightness_ratio": None,
+        "centroid_offset_pix": 0.0,
+        "noise_sigma_ppm": ctx.sigma_ppm,
         "drawn": list(cat["drawn"]),
     }
 
@@ -280,17 +309,44 @@ def inject_planet(cat: dict, ctx: StarContext, rng: np.random.Generator) -> Inje
     fp = rng.uniform(*ALBEDO_RANGE) * (k / a) ** 2
     win = _window(ctx, duration)
     if fp > 1e-6:
-        delta, _ = tm.eb_delta(ctx.time, t0, period, k, a, tm.inclination_deg(a, b), ctx.u, 0.0, 90.0, fp,
-                               ctx.exp_time, ctx.supersample, win)
+        delta, _ = tm.eb_delta(
+            ctx.time,
+            t0,
+            period,
+            k,
+            a,
+            tm.inclination_deg(a, b),
+            ctx.u,
+            0.0,
+            90.0,
+            fp,
+            ctx.exp_time,
+            ctx.supersample,
+            win,
+        )
     else:
         fp = 0.0
         delta = tm.transit_delta(ctx.time, t0, period, k, a, b, ctx.u, ctx.exp_time, ctx.supersample, win)
     depth = tm.center_depth(k, b, ctx.u) * 1e6
-    truth.update(t0=t0, rp_rs=k, b=b, a_rs=a, inc_deg=tm.inclination_deg(a, b), duration_days=duration,
-                 depth_ppm=depth, odd_depth_ppm=depth, even_depth_ppm=depth, ecc=g["ecc"], w_deg=g["w"],
-                 a_rs_density=a_den, density_scatter_dex=g["density_scatter_dex"], catalog_impact=finite_or_none(
-                     cat["impact"]), secondary_depth_ppm=fp / (1 + fp) * 1e6, secondary_phase=0.5 if fp else None,
-                 flux_ratio=fp)
+    truth.update(
+        t0=t0,
+        rp_rs=k,
+        b=b,
+        a_rs=a,
+        inc_deg=tm.inclination_deg(a, b),
+        duration_days=duration,
+        depth_ppm=depth,
+        odd_depth_ppm=depth,
+        even_depth_ppm=depth,
+        ecc=g["ecc"],
+        w_deg=g["w"],
+        a_rs_density=a_den,
+        density_scatter_dex=g["density_scatter_dex"],
+        catalog_impact=finite_or_none(cat["impact"]),
+        secondary_depth_ppm=fp / (1 + fp) * 1e6,
+        secondary_phase=0.5 if fp else None,
+        flux_ratio=fp,
+    )
     return Injection(delta, _finish(truth, ctx))
 
 
@@ -313,8 +369,9 @@ def _eb_draw(rng, background: bool, half: bool, v_shape: bool, attempt: int):
     return "flat", k, rng.uniform(0.0, 0.8 * max(1.0 - k, 0.05)), tratio
 
 
-def inject_eb(cat: dict, ctx: StarContext, rng: np.random.Generator, background: bool,
-              planet_like: bool = False) -> Injection:
+def inject_eb(
+    cat: dict, ctx: StarContext, rng: np.random.Generator, background: bool, planet_like: bool = False
+) -> Injection:
     """Eclipsing binary on the target (background=False) or a diluted background binary."""
     mechanism = "background_eb" if background else "eb"
     half = rng.random() < (BEB_TWIN_FRACTION if background else EB_HALF_PERIOD_FRACTION) and not planet_like
@@ -347,16 +404,46 @@ def inject_eb(cat: dict, ctx: StarContext, rng: np.random.Generator, background:
     note = ["depth_ppm (binary cannot reach the catalog depth)"] if d1 < depth else []
     t_dur = tm.duration_from_a(p_true, a, k, b)
     t0 = first_event(cat["epoch"], p_true, ctx.start)
-    delta, t_sec = tm.eb_delta(ctx.time, t0, p_true, k, a, inc, u, ecc, w, fp, ctx.exp_time,
-                               ctx.supersample, _window(ctx, t_dur, 1.4))
+    delta, t_sec = tm.eb_delta(
+        ctx.time,
+        t0,
+        p_true,
+        k,
+        a,
+        inc,
+        u,
+        ecc,
+        w,
+        fp,
+        ctx.exp_time,
+        ctx.supersample,
+        _window(ctx, t_dur, 1.4),
+    )
     truth = _base_truth(mechanism, f"{'half_period' if half else 'true_period'}/{shape}", cat, ctx)
     truth["drawn"] += note
     d1o, d2o = d1 * dilution * 1e6, d2 * dilution * 1e6
     truth.update(
-        t0=t0, true_period=p_true, rp_rs=k, b=b, a_rs=a, inc_deg=inc, ecc=ecc, w_deg=w, u1=u[0], u2=u[1],
-        duration_days=t_dur, depth_ppm=d1o, odd_depth_ppm=d1o, even_depth_ppm=d2o if half else d1o,
-        secondary_depth_ppm=d2o, secondary_phase=float(((t_sec - t0) / p_true) % 1.0), dilution=dilution,
-        surface_brightness_ratio=sb, temperature_ratio=tratio, flux_ratio=fp, eclipsed_star_teff=teff1,
+        t0=t0,
+        true_period=p_true,
+        rp_rs=k,
+        b=b,
+        a_rs=a,
+        inc_deg=inc,
+        ecc=ecc,
+        w_deg=w,
+        u1=u[0],
+        u2=u[1],
+        duration_days=t_dur,
+        depth_ppm=d1o,
+        odd_depth_ppm=d1o,
+        even_depth_ppm=d2o if half else d1o,
+        secondary_depth_ppm=d2o,
+        secondary_phase=float(((t_sec - t0) / p_true) % 1.0),
+        dilution=dilution,
+        surface_brightness_ratio=sb,
+        temperature_ratio=tratio,
+        flux_ratio=fp,
+        eclipsed_star_teff=teff1,
     )
     offset = (0.0, 0.0)
     if background:
@@ -388,8 +475,9 @@ def inject_variability(cat: dict, ctx: StarContext, rng: np.random.Generator) ->
 def inject_systematic(cat: dict, ctx: StarContext, rng: np.random.Generator, note: str = "") -> Injection:
     """Momentum-dump, scattered-light or sensitivity-drop events at every catalog event (`nontransit`)."""
     t0 = first_event(cat["epoch"], cat["period"], ctx.start)
-    delta, info, flags = nt.systematic_delta(ctx.time, t0, cat["period"], cat["depth"], cat["duration"], rng,
-                                             ctx.start, ctx.end)
+    delta, info, flags = nt.systematic_delta(
+        ctx.time, t0, cat["period"], cat["depth"], cat["duration"], rng, ctx.start, ctx.end
+    )
     inj = _nt_injection("systematic", info, delta, cat, ctx, t0, flags)
     if note:
         inj.truth["drawn"].append(note)
@@ -399,8 +487,19 @@ def inject_systematic(cat: dict, ctx: StarContext, rng: np.random.Generator, not
 def inject_single_event(cat: dict, ctx: StarContext, rng: np.random.Generator) -> Injection:
     """One transit-like dip or one sensitivity dropout whose folded depth is the catalog depth."""
     t0 = first_event(cat["epoch"], cat["period"], ctx.start)
-    delta, info, te = nt.single_event_delta(ctx.time, ctx.valid, t0, cat["period"], cat["depth"], cat["duration"],
-                                            rng, ctx.u, ctx.exp_time, ctx.supersample, lambda d: _window(ctx, d))
+    delta, info, te = nt.single_event_delta(
+        ctx.time,
+        ctx.valid,
+        t0,
+        cat["period"],
+        cat["depth"],
+        cat["duration"],
+        rng,
+        ctx.u,
+        ctx.exp_time,
+        ctx.supersample,
+        lambda d: _window(ctx, d),
+    )
     return _nt_injection("single_event", info, delta, cat, ctx, te, single=True)
 
 
@@ -411,13 +510,19 @@ def inject_contact(cat: dict, ctx: StarContext, rng: np.random.Generator) -> Inj
     truth = _base_truth("eb", "contact", cat, ctx)
     info.pop("variant")
     r = info["minimum_ratio"]
-    truth.update(t0=t0, **info, even_depth_ppm=cat["depth"] * 1e6 * r, secondary_depth_ppm=cat["depth"] * 1e6 * r,
-                 secondary_phase=0.5)
+    truth.update(
+        t0=t0,
+        **info,
+        even_depth_ppm=cat["depth"] * 1e6 * r,
+        secondary_depth_ppm=cat["depth"] * 1e6 * r,
+        secondary_phase=0.5,
+    )
     return Injection(delta, _finish(truth, ctx))
 
 
-def inject(mechanism: str, cat: dict, ctx: StarContext, rng: np.random.Generator,
-           planet_like: bool = False) -> Injection:
+def inject(
+    mechanism: str, cat: dict, ctx: StarContext, rng: np.random.Generator, planet_like: bool = False
+) -> Injection:
     """Dispatch to the mechanism's injector (`planet_like`: a label-noise background binary)."""
     if mechanism == "planet":
         return inject_planet(cat, ctx, rng)
