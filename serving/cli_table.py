@@ -6,6 +6,8 @@ API's result dicts (no heavy imports: `exo-predict --help` stays fast).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 COLUMNS = ("star", "signal", "class", "P(CP)", "P(PC)", "P(FP)", "decision", "flags")
 SIMULATED_NOTICE = (
     "NOTICE: simulated model: these probabilities come from models trained on the embedded "
@@ -46,7 +48,10 @@ def format_table(rows: list[tuple[str, ...]], columns: tuple[str, ...] = COLUMNS
     widths = [
         max(len(str(c)), *(len(str(r[i])) for r in rows)) if rows else len(c) for i, c in enumerate(columns)
     ]
-    line = lambda cells: "  ".join(str(v).ljust(w) for v, w in zip(cells, widths)).rstrip()
+
+    def line(cells: Iterable[object]) -> str:
+        return "  ".join(str(v).ljust(w) for v, w in zip(cells, widths, strict=True)).rstrip()
+
     return "\n".join([line(columns), line("-" * w for w in widths), *(line(r) for r in rows)])
 
 

@@ -35,6 +35,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from exo_assets.defaults import CP_HIGH, CP_THRESH, dagster_home
 
@@ -296,12 +297,13 @@ def _predict_all(args, curves, catalog, decision, registry, home, tqdm) -> int:
             file=sys.stderr,
         )
         return 2
-    jobs = []
+    # (curve, signal or None, the error that stops it or None): a signal whenever there is no error
+    jobs: list[tuple[Any, dict | None, InferenceError | None]] = []
     for curve in curves:
         try:
             signals = signals_for(curve, args, catalog)
-        except InputError as err:
-            jobs.append((curve, None, err))
+        except InputError as input_err:
+            jobs.append((curve, None, input_err))
             continue
         if not signals:
             jobs.append((curve, None, InputError(f"{curve.star_id}: no signal of this star in the catalog")))
@@ -327,6 +329,7 @@ def _predict_all(args, curves, catalog, decision, registry, home, tqdm) -> int:
             name += "_" + safe_name(sig["signal_id"])
         out_path = args.out / f"pred_{name}.json"
         if err is None:
+            assert sig is not None  # every job without an error has a signal
             # the shipped catalog's other signals are added by the engine; a user's CSV rows are passed here
             others = [
                 (float(s["period"]), float(s["t0"]), float(s["duration"]))

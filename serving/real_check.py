@@ -1,5 +1,5 @@
-"""The real-signal check: 17 archive signals in the real FITS files of ../shared/data/fits, asked the way a user
-would, with the served models (a check, not training data: nothing is tuned on these signals).
+"""The real-signal check: 17 archive signals in the real FITS files of ../shared/data/fits, asked the way a
+user would, with the served models (a check, not training data: nothing is tuned on these signals).
 
     python -m serving.real_check [--fits-dir DIR] [--home DAGSTER_HOME] [--json]
 
@@ -44,7 +44,8 @@ CHECK_SIGNALS: tuple[tuple[str, str, str], ...] = (
     ("KOI K00742.01", "Kepler", "FP"),
 )
 CATALOG_MODE_SIGNALS: tuple[str, ...] = ("KOI K00351.02", "KOI K00351.07")  # Kepler-90 g, f
-#: (name, signal id, mission, explicit ephemeris (period d, t0 BKJD/BTJD, duration d) or None for the catalog's).
+#: (name, signal id, mission, explicit ephemeris (period d, t0 BKJD/BTJD, duration d) or None for the
+#: catalog's).
 INVARIANCE_SIGNALS = (
     ("pi Men c", "TOI 144.01", "TESS", (6.267832, 1325.5038, 0.1162)),
     ("Kepler-90 d", "KOI K00351.03", "Kepler", None),
@@ -117,7 +118,10 @@ def ask_json_api(model_set, curve, period, t0, duration) -> dict:
         }
     )
     try:
-        return _predict_json_item(model_set, PredictRequest.model_validate_json(body), ServeSettings(), None)
+        # ServeSettings' fields all have defaults; mypy (no pydantic plugin) misses the positional
+        # `Field(default, ...)` ones.
+        settings = ServeSettings()  # type: ignore[call-arg]
+        return _predict_json_item(model_set, PredictRequest.model_validate_json(body), settings, None)
     except InferenceError as err:
         return {"error": {"code": err.code, "message": err.message}}
 
@@ -233,9 +237,11 @@ def render(tables: dict[str, list[dict]], provenance: str = "") -> str:
     refused = [
         r for r in tables.get("ephemeris", []) if str(r.get("decision", "")).startswith(("error", "no file"))
     ]
+    n_planets_ok = sum(1 for r in planets if (r.get("p_FP") or 1) < 0.5)
+    n_fps_ok = sum(1 for r in fps if (r.get("p_FP") or 0) >= 0.5)
     out.append(
-        f"planets with p(FP) < 0.5: {sum(1 for r in planets if (r.get('p_FP') or 1) < 0.5)} of {len(planets)}; "
-        f"FPs with p(FP) >= 0.5: {sum(1 for r in fps if (r.get('p_FP') or 0) >= 0.5)} of {len(fps)}; "
+        f"planets with p(FP) < 0.5: {n_planets_ok} of {len(planets)}; "
+        f"FPs with p(FP) >= 0.5: {n_fps_ok} of {len(fps)}; "
         f"refused: {len(refused)}"
     )
     if provenance == "simulated":

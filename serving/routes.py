@@ -12,6 +12,7 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -60,7 +61,8 @@ def _prune_media(folder: Path, max_files: int) -> None:
 
 
 async def _run_fit(request: Request, fn):
-    """Run `fn(deadline)` in the app's fit pool with the configured timeout (504 FIT_FAIL when it runs over)."""
+    """Run `fn(deadline)` in the app's fit pool with the configured timeout (504 FIT_FAIL when it
+    runs over)."""
     settings: ServeSettings = request.app.state.settings
     deadline = time.monotonic() + settings.fit_timeout_s
     loop = asyncio.get_running_loop()
@@ -122,7 +124,7 @@ def prediction_request(
 
 
 def _predict_json_item(
-    model_set: ModelSet, item: PredictRequest, settings: ServeSettings, deadline: float
+    model_set: ModelSet, item: PredictRequest, settings: ServeSettings, deadline: float | None
 ) -> dict:
     curve = curve_of(item.time, item.flux, item.flux_err, quality=item.quality)
     return predict_curve(model_set, prediction_request(item, item.options, settings, curve, deadline))
@@ -140,7 +142,7 @@ def _request_body_docs() -> dict:
     }
 
 
-ERROR_DOCS = {
+ERROR_DOCS: dict[int | str, dict[str, Any]] = {
     400: {
         "model": ErrorResponse,
         "description": "unreadable upload, or a FITS whose header names another mission "
@@ -321,5 +323,6 @@ async def predict_batch(
     model_set: ModelSet = Depends(get_model_set),
     settings: ServeSettings = Depends(get_settings),
 ):
-    """Up to `max_batch` (50) JSON items with the `PredictRequest` contract; each gets a result or an error."""
+    """Up to `max_batch` (50) JSON items with the `PredictRequest` contract; each gets a result or an
+    error."""
     return await guarded(_predict_batch(request, model_set, settings))

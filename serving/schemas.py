@@ -15,9 +15,10 @@ MAX_CADENCES = 2_000_000
 
 class ErrorBody(BaseModel):
     code: Literal["BAD_INPUT", "FIT_FAIL", "MODEL_ERROR", "INTERNAL"] = Field(
-        description="BAD_INPUT: the request or curve is unusable (4xx; 400 also when a FITS header names another "
-        "mission than the request's `mission`); FIT_FAIL: the signal could not be "
-        "measured (422) or the fit timed out (504); MODEL_ERROR: no usable model (503); INTERNAL: a server bug (500)"
+        description="BAD_INPUT: the request or curve is unusable (4xx; 400 also when a FITS header names "
+        "another mission than the request's `mission`); FIT_FAIL: the signal could not be "
+        "measured (422) or the fit timed out (504); MODEL_ERROR: no usable model (503); "
+        "INTERNAL: a server bug (500)"
     )
     message: str = Field(description="what went wrong, for a human; never a stack trace")
 
@@ -33,13 +34,16 @@ class PredictOptionsModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    return_plots: bool = Field(False, description="write PNG plots and return their URLs under /media/plots")
-    return_plot_data: bool = Field(False, description="return the arrays behind the plots")
+    # `default=` by keyword: mypy (no pydantic plugin) reads a positional default as a required field.
+    return_plots: bool = Field(
+        default=False, description="write PNG plots and return their URLs under /media/plots"
+    )
+    return_plot_data: bool = Field(default=False, description="return the arrays behind the plots")
     top_k_shap: int = Field(
-        5, ge=0, le=50, description="number of booster features in explainability.top_shap"
+        default=5, ge=0, le=50, description="number of booster features in explainability.top_shap"
     )
     apply_vetting: bool = Field(
-        True, description="apply the physical vetting penalties to the final probabilities"
+        default=True, description="apply the physical vetting penalties to the final probabilities"
     )
 
 
@@ -52,8 +56,8 @@ class CurveMeta(BaseModel):
         None,
         max_length=100,
         description="echoed back and the key of the shipped-catalog lookup (stellar "
-        "parameters, the star's other signals): 'TIC n', 'KIC n', 'EPIC n' or a bare number; FITS uploads default "
-        "to the header's",
+        "parameters, the star's other signals): 'TIC n', 'KIC n', 'EPIC n' or a bare number; "
+        "FITS uploads default to the header's",
     )
     mission: str | None = Field(
         None,
@@ -156,8 +160,9 @@ class InputSource(BaseModel):
 
     value: float | None
     source: Literal["given", "header", "catalog", "measured", "missing"] = Field(
-        description="given: in the request (API field, CLI flag, the user's catalog CSV); header: FITS keywords; "
-        "catalog: the shipped NASA catalog by star id; measured: from the light curve (BLS); missing: unknown"
+        description="given: in the request (API field, CLI flag, the user's catalog CSV); "
+        "header: FITS keywords; catalog: the shipped NASA catalog by star id; "
+        "measured: from the light curve (BLS); missing: unknown"
     )
     note: str | None = None
 
@@ -259,9 +264,10 @@ class PredictionResponse(BaseModel):
     timing_ms: float
     real_label_model: dict[str, Any] | None = Field(
         None,
-        description="TESS curves: the model trained on real TESS labels (vetting set, PC / EB / J): status "
-        "(ok / not_materialized / unavailable / failed), probs, prediction, trained_on, star-disjoint validation "
-        "figures, note (input not a TESS 2-min / 30-min curve), the QLP-like inputs computed from the curve",
+        description="TESS curves: the model trained on real TESS labels (vetting set, PC / EB / J): "
+        "status (ok / not_materialized / unavailable / failed), probs, prediction, trained_on, "
+        "star-disjoint validation figures, note (input not a TESS 2-min / 30-min curve), "
+        "the QLP-like inputs computed from the curve",
     )
 
 

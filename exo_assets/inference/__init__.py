@@ -7,9 +7,9 @@
 | `readers` | uploaded CSV / FITS bytes -> `LightCurveData` |
 | `validation` | `validate_curve`: lengths, finite points, sorted times, ephemeris, BJD conversion |
 | `loading` | `MissionModel.from_bundles` (stored bundles -> models) and the hot-swappable `ModelSet` |
-| `star` | the shipped catalog by star id: stellar inputs (given > catalog > header), the star's other signals |
+| `star` | the shipped catalog by star id: stellar inputs (given > catalog > header), other signals |
 | `measurability` | was the transit measured (else `insufficient_data`)? single transits |
-| `engine` | `predict_curve`: validate -> look up -> clean -> measure -> classify -> respond (training code path) |
+| `engine` | `predict_curve`: validate -> look up -> clean -> measure -> classify -> respond (as training) |
 | `response` | the prediction's JSON: decision rule, confidence, SHAP, physics fit, plot data |
 | `plots` | the PNG plots of a prediction |
 

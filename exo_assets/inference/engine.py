@@ -51,9 +51,9 @@ from exo_assets.inference.star import (
 from exo_assets.inference.validation import ValidatedInput, validate_curve
 from exo_assets.models.blend import apply_blend
 from exo_assets.models.vetting import VettingResult, apply_vetting
-from exo_assets.science.cleaning import clean_light_curve
+from exo_assets.science.cleaning import CleanedCurve, clean_light_curve
 from exo_assets.science.diagnostics import StellarParams, estimate_epoch_bls
-from exo_assets.science.features import VIEW_NAMES, feature_rows, signal_features
+from exo_assets.science.features import VIEW_NAMES, SignalResult, feature_rows, signal_features
 from exo_assets.science.lightcurves import LightCurveData, LightCurveError
 from exo_assets.science.prepare import clean_with_ephemerides
 from exo_assets.storage import finite_or_none, json_safe
@@ -76,9 +76,9 @@ class Measurement:
         warnings: messages for the response.
     """
 
-    curve: LightCurveData
+    curve: CleanedCurve
     ephemeris: pd.DataFrame
-    result: object
+    result: SignalResult
     details: dict
     duration: float
     duration_source: str
@@ -249,6 +249,7 @@ def classify(
     p_booster = model.booster.predict_proba(row)
     p_cnn = None
     if model.cnn is not None:
+        assert measured.result.views is not None  # classified only when measured: status "ok" has views
         views = {
             name: view[None, :]
             for name, view in measured.result.views.as_dict().items()

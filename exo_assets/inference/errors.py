@@ -2,7 +2,7 @@
 
 | class | code | HTTP status | when |
 |---|---|---|---|
-| `InputError` | BAD_INPUT | 422 | the request or the curve is unusable (lengths, too few points, ephemeris, ...) |
+| `InputError` | BAD_INPUT | 422 | the request or curve is unusable (lengths, too few points, ephemeris) |
 | `MissionMismatch` | BAD_INPUT | 400 | a FITS header names another mission than the request |
 | `FitError` | FIT_FAIL | 422 | the curve is valid but the signal cannot be measured |
 | `FitTimeout` | FIT_FAIL | 504 | the fit ran past its deadline |

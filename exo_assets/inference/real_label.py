@@ -27,9 +27,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from exo_assets.models.blend import BlendModel
+    from exo_assets.models.booster import BoosterModel
 
 #: The shards' view format (what the served model was trained on; `vetting_views` reproduces it).
 VETTING_VIEW_FORMAT: dict = {
@@ -83,8 +88,8 @@ class RealLabelModel:
     """The stored real-label model: booster, CNN members (empty when the blend gives them no weight and
     the booster does not stack them), blend and the attrs entry `spec` (`artifacts.real_label_files`)."""
 
-    booster: object
-    blend: object
+    booster: BoosterModel
+    blend: BlendModel
     cnns: list
     spec: dict
     lineage: dict = field(default_factory=dict)
@@ -118,6 +123,8 @@ class RealLabelModel:
             p_cnn = average_members([c.predict_proba(inputs) for c in self.cnns])
         x = row.reset_index(drop=True)
         if self.spec.get("stacked"):
+            if p_cnn is None:  # what stack_frame raises for missing probabilities
+                raise ValueError("real-label model: stacked on CNN members but holds none")
             x = pd.concat([x, stack_frame(p_cnn, self.classes)], axis=1)
         x = x.reindex(columns=self.booster.features)
         p_b = self.booster.predict_proba(x, calibrated=False)
@@ -313,7 +320,7 @@ def real_label_block(
     block.update(
         {
             "probs": probs,
-            "prediction": max(probs, key=probs.get),
+            "prediction": max(probs, key=probs.__getitem__),
             "inputs": {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in sc.items()},
             "missing_features": [
                 c for c in model.booster.features if c in row and not np.isfinite(float(row[c].iloc[0]))

@@ -110,6 +110,7 @@ def physics_fit(features: dict, details: dict) -> dict:
     k = f.get("ma_rp_rs")
     bic_t, bic_f = finite_or_none(details.get("bic_transit")), finite_or_none(details.get("bic_flat"))
     t14 = f.get("ma_t14_days")
+    depth = f.get("depth_ppm")
     return {
         "model": "MandelAgol2002",
         "params": {
@@ -123,7 +124,7 @@ def physics_fit(features: dict, details: dict) -> dict:
             "rho_star_phot": f.get("rho_star_fit_cgs"),
             "rho_star_catalog": f.get("rho_star_catalog_cgs"),
             "density_ratio": f.get("density_ratio"),
-            "delta": f["depth_ppm"] * 1e-6 if f.get("depth_ppm") is not None else None,
+            "delta": depth * 1e-6 if depth is not None else None,
             "delta_geometric": k * k if k is not None else None,
             "T14": t14,
             "T14_hours": t14 * 24.0 if t14 is not None else None,

@@ -23,6 +23,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -143,7 +144,7 @@ def other_signals(ctx: StarContext, period: float, given=(), exclude_id: str | N
     """The star's other known signals to mask: the user's `given` (period, epoch, duration) tuples, then the
     catalog's usable signals that are not the requested one (period within 1%, or `exclude_id`) and not
     already given. Each as {"signal_id", "period", "t0", "duration", "source"}."""
-    out = []
+    out: list[dict[str, Any]] = []
     for i, g in enumerate(given):
         pg, tg, dg = (_finite(v) for v in g)
         out.append({"signal_id": f"given_{i + 1}", "period": pg, "t0": tg, "duration": dg, "source": "given"})
