@@ -5,7 +5,8 @@
     exo-assets dev [--port 3000]
     exo-assets bench preprocess | scale | throughput | api | vetting
     exo-assets benchmark-tfrecord --train SHARDS... --val SHARDS... --test SHARDS... --out DIR
-    exo-assets materialize-external --set vetting|toi|dr24 --dir FOLDER [--tce-params CSV] [--seed N] [--cnn-epochs N]
+    exo-assets materialize-external --set vetting|toi|dr24 --dir FOLDER [--tce-params CSV]
+                                    [--seed N] [--cnn-epochs N]
     exo-assets sim2real --views SHARD... --out DIR [--home DAGSTER_HOME]
 
 Dagster reads its instance config from $DAGSTER_HOME/dagster.yaml. These commands use
@@ -103,7 +104,8 @@ def cmd_materialize(args) -> int:
         )
         status = "SUCCESS" if result.success else "FAILURE"
         print(
-            f"[exo-assets] {mission}: {status} in {time.perf_counter() - started:.1f} s (run {result.run_id})",
+            f"[exo-assets] {mission}: {status} in {time.perf_counter() - started:.1f} s "
+            f"(run {result.run_id})",
             flush=True,
         )
         for step, seconds in step_durations(result):
@@ -213,7 +215,9 @@ def cmd_materialize_external(args) -> int:
     if not result.success:
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE":
-                print(f"error: {event.event_specific_data.error.message.strip()}", file=sys.stderr)
+                error = event.step_failure_data.error
+                message = error.message.strip() if error is not None else "(no error info)"
+                print(f"error: {message}", file=sys.stderr)
         return 1
     return 0
 

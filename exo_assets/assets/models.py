@@ -7,6 +7,7 @@ Thin wiring of exo_assets.models; every metric is labelled with the data provena
 import dataclasses
 import json
 import time
+from typing import Any
 
 import dagster as dg
 import numpy as np
@@ -151,7 +152,8 @@ def calibrated_booster(
     if not folds:
         raise dg.Failure(
             "not enough labelled training signals for cross-validation "
-            f"({len(train)} rows, labels {sorted(train['label'].unique())}); more stars are needed (raise --targets, or add FITS files for --backend local)"
+            f"({len(train)} rows, labels {sorted(train['label'].unique())}); more stars are needed "
+            "(raise --targets, or add FITS files for --backend local)"
         )
     y = encode_labels(train["label"])
     meta = {
@@ -192,7 +194,10 @@ def calibrated_booster(
             "oof_macro_f1": cv_cal["macro_f1"],
             "oof_log_loss_uncalibrated": cv_raw["log_loss"],
             "oof_log_loss_calibrated": cv_cal["log_loss"],
-            "cv_macro_f1": f"{per_fold['macro_f1']['mean']:.3f} ± {per_fold['macro_f1']['sd']:.3f} ({archive.provenance})",
+            "cv_macro_f1": (
+                f"{per_fold['macro_f1']['mean']:.3f} ± {per_fold['macro_f1']['sd']:.3f} "
+                f"({archive.provenance})"
+            ),
             "temperature": model.temperature,
             "train_signals": len(train),
             "holdout_signals": len(hold),
@@ -285,7 +290,8 @@ def _views_for(tensors, signal_ids) -> dict:
     ins={"cnn_tensors": dg.AssetIn(), "feature_table": dg.AssetIn(), "holdout_split": dg.AssetIn()},
     description="Dual-branch 1-D CNN (global view; local + odd + even + secondary channels), focal loss with "
     "class weights, flip/noise augmentation, early stopping on macro-F1 of an inner star-grouped split. OOF "
-    "probabilities on the same folds as the booster, a final model (state_dict + JSON) and holdout probabilities.",
+    "probabilities on the same folds as the booster, a final model (state_dict + JSON) and holdout "
+    "probabilities.",
 )
 def cnn_oof(
     context: dg.AssetExecutionContext,
@@ -306,7 +312,8 @@ def cnn_oof(
     folds = index_folds(train, holdout_split)[: per_repeat * config.cv_repeats]
     if not folds:
         raise dg.Failure(
-            "not enough labelled training signals for cross-validation; more stars are needed (raise --targets, or add FITS files for --backend local)"
+            "not enough labelled training signals for cross-validation; more stars are needed "
+            "(raise --targets, or add FITS files for --backend local)"
         )
     views = _views_for(cnn_tensors, train["signal_id"])
     y = encode_labels(train["label"])
@@ -376,7 +383,8 @@ class BlendSettings(dg.Config):
     owners=["team:exo-assets"],
     ins={"calibrated_booster": dg.AssetIn(), "cnn_oof": dg.AssetIn(), "feature_table": dg.AssetIn()},
     description="Temperature-calibrated alpha*CNN + (1-alpha)*booster fitted on OOF log-loss with do-no-harm "
-    "(alpha = 0 unless the blend beats the calibrated booster), then physical vetting penalties in logit space. "
+    "(alpha = 0 unless the blend beats the calibrated booster), then physical vetting penalties in "
+    "logit space. "
     "Metrics per stage on OOF and, once, on the holdout stars.",
 )
 def blend(
@@ -435,7 +443,7 @@ def blend(
         b_hold, c_hold.set_index("signal_id").loc[b_hold["signal_id"]].reset_index()
     )
     y_hold = encode_labels(b_hold["label"])
-    metrics = {"provenance": archive.provenance, "oof": {}, "holdout": {}}
+    metrics: dict[str, Any] = {"provenance": archive.provenance, "oof": {}, "holdout": {}}
     for stage in STAGES:
         metrics["oof"][stage] = classification_metrics(y, oof_stages[stage], CLASSES)
         if len(y_hold):

@@ -82,8 +82,11 @@ def load_real_views(paths) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     return meta, out
 
 
-def load_simulated(home: str | Path, mission: str = "Kepler") -> dict:
-    """The materialized cnn_tensors, feature_table, holdout_split and cnn_oof of one partition."""
+def load_simulated(home: str | Path | None, mission: str = "Kepler") -> dict:
+    """The materialized cnn_tensors, feature_table, holdout_split and cnn_oof of one partition.
+
+    Without `home` the current $DAGSTER_HOME (or Dagster's default) is used.
+    """
     import os
 
     import dagster as dg
@@ -107,7 +110,8 @@ def _sim_views(tensors, signal_ids) -> dict[str, np.ndarray]:
 
 
 def fit_refit(sim: dict, epochs: int = 40, seed: int = 0):
-    """CNNClassifier on (global; local) of every simulated Kepler signal, early stopping on the holdout stars."""
+    """CNNClassifier on (global; local) of every simulated Kepler signal, early stopping on the holdout
+    stars."""
     from exo_assets.models.cnn import CNNClassifier, CNNConfig
 
     table = sim["feature_table"]
@@ -222,9 +226,11 @@ def run_sim2real(
     prediction_frame(meta, p_refit, views["local"]).to_csv(out / "predictions.csv", index=False)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float) + "\n")
+    auc_stored = metrics["auc_stored"]
     log(
         f"sim2real: {len(meta)} real TCEs; planet-vs-FP ROC-AUC refit (global+local) "
-        f"{metrics['auc_refit']:.3f}; stored cnn_oof {metrics['auc_stored'] if metrics['auc_stored'] is None else round(metrics['auc_stored'], 3)}"
+        f"{metrics['auc_refit']:.3f}; stored cnn_oof "
+        f"{auc_stored if auc_stored is None else round(auc_stored, 3)}"
         f"; simulated training rows {info['n_train']}; wrote {out / 'predictions.csv'}"
     )
     return metrics

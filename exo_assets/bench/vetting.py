@@ -22,12 +22,12 @@ SNR >= `--min-snr`, i.e. measurable):
 
 Usage: ``exo-assets bench vetting [--mission M ...] [--stars 150] [--seed 11] [--workers 2]
 [--max-false-alarm 0.01] [--min-snr 10] [--cache-dir DIR] [--write-config PATH] [--save-table CSV]
-[--add-table CSV ...] [--evaluate-only]``. `--evaluate-only` keeps the YAML's thresholds and measures them on
-new injections (another seed: a held-out check of the false-alarm rate). Significance thresholds never go below
-the Gaussian 1% point on pure noise (`NOISE_FLOORS`); the table gives each false-alarm rate with its 95%
-upper bound (Clopper-Pearson), since ~100 planets bound a 1% rate only loosely. `--write-config`
-writes the vetting YAML with the thresholds per mission and the injection record (sizes, rates,
-simulator version, seed) next to each rule: that file is the record the pipeline reads.
+[--add-table CSV ...] [--evaluate-only]``. `--evaluate-only` keeps the YAML's thresholds and measures
+them on new injections (another seed: a held-out check of the false-alarm rate). Significance thresholds
+never go below the Gaussian 1% point on pure noise (`NOISE_FLOORS`); the table gives each false-alarm
+rate with its 95% upper bound (Clopper-Pearson), since ~100 planets bound a 1% rate only loosely.
+`--write-config` writes the vetting YAML with the thresholds per mission and the injection record
+(sizes, rates, simulator version, seed) next to each rule: that file is the record the pipeline reads.
 The simulator is used as it is (any version); a different simulator gives different thresholds,
 which is the point of re-running this.
 """
@@ -113,6 +113,7 @@ def _run_star(job) -> list[dict]:
     if prep.status != "ok":
         return []
     curve, eph = prep.curve, prep.ephemerides
+    assert curve is not None  # status "ok" comes with the cleaned curve
     stellar = StellarParams(host["teff_k"], host["logg_cgs"], host["radius_rsun"])
     out = []
     for res in star_signal_features(curve.time, curve.flux, curve.flux_err, eph, stellar, mission):

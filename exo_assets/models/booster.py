@@ -7,7 +7,9 @@ metadata (classes, feature list, temperature, CV metrics, provenance); never pic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -83,7 +85,7 @@ class BoosterConfig:
 
 def _train(X: np.ndarray, y: np.ndarray, params: dict, rounds: int, valid=None, patience: int = 0):
     train_set = lgb.Dataset(X, label=y, free_raw_data=False)
-    callbacks = []
+    callbacks: list[Callable[..., Any]] = []
     valid_sets = []
     if valid is not None:
         valid_sets = [lgb.Dataset(valid[0], label=valid[1], reference=train_set)]

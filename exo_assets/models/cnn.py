@@ -203,8 +203,10 @@ class DualBranchNet(nn.Module):
         layers = [m for m in self.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
         for m in layers[:-1]:
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            assert m.bias is not None  # every layer here is built with a bias
             nn.init.zeros_(m.bias)
         nn.init.normal_(layers[-1].weight, std=0.01)
+        assert layers[-1].bias is not None
         nn.init.zeros_(layers[-1].bias)
 
     def forward(
@@ -380,18 +382,20 @@ class CNNClassifier:
         n_known = len(self.scalar_knots_ or [])
         if raw.shape[1] != n_known:
             raise ValueError(f"{raw.shape[1]} scalar input columns, the network was built for {n_known}")
-        sc = (
-            apply_quantile_knots(raw, self.scalar_knots_)
-            if raw.shape[1]
-            else np.zeros((len(g), 0), np.float32)
-        )
+        if raw.shape[1]:
+            assert self.scalar_knots_ is not None  # n_known == raw.shape[1] > 0
+            sc = apply_quantile_knots(raw, self.scalar_knots_)
+        else:
+            sc = np.zeros((len(g), 0), np.float32)
         return torch.from_numpy(g), torch.from_numpy(loc), torch.from_numpy(sc)
 
-    def _build(self, global_length: int, local_length: int, n_scalars: int = 0) -> None:
+    def _build(self, global_length: int, local_length: int, n_scalars: int = 0) -> DualBranchNet:
+        """Create `self.net` (and `self.input_lengths`) for these input sizes; returns the net."""
         self.input_lengths = {"global": int(global_length), "local": int(local_length)}
         if n_scalars:
             self.input_lengths["scalars"] = int(n_scalars)
         self.net = DualBranchNet(len(self.classes), global_length, local_length, self.config, n_scalars)
+        return self.net
 
     # ------------------------------------------------------------------ training
 
@@ -430,11 +434,11 @@ class CNNClassifier:
             xg, xl, xs = self._tensors(views)
             if len(y_arr) != len(xg):
                 raise ValueError(f"{len(xg)} rows of views but {len(y_arr)} labels")
-            self._build(xg.shape[2], xl.shape[2], xs.shape[1])
-            net = self.net.to(device)
+            net = self._build(xg.shape[2], xl.shape[2], xs.shape[1]).to(device)
             xg, xl, xs = xg.to(device), xl.to(device), xs.to(device)
             yt = torch.from_numpy(y_arr).to(device)
             if has_val:
+                assert val_views is not None and val_y is not None  # has_val checked both
                 vg, vl, vs = self._tensors(val_views)
                 vy = self._encode(val_y)
                 if len(vy) != len(vg):
@@ -519,6 +523,7 @@ class CNNClassifier:
         self, xg: torch.Tensor, xl: torch.Tensor, xs: torch.Tensor, device: torch.device
     ) -> np.ndarray:
         net = self.net
+        assert net is not None  # built by `fit` / `from_dicts` before any prediction
         was_training = net.training
         net.eval()
         out = []
@@ -564,6 +569,7 @@ class CNNClassifier:
         """Everything but the weights, JSON-serialisable (the content of config.json)."""
         if self.net is None:
             raise RuntimeError("CNNClassifier is not fitted")
+        assert self.input_lengths is not None  # set together with `net` by `_build`
         return {
             "format": FORMAT,
             "classes": list(self.classes),
@@ -590,9 +596,9 @@ class CNNClassifier:
         model.scalar_knots_ = config_dict.get("scalar_knots")
         if len(model.scalar_knots_ or []) != int(lengths.get("scalars", 0)):
             raise ValueError("config.json: scalar_knots do not match input_lengths['scalars']")
-        model._build(lengths["global"], lengths["local"], int(lengths.get("scalars", 0)))
-        model.net.load_state_dict(state_dict)
-        model.net.to(_resolve_device(device or config.device)).eval()
+        net = model._build(lengths["global"], lengths["local"], int(lengths.get("scalars", 0)))
+        net.load_state_dict(state_dict)
+        net.to(_resolve_device(device or config.device)).eval()
         model.best_epoch = config_dict.get("best_epoch")
         model.history = list(config_dict.get("history") or [])
         model.class_weights_ = config_dict.get("class_weights")
@@ -658,6 +664,7 @@ def fit_fold(job: FoldJob) -> tuple[np.ndarray, dict]:
         (h.get("val_macro_f1", float("nan")) for h in model.history if h["epoch"] == model.best_epoch),
         default=float("nan"),
     )
+    assert model.best_epoch is not None  # set by `fit`
     return p, {
         "fold": job.index,
         "n_train": int(len(job.train_y)),
@@ -736,7 +743,7 @@ def cnn_oof(
     fold_info = []
     # Folds are independent (own seed, one torch thread each): `map_fn` may run them in parallel
     # processes (the cnn_oof asset passes its compute resource's map) with identical results.
-    for job, (p, row) in zip(jobs, (map_fn or _serial_map)(fit_fold, jobs)):
+    for job, (p, row) in zip(jobs, (map_fn or _serial_map)(fit_fold, jobs), strict=True):
         va = np.asarray(folds[job.index][1])
         total[va] += p
         count[va] += 1
@@ -744,7 +751,8 @@ def cnn_oof(
         if log is not None:
             log(
                 f"cnn fold {job.index + 1}/{len(folds)}: best_epoch={row['best_epoch']} "
-                f"inner_f1={row['inner_val_macro_f1']:.3f} val_f1={row['val_macro_f1']:.3f} ({row['seconds']:.1f} s)"
+                f"inner_f1={row['inner_val_macro_f1']:.3f} val_f1={row['val_macro_f1']:.3f} "
+                f"({row['seconds']:.1f} s)"
             )
     oof = np.full((n, k), np.nan)
     seen = count > 0

@@ -87,7 +87,7 @@ def augment_missing(
         blank_all = rng.random(len(X)) < config.all_missing_rate
         for cols in groups:
             hit = blank_all | (rng.random(len(X)) < config.rate)
-            copy[np.ix_(hit, cols)] = np.nan
+            copy[np.ix_(hit, np.asarray(cols))] = np.nan
         blocks.append(copy)
         labels.append(y)
     return np.concatenate(blocks), np.concatenate(labels)

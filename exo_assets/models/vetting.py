@@ -92,23 +92,29 @@ class VettingRule:
         finite = np.isfinite(v)
         with np.errstate(invalid="ignore"):
             if self.op == "outside":
+                assert self.thresholds is not None  # set for every "outside" rule
                 lo, hi = self.thresholds
                 hit = (v < lo) | (v > hi)
-            elif self.op == ">":
-                hit = v > self.threshold
-            elif self.op == ">=":
-                hit = v >= self.threshold
-            elif self.op == "<":
-                hit = v < self.threshold
             else:
-                hit = v <= self.threshold
+                t = self.threshold
+                assert t is not None  # set for every comparison rule
+                if self.op == ">":
+                    hit = v > t
+                elif self.op == ">=":
+                    hit = v >= t
+                elif self.op == "<":
+                    hit = v < t
+                else:
+                    hit = v <= t
         return hit & finite
 
     def to_dict(self) -> dict:
         d = {"flag": self.flag, "feature": self.feature, "op": self.op, "weight": float(self.weight)}
         if self.op == "outside":
+            assert self.thresholds is not None  # set for every "outside" rule
             d["thresholds"] = [float(t) for t in self.thresholds]
         else:
+            assert self.threshold is not None  # set for every comparison rule
             d["threshold"] = float(self.threshold)
         if self.description:
             d["description"] = self.description
@@ -229,12 +235,13 @@ class VettingConfig:
                     raise err(f"{name}: op 'outside' takes 'thresholds: [low, high]', not 'threshold'")
                 t = raw.get("thresholds")
                 vals = [_number(v) for v in t] if isinstance(t, list) else []
-                if len(vals) != 2 or any(v is None for v in vals) or not vals[0] < vals[1]:
+                nums = [v for v in vals if v is not None]
+                if len(vals) != 2 or len(nums) != 2 or not nums[0] < nums[1]:
                     raise err(
                         f"{name}: op 'outside' needs 'thresholds: [low, high]' with finite low < high, "
                         f"got {t!r}"
                     )
-                thresholds = (vals[0], vals[1])
+                thresholds = (nums[0], nums[1])
             else:
                 if "thresholds" in raw:
                     raise err(f"{name}: op {op!r} takes a single 'threshold', not 'thresholds'")
@@ -251,12 +258,11 @@ class VettingConfig:
                 raise err(f"{name}: 'threshold_by_mission' must map mission -> threshold")
             for m, t in per.items():
                 vals = [_number(v) for v in t] if isinstance(t, list) else [_number(t)]
+                nums = [v for v in vals if v is not None]
                 want = 2 if op == "outside" else 1
-                if len(vals) != want or any(v is None for v in vals) or (want == 2 and not vals[0] < vals[1]):
-                    raise err(
-                        f"{name}: threshold_by_mission[{m!r}] must be {'[low, high]' if want == 2 else 'a number'},"
-                        f" got {t!r}"
-                    )
+                if len(vals) != want or len(nums) != want or (want == 2 and not nums[0] < nums[1]):
+                    shape = "[low, high]" if want == 2 else "a number"
+                    raise err(f"{name}: threshold_by_mission[{m!r}] must be {shape}, got {t!r}")
             inj = raw.get("injection", {}) or {}
             if not isinstance(inj, dict):
                 raise err(f"{name}: 'injection' must be a mapping (the record of the injections)")

@@ -91,7 +91,7 @@ def fit_stacker(proba: np.ndarray, flags: np.ndarray, y: np.ndarray, neg_idx: li
 
 def with_fit(config: VettingConfig, fit: StackerFit, fitted: dict) -> VettingConfig:
     """`config` (version 2) carrying the fitted temperature, bias and weights, and the record `fitted`."""
-    rules = tuple(replace(rule, weight=w) for rule, w in zip(config.rules, fit.weights))
+    rules = tuple(replace(rule, weight=w) for rule, w in zip(config.rules, fit.weights, strict=True))
     return replace(
         config,
         version=2,
@@ -160,7 +160,7 @@ def fit_vetting(
         "fit_on_all_rows": {
             "temperature": full.temperature,
             "bias": full.bias,
-            "weights": dict(zip([r.flag for r in config.rules], full.weights)),
+            "weights": dict(zip([r.flag for r in config.rules], full.weights, strict=True)),
         },
     }
     record = {

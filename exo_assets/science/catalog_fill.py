@@ -67,7 +67,8 @@ def _star_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def fill_stars(frame: pd.DataFrame, mission: str, seed: int = 0) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """Fill Teff, log g, R* (joint nearest-neighbour hot-deck) and mag per star; return (frame, star -> filled)."""
+    """Fill Teff, log g, R* (joint nearest-neighbour hot-deck) and mag per star; return (frame,
+    star -> filled)."""
     stars = _star_table(frame)
     valid = pd.DataFrame(
         {c: _positive(stars[c]) if c != "logg_cgs" else _finite(stars[c]) for c in STAR_COLUMNS},
@@ -169,7 +170,8 @@ def fill_catalog(frame: pd.DataFrame, mission: str, seed: int = 0) -> pd.DataFra
         out.loc[m, "duration_days"] = dur[m]
     prior = out["imputed"].fillna("").astype(str) if "imputed" in out else pd.Series("", index=out.index)
     out["imputed"] = [
-        ",".join(x for x in [*filter(None, p.split(",")), *extra]) for p, extra in zip(prior, imputed)
+        ",".join(x for x in [*filter(None, p.split(",")), *extra])
+        for p, extra in zip(prior, imputed, strict=True)
     ]
     return out
 

@@ -216,7 +216,8 @@ def trim_source_tables(source_dir: Path, dest_dir: Path | None = None) -> list[P
 
 
 def _export_date(path: Path) -> str:
-    """The export timestamp: the second comment line of an archive export (e.g. 'Sat Oct  4 10:09:07 2025')."""
+    """The export timestamp: the second comment line of an archive export
+    (e.g. 'Sat Oct  4 10:09:07 2025')."""
     with open(path, encoding="utf-8") as fh:
         lines = [fh.readline() for _ in range(2)]
     if len(lines) == 2 and lines[1].startswith("#") and lines[1].strip("# \n"):

@@ -1,4 +1,5 @@
-"""Centroid test: does the flux-weighted centroid move during transit? (difference of means, Bryson et al. 2013).
+"""Centroid test: does the flux-weighted centroid move during transit? (difference of means,
+Bryson et al. 2013).
 
 Kepler and TESS light-curve files carry the flux-weighted centroid of the aperture (`MOM_CENTR1`
 column, `MOM_CENTR2` row, pixels). When the transit is on a star offset from the target by d pixels,
@@ -8,12 +9,13 @@ offset is about |shift| / depth.
 
 `centroid_test` measures, per axis, the mean in-transit centroid (|t - T_n| < T14 / 2 around each
 event) minus the mean of the local out-of-transit baseline (T14 < |t - T_n| < 2.5 T14) of the
-same event (so slow drift cancels event by event), averaged over events. Pointing jitter and drift make centroid noise strongly correlated, so
-the significance is not taken from the per-cadence scatter: the same measurement is repeated at
-`n_null` phases away from the transit (and from its phase-0.5 secondary), and the observed shift is
-compared with that empirical distribution (model-shift style): per axis z = shift / robust std of
-the null shifts, the 2-D significance sqrt(z_col^2 + z_row^2) and the empirical p-value (fraction of
-null phases with a 2-D statistic at least as large). All times in days (BKJD / BTJD).
+same event (so slow drift cancels event by event), averaged over events. Pointing jitter and drift
+make centroid noise strongly correlated, so the significance is not taken from the per-cadence
+scatter: the same measurement is repeated at `n_null` phases away from the transit (and from its
+phase-0.5 secondary), and the observed shift is compared with that empirical distribution
+(model-shift style): per axis z = shift / robust std of the null shifts, the 2-D significance
+sqrt(z_col^2 + z_row^2) and the empirical p-value (fraction of null phases with a 2-D statistic at
+least as large). All times in days (BKJD / BTJD).
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def centroid_test(
         source_offset_pix (NaN without a depth), status ('ok' or why not measurable).
     """
     time = np.asarray(time, float)
-    out = {
+    out: dict[str, float | int | str] = {
         k: float("nan")
         for k in (
             "shift_col_pix",
@@ -134,10 +136,11 @@ def centroid_test(
     if not np.isfinite(shifts).all():
         out["status"] = "too few in-transit or baseline centroids"
         return out
+    shift_pix = float(np.hypot(*shifts))
     out.update(
         shift_col_pix=float(shifts[0]),
         shift_row_pix=float(shifts[1]),
-        shift_pix=float(np.hypot(*shifts)),
+        shift_pix=shift_pix,
         n_null=len(null),
     )
     if len(null) < 8:
@@ -154,5 +157,5 @@ def centroid_test(
         p_value=float((1 + np.sum(z_null >= z)) / (1 + len(z_null))),
     )
     if depth_ppm is not None and np.isfinite(depth_ppm) and depth_ppm > 0:
-        out["source_offset_pix"] = out["shift_pix"] / (depth_ppm * 1e-6)
+        out["source_offset_pix"] = shift_pix / (depth_ppm * 1e-6)
     return out

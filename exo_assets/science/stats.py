@@ -1,4 +1,5 @@
-"""Robust statistics shared by the cleaning, the views, the diagnostics and the view features (Dagster-free)."""
+"""Robust statistics shared by the cleaning, the views, the diagnostics and the view features
+(Dagster-free)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def time_averaging_beta(
     factors: tuple[float, ...] = (0.8, 1.0, 1.25),
     min_bins: int = 8,
 ) -> float:
-    """Red-noise (time-averaging) factor beta of a residual curve at `timescale_days` (>= 1; NaN if unmeasurable).
+    """Red-noise (time-averaging) factor beta of a residual curve at `timescale_days` (>= 1; NaN if
+    unmeasurable).
 
     Pont, Zucker & Queloz (2006); Winn et al. (2008): the residuals are averaged in bins of about
     `timescale_days`; for white noise the mean of a bin of n cadences scatters by sigma_1 / sqrt(n).
@@ -92,4 +94,4 @@ def time_averaging_beta(
         betas.append(robust_std(z))
     if not betas:
         return float("nan")
-    return float(max(1.0, np.mean(betas)))
+    return max(1.0, float(np.mean(betas)))

@@ -313,11 +313,13 @@ GOOD_RULE = "  - {flag: v, feature: v_shape, op: '>', threshold: 0.8, weight: 1.
         ("rules:\n" + GOOD_RULE, "missing 'version'"),
         ("version: 1\nrules:\n" + GOOD_RULE.replace("v_shape", "v_shap"), "unknown feature"),
         (
-            "version: 1\nrules:\n  - {flag: d, feature: density_ratio, op: outside, thresholds: [10, 0.1], weight: 1}\n",
+            "version: 1\nrules:\n"
+            "  - {flag: d, feature: density_ratio, op: outside, thresholds: [10, 0.1], weight: 1}\n",
             "low < high",
         ),
         (
-            "version: 1\nrules:\n  - {flag: d, feature: density_ratio, op: outside, threshold: 3, weight: 1}\n",
+            "version: 1\nrules:\n"
+            "  - {flag: d, feature: density_ratio, op: outside, threshold: 3, weight: 1}\n",
             "thresholds",
         ),
         ("version: 1\nrules:\n" + GOOD_RULE + GOOD_RULE, "duplicate flag"),

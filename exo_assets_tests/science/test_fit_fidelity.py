@@ -37,7 +37,7 @@ def _load(mission, pattern, star):
     rows = cat[cat.star_id == star]
     lc, bad = read_star(sorted(glob.glob(str(FIXTURES / pattern))))
     assert lc is not None and not bad
-    return lc, rows, list(zip(rows.period_days, rows.epoch, rows.duration_days))
+    return lc, rows, list(zip(rows.period_days, rows.epoch, rows.duration_days, strict=True))
 
 
 def window_depth_ppm(time, flux, period, t0, t14, inner=0.4):

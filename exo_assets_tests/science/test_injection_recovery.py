@@ -133,7 +133,7 @@ def _sample_rows(catalog: pd.DataFrame, kind: str, n_stars: int, rng: np.random.
     base = {"planet": 9_100_000, "eb": 9_200_000, "background_eb": 9_300_000}[kind]
     number = rows.groupby("_star").cumcount() + 1
     rows["star_id"] = [f"KIC {base + i}" for i in rows["_star"]]
-    rows["signal_id"] = [f"SIM-{kind}-{i:03d}.{j:02d}" for i, j in zip(rows["_star"], number)]
+    rows["signal_id"] = [f"SIM-{kind}-{i:03d}.{j:02d}" for i, j in zip(rows["_star"], number, strict=True)]
     rows["depth_ppm"] = depth
     rows["mag"] = rng.uniform(11.0, 14.5, n_stars)[rows["_star"]]
     for col in HOST_COLUMNS:  # one host star: its first row's parameters for all its signals
@@ -219,7 +219,7 @@ def _run_star(job) -> list[dict]:
         mission,
     )
     by_id = {r.signal_id: r for r in results}
-    for rec, (_, row) in zip(records, rows.iterrows()):
+    for rec, (_, row) in zip(records, rows.iterrows(), strict=True):
         res = by_id[rec["signal_id"]]
         rec["status"] = res.status if res.status == "ok" else f"features: {res.reason}"
         rec.update({f"m_{k}": res.features.get(k, np.nan) for k in FEATURES})

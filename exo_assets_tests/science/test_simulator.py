@@ -119,7 +119,7 @@ def test_same_inputs_give_identical_arrays_and_truth():
     a = simulate_star(rows, "Kepler", ONE_QUARTER)
     # row order is irrelevant
     b = simulate_star(rows.iloc[::-1].reset_index(drop=True), "Kepler", ONE_QUARTER)
-    for sa, sb in zip(a.segments, b.segments):
+    for sa, sb in zip(a.segments, b.segments, strict=True):
         for name in ("time", "flux", "flux_err", "quality", "sap_flux", "centroid_col"):
             np.testing.assert_array_equal(getattr(sa, name), getattr(sb, name))
     assert a.truth == b.truth

@@ -19,8 +19,9 @@ Mechanisms (truth["mechanism"] / truth["variant"]):
   "scattered_light" (a smooth asymmetric dip: slow onset, faster decay, TESS-like) or
   "sensitivity_drop" (a sudden drop that recovers linearly within ~T14).
 - "single_event": one event only, "transit_like" (a transit-shaped dip) or "spsd" (a sudden
-  pixel sensitivity dropout: step down, exponential recovery over 0.5-1.5 T14, up to 30 % of it slower), with depth =
-  catalog depth x the number of events with data (capped), so the folded depth is the catalog's.
+  pixel sensitivity dropout: step down, exponential recovery over 0.5-1.5 T14, up to 30 % of it
+  slower), with depth = catalog depth x the number of events with data (capped), so the folded
+  depth is the catalog's.
 - "contact" eclipsing binaries (`contact_binary_delta`, used by the EB injector for sub-day
   periods): continuous W UMa-like variation with two unequal minima per orbit.
 """

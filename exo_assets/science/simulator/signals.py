@@ -6,14 +6,15 @@ Mechanisms (truth["mechanism"]):
   radius, scattered 0.12 dex, eccentricity from Kipping's Beta) and b from the catalog T14
   (`planet_geometry`), with its reflected-light occultation at phase 0.5.
 - "eb": an eclipsing binary on the target (Kepler flag ss). Below 1 d, 60 % are contact (W UMa)
-  binaries ("contact", `nontransit.contact_binary_delta`). Otherwise 40 % are caught at half the true period
-  ("half_period": the catalog's odd and even events are the primary and secondary eclipses, the
-  secondary 10-70 % as deep as the primary), 60 % at the true period ("true_period": secondary at phase 0.5, in
-  half of them eccentric e ~ U(0.01, 0.1) so slightly offset). Half are grazing ("v_shape",
-  k ~ U(0.5, 1), b ~ U(1 - 0.3 k, 1 + 0.4 k)), half full eclipses ("flat", k ~ U(0.2, 0.6),
-  b < 0.8 (1 - k)). The companion's temperature is T2/T1 ~ k^0.7 U(0.9, 1.1) (main-sequence-like;
-  for half_period the temperature that gives the drawn depth ratio) and its band surface
-  brightness follows Planck's law, which fixes the secondary depth. The system is diluted only if its eclipse is deeper than the catalog's.
+  binaries ("contact", `nontransit.contact_binary_delta`). Otherwise 40 % are caught at half the
+  true period ("half_period": the catalog's odd and even events are the primary and secondary
+  eclipses, the secondary 10-70 % as deep as the primary), 60 % at the true period ("true_period":
+  secondary at phase 0.5, in half of them eccentric e ~ U(0.01, 0.1) so slightly offset). Half
+  are grazing ("v_shape", k ~ U(0.5, 1), b ~ U(1 - 0.3 k, 1 + 0.4 k)), half full eclipses
+  ("flat", k ~ U(0.2, 0.6), b < 0.8 (1 - k)). The companion's temperature is
+  T2/T1 ~ k^0.7 U(0.9, 1.1) (main-sequence-like; for half_period the temperature that gives the
+  drawn depth ratio) and its band surface brightness follows Planck's law, which fixes the
+  secondary depth. The system is diluted only if its eclipse is deeper than the catalog's.
 - "background_eb": a blended background binary (flags co or ec without ss), diluted so the observed
   depth equals the catalog depth: 50 % near-twins (k ~ U(0.85, 1), T2/T1 ~ U(0.95, 1)) at twice
   the catalog period (odd/even depths differ slightly), 50 % small cool companions at the catalog
