@@ -8,7 +8,7 @@ from exo_assets.science.diagnostics.bls import measure_bls
 from exo_assets.science.diagnostics.density import measure_density
 from exo_assets.science.diagnostics.depth import measure_depth
 from exo_assets.science.diagnostics.folding import prepare_fit
-from exo_assets.science.diagnostics.mandel_agol import measure_mandel_agol
+from exo_assets.science.diagnostics.mandel_agol import MA_COLUMNS, measure_mandel_agol
 from exo_assets.science.diagnostics.odd_even import measure_odd_even
 from exo_assets.science.diagnostics.other_phases import measure_other_phases
 from exo_assets.science.diagnostics.schema import NUMERIC_COLUMNS, DiagnosticsConfig, StellarParams, fail
@@ -47,17 +47,6 @@ TRANSIT_COLUMNS = (
     "bls_sde",
     "bls_period_ratio",
     "bls_t0_offset_days",
-)
-MA_COLUMNS = (
-    "ma_rp_rs",
-    "ma_b",
-    "ma_a_rs",
-    "ma_t14_days",
-    "ma_delta_bic",
-    "rho_star_fit_cgs",
-    "ma_rp_rs_err",
-    "ma_b_err",
-    "ma_a_rs_err",
 )
 BLS_COLUMNS = ("bls_power", "bls_sde", "bls_period_ratio", "bls_t0_offset_days")
 

@@ -54,6 +54,20 @@ class _MandelAgol:
         return lc.reshape(-1, self.ns).mean(axis=1) if self.ns > 1 else lc
 
 
+#: The feature-table columns this measurement fills (NaN with a reason when the fit fails).
+MA_COLUMNS = (
+    "ma_rp_rs",
+    "ma_b",
+    "ma_a_rs",
+    "ma_t14_days",
+    "ma_delta_bic",
+    "rho_star_fit_cgs",
+    "ma_rp_rs_err",
+    "ma_b_err",
+    "ma_a_rs_err",
+)
+
+
 def _fit_mandel_agol(x, y, sig, period, duration, depth_guess, u, offsets, prior=None, start=None):
     """least_squares fit of (f0, tc, k, b, a/Rs); `prior` = (ln rho_cat, sigma_ln) adds the density term,
     `start` = (k, b, a/Rs) overrides the starting point."""
@@ -132,17 +146,7 @@ def mandel_agol_flux(
 
 def measure_mandel_agol(fit: FitData, P, D, depth_guess, star, config, out, reasons, details=None):
     """Fill the Mandel-Agol columns and `ma_fit_status`."""
-    ma_cols = [
-        "ma_rp_rs",
-        "ma_b",
-        "ma_a_rs",
-        "ma_t14_days",
-        "ma_delta_bic",
-        "rho_star_fit_cgs",
-        "ma_rp_rs_err",
-        "ma_b_err",
-        "ma_a_rs_err",
-    ]
+    ma_cols = MA_COLUMNS
     u1, u2 = limb_darkening(star.teff_k, star.logg_cgs, config.band)
     out["ma_u1"], out["ma_u2"] = u1, u2
     x, y, sig = fit.x, fit.y, fit.sig
