@@ -16,10 +16,11 @@ from serving.schemas import PredictionResponse
 
 pytestmark = pytest.mark.slow
 
-#: pi Men c (TOI 144.01) and Kepler-90 d with the shipped catalog's own ephemeris (P d, t0 BTJD/BKJD, T14 d), so
-#: the three ways differ only in how they ask. With typed, rounded values (t0 1325.5038 in sector 1 instead of
-#: the catalog's epoch 270 orbits later) the fold moves by ~0.001 d; the small models of this fixture react to
-#: that (v-shape 0.28 vs 0.36: p(FP) 0.47 vs 0.57), the default model does not (spread 0.006, `serving.real_check`).
+#: pi Men c (TOI 144.01) and Kepler-90 d with the shipped catalog's own ephemeris (P d, t0 BTJD/BKJD,
+#: T14 d), so the three ways differ only in how they ask. With typed, rounded values (t0 1325.5038 in
+#: sector 1 instead of the catalog's epoch 270 orbits later) the fold moves by ~0.001 d; the small models
+#: of this fixture react to that (v-shape 0.28 vs 0.36: p(FP) 0.47 vs 0.57), the default model does not
+#: (spread 0.006, `serving.real_check`).
 PI_MEN = ("TIC 261136679", "TOI 144.01", "TESS", [PI_MEN_FILE], 6.267832, 3011.550653, 0.11620833333333334)
 KEPLER90_D = ("KIC 11442793", "KOI K00351.03", "Kepler", KEPLER90_FILES, 59.737144, 158.95974, 0.333358)
 
