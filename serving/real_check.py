@@ -1,5 +1,7 @@
-"""The real-signal check: 17 archive signals in the real FITS files of ../shared/data/fits, asked the way a
-user would, with the served models (a check, not training data: nothing is tuned on these signals).
+"""The real-signal check: 17 archive signals of ../shared/data/fits asked as a user would, served models.
+
+The signals are asked with their catalog ephemeris only, with the served models (a check, not
+training data: nothing is tuned on these signals).
 
     python -m serving.real_check [--fits-dir DIR] [--home DAGSTER_HOME] [--json]
 
