@@ -18,12 +18,13 @@ from exo_assets.assets.metadata import markdown_table
 from exo_assets.assets.settings import dataclass_kwargs, default
 from exo_assets.partitions import mission_partitions
 from exo_assets.reporting.options import ReportOptions
+from exo_assets.reporting.png import PNG_SIGNATURE
 from exo_assets.science.missions import MISSIONS
 from exo_assets.storage import ArrayBundle, TableBundle
 
 REPORTS = "reports"
 SUMMARY_ASSET = "report_summary"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
 #: Figures of the report shown inline on the final_report materialization (shrunk thumbnails).
 METADATA_FIGURES = ("roc_pr.png", "confusion.png", "reliability.png")
 

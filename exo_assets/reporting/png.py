@@ -13,6 +13,10 @@ if TYPE_CHECKING:  # matplotlib is imported by the functions that draw
     from matplotlib.figure import Figure
 
 
+#: The first 8 bytes of every PNG file.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def to_png(fig: Figure, dpi: int = 100, compress_level: int | None = None) -> bytes:
     """PNG bytes of a Figure at `dpi` (pixel size = figure size in inches x dpi, no tight cropping).
 

@@ -19,19 +19,10 @@ from exo_assets.instance import open_instance
 from exo_assets.reporting import SECTIONS
 from exo_assets.reporting.pdf import PAGE_SIZE
 from exo_assets_tests.reporting.pdf_text import expected_rows, metric_rows, page_texts
+from exo_assets_tests.reporting.test_report_build import EXPECTED_FIGURES as FIGURES
 from resources import ExoIOManager, LightCurveArchive
 from resources.io_managers import read_bundle
 
-FIGURES = {
-    "class_balance.png",
-    "confusion.png",
-    "reliability.png",
-    "roc_pr.png",
-    "importance.png",
-    "shap_summary.png",
-    "vetting_flags.png",
-    "examples.png",
-}
 MISSION_UPSTREAM = (
     "catalog",
     "raw_fits",

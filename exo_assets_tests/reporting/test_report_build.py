@@ -15,11 +15,11 @@ from pypdf import PdfReader
 
 from exo_assets.reporting import SECTIONS, SUMMARY_SECTIONS, ReportOptions, build_report, build_summary
 from exo_assets.reporting.pdf import PAGE_SIZE
+from exo_assets.reporting.png import PNG_SIGNATURE
 from exo_assets.reporting.tables import fmt
 from exo_assets_tests.reporting.pdf_text import expected_rows, metric_rows
 from exo_assets_tests.reporting.synthetic import CLASSES, synthetic_inputs
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXPECTED_FIGURES = {
     "class_balance.png",
     "confusion.png",
